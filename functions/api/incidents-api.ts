@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import type { ResponderConfig } from '../../src/config/schema.ts';
+import type { Incident } from '../../src/domain/incident.ts';
+import { authenticate, type CredentialSource, UNAUTHORIZED_HEADERS } from '../../src/http/auth.ts';
+import { type HttpRequest, type HttpResponse, json, problem } from '../../src/http/types.ts';
+import { type Clock, DependencyUnavailableError, type Log, type StateStore } from '../../src/ports.ts';
+
+export interface ApiDeps {
+  readonly config: ResponderConfig;
+  readonly store: StateStore;
+  readonly credentials: CredentialSource;
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly version: string;
+}
+
+const INCIDENT_ID = /^[0-9]{8}-[0-9a-f]{8}$/;
+const listQuery = z.object({
+  status: z.enum(['open', 'resolved']).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,2048}$/)
+    .optional(),
+});
+const automationBody = z.strictObject({
+  enabled: z.boolean(),
+  reason: z.string().min(3, 'say why, for the audit trail').max(500),
+  by: z.string().min(1).max(100).optional(),
+});
+
+/** The incident as the API shows it: stable field names an operator's scripts can rely on. */
+export function incidentView(incident: Incident) {
+  const firing = incident.alerts.filter((alert) => alert.status === 'firing').length;
+  return {
+    id: incident.id,
+    status: incident.status,
+    severity: incident.severity,
+    title: incident.title,
+    labels: incident.labels,
+    annotations: incident.annotations,
+    openedAt: incident.openedAt,
+    updatedAt: incident.updatedAt,
+    resolvedAt: incident.resolvedAt ?? null,
+    alerts: { firing, resolved: incident.alerts.length - firing, truncated: incident.truncatedAlerts },
+    groupKey: incident.groupKey,
+    receiver: incident.receiver,
+    externalURL: incident.externalURL,
+    deliveries: incident.deliveries,
+  };
+}
+
+/** The read side and operator controls: `GET /healthz`, `/api/incidents[/{id}]`, `/api/automation`. */
+export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise<HttpResponse> {
+  try {
+    if (req.path === '/healthz') {
+      return req.method === 'GET' ? json(200, { status: 'ok', version: deps.version }) : methodNotAllowed('GET');
+    }
+    const auth = authenticate(req.headers.authorization, await deps.credentials.get());
+    if (!auth.ok) return problem(401, 'unauthorized', undefined, UNAUTHORIZED_HEADERS);
+
+    if (req.path === '/api/incidents') {
+      if (req.method !== 'GET') return methodNotAllowed('GET');
+      const query = listQuery.safeParse(req.query);
+      if (!query.success) {
+        return problem(
+          400,
+          'invalid query',
+          query.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+        );
+      }
+      const page = await deps.store.listIncidents(query.data);
+      return json(200, { incidents: page.incidents.map(incidentView), nextCursor: page.nextCursor ?? null });
+    }
+
+    const match = /^\/api\/incidents\/([^/]+)$/.exec(req.path);
+    if (match) {
+      if (req.method !== 'GET') return methodNotAllowed('GET');
+      const id = decodeURIComponent(match[1] ?? '');
+      if (!INCIDENT_ID.test(id)) return problem(400, `'${id}' is not an incident id (YYYYMMDD-xxxxxxxx)`);
+      const incident = await deps.store.getIncident(id);
+      if (!incident) return problem(404, `no incident ${id}`);
+      const audit = await deps.store.listAudit(id);
+      return json(200, { ...incidentView(incident), alertDetails: incident.alerts, audit });
+    }
+
+    if (req.path === '/api/automation') {
+      if (req.method === 'GET') return json(200, await automationView(deps));
+      if (req.method !== 'PUT') return methodNotAllowed('GET, PUT');
+      let body: unknown;
+      try {
+        body = JSON.parse(req.body.toString('utf8'));
+      } catch {
+        return problem(400, 'body is not valid JSON');
+      }
+      const parsed = automationBody.safeParse(body);
+      if (!parsed.success) {
+        return problem(
+          400,
+          'invalid automation change',
+          parsed.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`),
+        );
+      }
+      const at = deps.clock.now().toISOString();
+      const by = parsed.data.by ?? auth.principal;
+      await deps.store.setAutomationFlag({
+        enabled: parsed.data.enabled,
+        changedAt: at,
+        changedBy: by,
+        reason: parsed.data.reason,
+      });
+      await deps.store.appendAudit(
+        {
+          at,
+          type: parsed.data.enabled ? 'automation.enabled' : 'automation.disabled',
+          actor: by,
+          message: `automation ${parsed.data.enabled ? 'enabled' : 'disabled'}: ${parsed.data.reason}`,
+        },
+        deps.config.auditRetentionDays,
+      );
+      deps.log.warn('automation flag changed', { enabled: parsed.data.enabled, by });
+      return json(200, await automationView(deps));
+    }
+    return problem(404, `no route ${req.method} ${req.path}`);
+  } catch (error) {
+    if (error instanceof DependencyUnavailableError) {
+      return problem(503, `${error.dependency} is unavailable; retry later`, undefined, { 'retry-after': '5' });
+    }
+    deps.log.error('api request failed', { error: (error as Error).message, stack: (error as Error).stack });
+    return problem(500, 'internal error');
+  }
+}
+
+async function automationView(deps: ApiDeps) {
+  const flag = await deps.store.getAutomationFlag();
+  const configEnabled = deps.config.safety.automationEnabled;
+  return {
+    effective: configEnabled && flag.enabled,
+    config: { automationEnabled: configEnabled, dryRun: deps.config.safety.dryRun },
+    runtimeFlag: flag,
+  };
+}
+
+function methodNotAllowed(allow: string) {
+  return problem(405, `method not allowed; use ${allow}`, undefined, { allow });
+}

@@ -1,0 +1,299 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { REMEDIATION_KINDS, type ResponderConfig } from '../../src/config/schema.ts';
+import type { ActionRequest } from '../../src/domain/actions.ts';
+import {
+  checkPayload,
+  deliveryKeyOf,
+  groupIdOf,
+  type WebhookPayload,
+} from '../../src/domain/alertmanager.ts';
+import type { Incident, IncidentAlert } from '../../src/domain/incident.ts';
+import { type CompiledRoute, type PlannedAction, planActions } from '../../src/domain/routing.ts';
+import { mostSevere, severityOfLabels, severityRank } from '../../src/domain/severity.ts';
+import { authenticate, type CredentialSource, UNAUTHORIZED_HEADERS } from '../../src/http/auth.ts';
+import { type HttpRequest, type HttpResponse, json, problem } from '../../src/http/types.ts';
+import {
+  type ActionDispatcher,
+  type Clock,
+  DependencyUnavailableError,
+  type Log,
+  type StateStore,
+} from '../../src/ports.ts';
+
+export interface IngestDeps {
+  readonly config: ResponderConfig;
+  readonly routes: readonly CompiledRoute[];
+  readonly store: StateStore;
+  readonly dispatcher: ActionDispatcher;
+  readonly credentials: CredentialSource;
+  readonly clock: Clock;
+  readonly log: Log;
+}
+
+/** How long one delivery may stay in flight before a retry may take it over. */
+const DELIVERY_LEASE_SECONDS = 60;
+/** Concurrent writers to one group retry a few times before answering 503. */
+const MAX_WRITE_ATTEMPTS = 6;
+/** Bounds the alerts copied into each event so it stays far below EventBridge's 256 KB entry limit. */
+const MAX_ALERTS_PER_ACTION = 25;
+const DRY_RUN_LABEL = 'responder_dry_run';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export function newIncidentId(now: Date): string {
+  return `${now.toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`;
+}
+
+function isJson(contentType: string | undefined): boolean {
+  if (!contentType) return false;
+  const media = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+  return media === 'application/json' || /^application\/[\w.+-]+\+json$/.test(media);
+}
+
+/** `POST /alertmanager`: authenticate, validate, dedupe, record, route, answer 202 without waiting on actions. */
+export async function handleAlertmanagerWebhook(req: HttpRequest, deps: IngestDeps): Promise<HttpResponse> {
+  try {
+    const credential = await deps.credentials.get();
+    const auth = authenticate(req.headers.authorization, credential);
+    if (!auth.ok) {
+      deps.log.warn('webhook rejected', { reason: auth.reason });
+      return problem(401, 'unauthorized', undefined, UNAUTHORIZED_HEADERS);
+    }
+    if (!isJson(req.headers['content-type'])) {
+      return problem(415, `content type must be application/json, got '${req.headers['content-type'] ?? 'none'}'`);
+    }
+    const limit = deps.config.webhook.maxBodyBytes;
+    if (req.bodyTooLarge || req.body.length > limit) {
+      return problem(413, `body exceeds the ${limit}-byte limit (webhook.maxBodyBytes)`);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(req.body.toString('utf8'));
+    } catch (error) {
+      return problem(400, 'body is not valid JSON', [(error as Error).message]);
+    }
+    const checked = checkPayload(body);
+    if (!checked.ok) return problem(400, 'invalid Alertmanager webhook payload', checked.errors);
+    return await ingestDelivery(checked.payload, deps);
+  } catch (error) {
+    if (error instanceof DependencyUnavailableError) {
+      deps.log.error('webhook not processed: dependency unavailable; Alertmanager will retry', {
+        dependency: error.dependency,
+        error: error.message,
+      });
+      return problem(503, `${error.dependency} is unavailable; retry later`, undefined, { 'retry-after': '5' });
+    }
+    deps.log.error('webhook failed', { error: (error as Error).message, stack: (error as Error).stack });
+    return problem(500, 'internal error');
+  }
+}
+
+export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps): Promise<HttpResponse> {
+  const { store, clock, config } = deps;
+  const deliveryKey = deliveryKeyOf(payload);
+  const now = clock.now();
+  if ((await store.claimDelivery(deliveryKey, now, DELIVERY_LEASE_SECONDS)) === 'duplicate') {
+    deps.log.info('duplicate delivery ignored', { groupKey: payload.groupKey, status: payload.status });
+    return json(200, { status: 'duplicate', deliveryKey });
+  }
+  try {
+    const incident = await recordIncident(payload, deliveryKey, deps);
+    const planned = planActions(payload, deps.routes);
+    const actions = await requestActions(payload, planned, deliveryKey, incident, deps);
+    await store.finishDelivery(deliveryKey, clock.now(), config.webhook.dedupeTtlSeconds);
+    return json(202, {
+      status: 'accepted',
+      deliveryKey,
+      incident: incident ? { id: incident.id, status: incident.status, severity: incident.severity } : null,
+      actions,
+    });
+  } catch (error) {
+    // Give the delivery back so Alertmanager's retry is processed rather than taken for a duplicate.
+    await store.releaseDelivery(deliveryKey).catch((releaseError: Error) =>
+      deps.log.warn('could not release delivery claim; it expires with its lease', {
+        error: releaseError.message,
+      }),
+    );
+    throw error;
+  }
+}
+
+function toIncidentAlerts(payload: WebhookPayload): IncidentAlert[] {
+  return payload.alerts.map((alert) => ({
+    fingerprint: alert.fingerprint,
+    status: alert.status,
+    labels: alert.labels,
+    annotations: alert.annotations,
+    startsAt: alert.startsAt,
+    endsAt: alert.endsAt,
+    generatorURL: alert.generatorURL,
+  }));
+}
+
+function severityOf(payload: WebhookPayload, config: ResponderConfig) {
+  const firing = payload.alerts.filter((alert) => alert.status === 'firing');
+  const considered = firing.length > 0 ? firing : payload.alerts;
+  return mostSevere(
+    considered.map((alert) => severityOfLabels({ ...payload.commonLabels, ...alert.labels }, config.severity)),
+    config.severity.default,
+  );
+}
+
+function titleOf(payload: WebhookPayload): string {
+  const labels = payload.commonLabels;
+  const name = labels.alertname ?? payload.groupLabels.alertname ?? 'alert group';
+  const summary = payload.commonAnnotations.summary;
+  const where = labels.service ?? labels.job ?? labels.instance;
+  return [name, where ? `(${where})` : '', summary ? `: ${summary}` : ''].join(' ').replace(/\s+:/, ':').trim();
+}
+
+/** Opens or updates the group's incident; a `resolved` delivery resolves it. Safe under concurrent writers. */
+async function recordIncident(
+  payload: WebhookPayload,
+  deliveryKey: string,
+  deps: IngestDeps,
+): Promise<Incident | undefined> {
+  const { store, config } = deps;
+  const groupId = groupIdOf(payload);
+  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+    const now = deps.clock.now().toISOString();
+    const current = await store.findCurrentIncident(groupId);
+    const existing = current.incident;
+    if (existing?.status === 'open') {
+      const merged = new Map(existing.alerts.map((alert) => [alert.fingerprint, alert]));
+      for (const alert of toIncidentAlerts(payload)) merged.set(alert.fingerprint, alert);
+      const incoming = severityOf(payload, config);
+      const resolving = payload.status === 'resolved';
+      const next: Incident = {
+        ...existing,
+        status: resolving ? 'resolved' : 'open',
+        severity: severityRank(incoming) < severityRank(existing.severity) ? incoming : existing.severity,
+        labels: payload.commonLabels,
+        annotations: payload.commonAnnotations,
+        alerts: [...merged.values()],
+        truncatedAlerts: payload.truncatedAlerts,
+        updatedAt: now,
+        resolvedAt: resolving ? now : undefined,
+        deliveries: existing.deliveries + 1,
+        version: existing.version + 1,
+      };
+      if (!(await store.saveIncident(next, existing.version))) continue;
+      const firing = next.alerts.filter((alert) => alert.status === 'firing').length;
+      await audit(deps, next.id, resolving ? 'incident.resolved' : 'incident.updated', {
+        message: resolving
+          ? 'resolved: Alertmanager reported every alert in the group resolved'
+          : `updated: ${firing} firing, ${next.alerts.length - firing} resolved${payload.truncatedAlerts ? `, ${payload.truncatedAlerts} truncated by Alertmanager` : ''}`,
+        data: { deliveryKey, status: payload.status, severity: next.severity },
+      });
+      return next;
+    }
+    if (payload.status === 'resolved') {
+      // Nothing open to resolve: a late duplicate, or an alert that fired before Responder was watching.
+      await audit(deps, existing?.id, 'delivery.resolved-without-incident', {
+        message: `resolved notification for group ${payload.groupKey} with no open incident`,
+        data: { deliveryKey, groupKey: payload.groupKey },
+      });
+      return existing;
+    }
+    const incident: Incident = {
+      id: current.incidentId && !existing ? current.incidentId : newIncidentId(deps.clock.now()),
+      groupId,
+      groupKey: payload.groupKey,
+      status: 'open',
+      severity: severityOf(payload, config),
+      title: titleOf(payload),
+      labels: payload.commonLabels,
+      annotations: payload.commonAnnotations,
+      receiver: payload.receiver,
+      externalURL: payload.externalURL,
+      alerts: toIncidentAlerts(payload),
+      truncatedAlerts: payload.truncatedAlerts,
+      openedAt: now,
+      updatedAt: now,
+      deliveries: 1,
+      version: 1,
+    };
+    if (!(await store.openIncident(incident, current.incidentId))) continue;
+    await audit(deps, incident.id, 'incident.opened', {
+      message: `opened ${incident.severity}: ${incident.title}`,
+      data: { deliveryKey, groupKey: payload.groupKey, alerts: payload.alerts.length },
+    });
+    return incident;
+  }
+  throw new DependencyUnavailableError('state store (DynamoDB)', new Error('too many concurrent writers'));
+}
+
+async function requestActions(
+  payload: WebhookPayload,
+  planned: readonly PlannedAction[],
+  deliveryKey: string,
+  incident: Incident | undefined,
+  deps: IngestDeps,
+) {
+  if (planned.length === 0) return [];
+  const { config, store } = deps;
+  const needsFlag = planned.some((action) => REMEDIATION_KINDS.includes(action.kind));
+  const automationEnabled =
+    config.safety.automationEnabled && (!needsFlag || (await store.getAutomationFlag()).enabled);
+  const requestedAt = deps.clock.now().toISOString();
+  const summary: Array<{ actionId: string; kind: string; rule: string; dryRun: boolean; skipped?: string }> = [];
+  const requests: ActionRequest[] = [];
+  for (const action of planned) {
+    const request: ActionRequest = {
+      actionId: sha256(`${deliveryKey}|${action.rule}|${action.index}`).slice(0, 40),
+      kind: action.kind,
+      trigger: 'alert',
+      requestedAt,
+      dryRun:
+        config.safety.dryRun || action.dryRun || action.alerts.some((a) => a.labels[DRY_RUN_LABEL] === 'true'),
+      params: action.params,
+      rule: action.rule,
+      incidentId: incident?.id,
+      severity: incident?.severity,
+      alerts: action.alerts.slice(0, MAX_ALERTS_PER_ACTION).map((alert) => ({
+        fingerprint: alert.fingerprint,
+        status: alert.status,
+        labels: alert.labels,
+      })),
+    };
+    if (!automationEnabled && REMEDIATION_KINDS.includes(action.kind)) {
+      await audit(deps, incident?.id, 'action.skipped', {
+        message: `skipped: automation disabled (${action.kind} from rule ${action.rule})`,
+        data: { actionId: request.actionId, kind: action.kind, rule: action.rule },
+      });
+      summary.push({ ...pick(request), skipped: 'automation disabled' });
+      continue;
+    }
+    requests.push(request);
+    summary.push(pick(request));
+  }
+  await deps.dispatcher.dispatch(requests);
+  for (const request of requests) {
+    await audit(deps, incident?.id, 'action.requested', {
+      message: `requested ${request.kind}${request.dryRun ? ' (dry run)' : ''} by rule ${request.rule}`,
+      data: { actionId: request.actionId, kind: request.kind, rule: request.rule, dryRun: request.dryRun },
+    });
+  }
+  return summary;
+}
+
+function pick(request: ActionRequest) {
+  return {
+    actionId: request.actionId,
+    kind: request.kind,
+    rule: request.rule ?? '',
+    dryRun: request.dryRun,
+  };
+}
+
+function audit(
+  deps: IngestDeps,
+  incidentId: string | undefined,
+  type: string,
+  entry: { message: string; data?: Record<string, unknown> },
+) {
+  return deps.store.appendAudit(
+    { at: deps.clock.now().toISOString(), incidentId, type, actor: 'alertmanager', ...entry },
+    deps.config.auditRetentionDays,
+  );
+}

@@ -1,0 +1,64 @@
+import { defineConfig } from './src/config/schema.ts';
+
+/**
+ * Responder's configuration: read by the CDK app at synth time (and baked into each function's bundle)
+ * and by the local runtime (`npm start`). Every field is documented in the README's "Configuration"
+ * section; secrets are referenced by Secrets Manager name, never written here.
+ */
+export default defineConfig({
+  service: 'payments-api',
+  aws: { region: 'eu-west-1', drRegion: 'eu-central-1' },
+
+  webhook: {
+    // Omit credentialSecret to let the stack create one ({"token", "username"}); its name is a stack output.
+    basicAuthUsername: 'alertmanager',
+    maxBodyBytes: 1024 * 1024,
+    dedupeTtlSeconds: 24 * 3600,
+  },
+
+  api: { throttle: { rateLimit: 50, burstLimit: 100 } },
+
+  // severity=critical -> P1 ... info -> P4; a `priority="P2"` label wins over `severity`.
+  severity: { labels: ['priority', 'severity'], default: 'P3' },
+
+  // Ordered like Alertmanager's routing tree: the first matching route takes an alert unless `continue`.
+  routes: [
+    {
+      name: 'primary-site-down',
+      matchers: ['alertname="PrimarySiteDown"', 'severity="critical"'],
+      // Failover starts as a dry run: it records what it would change until you trust it.
+      actions: [{ kind: 'failover', params: { to: 'dr' }, dryRun: true }, { kind: 'escalate' }],
+    },
+    {
+      name: 'database-trouble',
+      matchers: ['alertname=~"Postgres.*"'],
+      actions: [{ kind: 'probe', params: { targets: ['database'] } }, { kind: 'escalate' }],
+    },
+    {
+      name: 'secret-exposed',
+      matchers: ['category="security"', 'alertname="SecretExposed"'],
+      actions: [{ kind: 'rotate', params: { secret: 'payments/jwt-signing-key' } }, { kind: 'escalate' }],
+    },
+    {
+      name: 'backup-missing',
+      matchers: ['alertname="BackupMissing"'],
+      actions: [{ kind: 'backup', params: { database: 'payments' } }],
+    },
+    {
+      name: 'page-on-call',
+      matchers: [],
+      actions: [{ kind: 'escalate' }],
+      on: ['firing', 'resolved'],
+    },
+  ],
+
+  probes: { schedule: 'rate(5 minutes)', targets: [] },
+  backups: { schedule: 'cron(0 3 * * ? *)', databases: [] },
+  secrets: { rotations: [] },
+  failover: {},
+  escalation: { sweepSchedule: 'rate(1 minute)' },
+
+  safety: { automationEnabled: true, dryRun: false },
+  logRetentionDays: 30,
+  auditRetentionDays: 400,
+});

@@ -1,0 +1,395 @@
+import { randomBytes } from 'node:crypto';
+import {
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { AuditEntry, Incident } from '../domain/incident.ts';
+import {
+  type AutomationFlag,
+  type ClaimResult,
+  DependencyUnavailableError,
+  type IncidentPage,
+  type StateStore,
+} from '../ports.ts';
+
+/** Partition and sort keys of the single table; see the README's "State table" section. */
+const key = {
+  incident: (id: string) => ({ pk: `INC#${id}`, sk: 'META' }),
+  group: (groupId: string) => ({ pk: `GROUP#${groupId}`, sk: 'CURRENT' }),
+  delivery: (hash: string) => ({ pk: `DELIVERY#${hash}`, sk: 'DELIVERY' }),
+  action: (id: string) => ({ pk: `ACTION#${id}`, sk: 'ACTION' }),
+  lock: (name: string) => ({ pk: `LOCK#${name}`, sk: 'LOCK' }),
+  automation: () => ({ pk: 'FLAG#automation', sk: 'FLAG' }),
+};
+const INCIDENT_INDEX = 'gsi1';
+const INCIDENT_PARTITION = 'INCIDENT';
+
+const epochSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
+
+/** Errors a retry cannot fix; everything else from DynamoDB means "unavailable for now". */
+const PERMANENT_ERRORS = new Set(['ValidationException', 'SerializationException']);
+
+function isConditionFailure(error: unknown): boolean {
+  return (
+    error instanceof ConditionalCheckFailedException ||
+    (error as { name?: string })?.name === 'ConditionalCheckFailedException'
+  );
+}
+
+export interface DynamoDbStateStoreProps {
+  readonly client: DynamoDBClient;
+  readonly tableName: string;
+}
+
+export class DynamoDbStateStore implements StateStore {
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly table: string;
+
+  constructor(props: DynamoDbStateStoreProps) {
+    this.doc = DynamoDBDocumentClient.from(props.client, {
+      marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    });
+    this.table = props.tableName;
+  }
+
+  private async call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (isConditionFailure(error)) throw error;
+      if (PERMANENT_ERRORS.has((error as { name?: string })?.name ?? '')) throw error;
+      throw new DependencyUnavailableError('state store (DynamoDB)', error);
+    }
+  }
+
+  /** Runs a conditional write; false when its condition did not hold. */
+  private async conditional(operation: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await this.call(operation);
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  private claim(itemKey: Record<string, string>, now: Date, leaseSeconds: number): Promise<ClaimResult> {
+    return this.conditional(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            ...itemKey,
+            state: 'pending',
+            leaseUntil: now.getTime() + leaseSeconds * 1000,
+            claimedAt: now.toISOString(),
+            expiresAt: epochSeconds(now) + leaseSeconds + 3600,
+          },
+          // Expired items may linger until DynamoDB's TTL sweep, so expiry is checked here too.
+          ConditionExpression:
+            'attribute_not_exists(pk) OR (#state = :pending AND leaseUntil < :nowMs) OR expiresAt < :now',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':pending': 'pending', ':nowMs': now.getTime(), ':now': epochSeconds(now) },
+        }),
+      ),
+    ).then((claimed) => (claimed ? 'claimed' : 'duplicate'));
+  }
+
+  private async finish(itemKey: Record<string, string>, now: Date, ttlSeconds: number, outcome: string) {
+    await this.call(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: itemKey,
+          UpdateExpression: 'SET #state = :done, finishedAt = :at, expiresAt = :exp, outcome = :outcome',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':done': 'done',
+            ':at': now.toISOString(),
+            ':exp': epochSeconds(now) + ttlSeconds,
+            ':outcome': outcome,
+          },
+        }),
+      ),
+    );
+  }
+
+  private async release(itemKey: Record<string, string>) {
+    await this.conditional(() =>
+      this.doc.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: itemKey,
+          ConditionExpression: '#state = :pending',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':pending': 'pending' },
+        }),
+      ),
+    );
+  }
+
+  claimDelivery(hash: string, now: Date, leaseSeconds: number) {
+    return this.claim(key.delivery(hash), now, leaseSeconds);
+  }
+  finishDelivery(hash: string, now: Date, ttlSeconds: number) {
+    return this.finish(key.delivery(hash), now, ttlSeconds, 'processed');
+  }
+  releaseDelivery(hash: string) {
+    return this.release(key.delivery(hash));
+  }
+  claimAction(actionId: string, now: Date, leaseSeconds: number) {
+    return this.claim(key.action(actionId), now, leaseSeconds);
+  }
+  finishAction(actionId: string, now: Date, ttlSeconds: number, outcome: string) {
+    return this.finish(key.action(actionId), now, ttlSeconds, outcome);
+  }
+  releaseAction(actionId: string) {
+    return this.release(key.action(actionId));
+  }
+
+  async findCurrentIncident(groupId: string) {
+    const pointer = await this.call(() =>
+      this.doc.send(new GetCommand({ TableName: this.table, Key: key.group(groupId), ConsistentRead: true })),
+    );
+    const incidentId = pointer.Item?.incidentId as string | undefined;
+    if (!incidentId) return {};
+    return { incidentId, incident: await this.getIncident(incidentId) };
+  }
+
+  async openIncident(incident: Incident, previousIncidentId: string | undefined) {
+    const pointed = await this.conditional(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...key.group(incident.groupId), incidentId: incident.id, groupKey: incident.groupKey },
+          ConditionExpression: previousIncidentId ? 'incidentId = :previous' : 'attribute_not_exists(pk)',
+          ExpressionAttributeValues: previousIncidentId ? { ':previous': previousIncidentId } : undefined,
+        }),
+      ),
+    );
+    if (!pointed) return false;
+    return this.conditional(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: this.incidentItem(incident),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    );
+  }
+
+  async saveIncident(incident: Incident, expectedVersion: number) {
+    return this.conditional(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: this.incidentItem(incident),
+          ConditionExpression: '#version = :expected',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':expected': expectedVersion },
+        }),
+      ),
+    );
+  }
+
+  private incidentItem(incident: Incident) {
+    return {
+      ...key.incident(incident.id),
+      gsi1pk: INCIDENT_PARTITION,
+      gsi1sk: `${incident.openedAt}#${incident.id}`,
+      entity: 'incident',
+      ...incident,
+    };
+  }
+
+  private toIncident(item: Record<string, unknown>): Incident {
+    const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, entity: _e, ...incident } = item;
+    return incident as unknown as Incident;
+  }
+
+  async getIncident(id: string) {
+    const found = await this.call(() =>
+      this.doc.send(new GetCommand({ TableName: this.table, Key: key.incident(id), ConsistentRead: true })),
+    );
+    return found.Item ? this.toIncident(found.Item) : undefined;
+  }
+
+  async listIncidents(options: { limit: number; status?: Incident['status']; cursor?: string }) {
+    const startKey = options.cursor
+      ? (JSON.parse(Buffer.from(options.cursor, 'base64url').toString('utf8')) as Record<string, unknown>)
+      : undefined;
+    const page = await this.call(() =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: INCIDENT_INDEX,
+          KeyConditionExpression: 'gsi1pk = :incident',
+          FilterExpression: options.status ? '#status = :status' : undefined,
+          ExpressionAttributeNames: options.status ? { '#status': 'status' } : undefined,
+          ExpressionAttributeValues: {
+            ':incident': INCIDENT_PARTITION,
+            ...(options.status ? { ':status': options.status } : {}),
+          },
+          ScanIndexForward: false,
+          Limit: options.limit,
+          ExclusiveStartKey: startKey,
+        }),
+      ),
+    );
+    const result: IncidentPage = {
+      incidents: (page.Items ?? []).map((item) => this.toIncident(item)),
+      nextCursor: page.LastEvaluatedKey
+        ? Buffer.from(JSON.stringify(page.LastEvaluatedKey)).toString('base64url')
+        : undefined,
+    };
+    return result;
+  }
+
+  async appendAudit(entry: AuditEntry, retentionDays: number) {
+    const at = new Date(entry.at);
+    const pk = entry.incidentId ? `INC#${entry.incidentId}` : `AUDIT#${entry.at.slice(0, 10)}`;
+    await this.call(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk,
+            sk: `AUDIT#${entry.at}#${randomBytes(4).toString('hex')}`,
+            entity: 'audit',
+            ...entry,
+            expiresAt: epochSeconds(at) + retentionDays * 86400,
+          },
+        }),
+      ),
+    );
+  }
+
+  async listAudit(incidentId: string, limit = 200) {
+    const page = await this.call(() =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :audit)',
+          ExpressionAttributeValues: { ':pk': `INC#${incidentId}`, ':audit': 'AUDIT#' },
+          Limit: limit,
+        }),
+      ),
+    );
+    return (page.Items ?? []).map(({ pk: _pk, sk: _sk, entity: _e, expiresAt: _x, ...entry }) => entry as AuditEntry);
+  }
+
+  /** Audit entries not tied to an incident (schedules, flag changes), by UTC day (YYYY-MM-DD). */
+  async listSystemAudit(day: string, limit = 500) {
+    const page = await this.call(() =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': `AUDIT#${day}` },
+          Limit: limit,
+        }),
+      ),
+    );
+    return (page.Items ?? []).map(({ pk: _pk, sk: _sk, entity: _e, expiresAt: _x, ...entry }) => entry as AuditEntry);
+  }
+
+  acquireLock(name: string, owner: string, now: Date, leaseSeconds: number) {
+    return this.conditional(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            ...key.lock(name),
+            owner,
+            leaseUntil: now.getTime() + leaseSeconds * 1000,
+            expiresAt: epochSeconds(now) + leaseSeconds + 3600,
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :nowMs OR #owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':nowMs': now.getTime(), ':owner': owner },
+        }),
+      ),
+    );
+  }
+
+  async releaseLock(name: string, owner: string) {
+    await this.conditional(() =>
+      this.doc.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: key.lock(name),
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': owner },
+        }),
+      ),
+    );
+  }
+
+  async getAutomationFlag(): Promise<AutomationFlag> {
+    const found = await this.call(() =>
+      this.doc.send(new GetCommand({ TableName: this.table, Key: key.automation(), ConsistentRead: true })),
+    );
+    if (!found.Item) return { enabled: true };
+    const { enabled, changedAt, changedBy, reason } = found.Item;
+    return { enabled: enabled !== false, changedAt, changedBy, reason };
+  }
+
+  async setAutomationFlag(flag: AutomationFlag) {
+    await this.call(() =>
+      this.doc.send(new PutCommand({ TableName: this.table, Item: { ...key.automation(), ...flag } })),
+    );
+  }
+}
+
+/** Creates the table with the same keys and index as the CDK stack, for the local runtime and tests. */
+export async function ensureStateTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return;
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException) && (error as Error).name !== 'ResourceNotFoundException') {
+      throw error;
+    }
+  }
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+        { AttributeName: 'gsi1pk', AttributeType: 'S' },
+        { AttributeName: 'gsi1sk', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: INCIDENT_INDEX,
+          KeySchema: [
+            { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+            { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    }),
+  );
+}
+
+export const STATE_TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', index: INCIDENT_INDEX, ttl: 'expiresAt' };

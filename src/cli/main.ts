@@ -1,0 +1,227 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from '../config/load.ts';
+import { ConfigError } from '../config/schema.ts';
+import { consoleLog } from '../local/console-log.ts';
+import { startLocalRuntime } from '../local/runtime.ts';
+
+interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly help: string;
+  readonly options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+  run(values: Record<string, unknown>, positionals: string[]): Promise<number>;
+}
+
+const connectionHelp = `Connection: RESPONDER_URL (default http://127.0.0.1:$PORT, PORT default 9095) and
+RESPONDER_WEBHOOK_TOKEN (default: the token the local runtime keeps in $RESPONDER_DATA_DIR/webhook-token).`;
+
+function dataDir() {
+  return resolve(process.env.RESPONDER_DATA_DIR ?? '.responder');
+}
+
+function connection() {
+  const url = (process.env.RESPONDER_URL ?? `http://127.0.0.1:${process.env.PORT ?? 9095}`).replace(/\/$/, '');
+  let token = process.env.RESPONDER_WEBHOOK_TOKEN;
+  const tokenFile = join(dataDir(), 'webhook-token');
+  if (!token && existsSync(tokenFile)) token = readFileSync(tokenFile, 'utf8').trim();
+  if (!token) {
+    throw new Error(`no token: set RESPONDER_WEBHOOK_TOKEN or start the local runtime (it writes ${tokenFile})`);
+  }
+  return { url, token };
+}
+
+async function call(method: string, path: string, body?: string) {
+  const { url, token } = connection();
+  let response: Response;
+  try {
+    response = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body,
+    });
+  } catch (error) {
+    throw new Error(`cannot reach the responder at ${url} (${(error as Error).cause ?? (error as Error).message}); is it running? (npm start)`);
+  }
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, body: parsed };
+}
+
+const commands: Record<string, Command> = {
+  dev: {
+    summary: 'run the responder locally (what `npm start` runs)',
+    usage: 'responder dev [--config FILE] [--port N]',
+    help: `Starts the HTTP API on 127.0.0.1, embedded dynalite and s3rver (data in $RESPONDER_DATA_DIR,
+default .responder/), in-process dispatch and the schedules on timers. Ctrl-C stops it; incidents survive a restart.
+Environment: PORT (9095), RESPONDER_DATA_DIR, RESPONDER_WEBHOOK_TOKEN, RESPONDER_CONFIG, RESPONDER_LOG_LEVEL.`,
+    options: { config: { type: 'string' }, port: { type: 'string' } },
+    async run(values) {
+      const config = await loadConfigFile(values.config as string | undefined);
+      const log = consoleLog();
+      const runtime = await startLocalRuntime({
+        config,
+        log,
+        port: values.port ? Number(values.port) : undefined,
+      });
+      const example = 'npx responder send events/firing.json';
+      console.log(`Responder is running (service ${config.service}).
+  Webhook URL : ${runtime.webhookUrl}
+  API         : ${runtime.url}/api/incidents   health: ${runtime.url}/healthz
+  Token       : ${runtime.token}   (Bearer, or basic auth as '${runtime.username}')
+  Data        : ${runtime.dataDir}
+  Automation  : ${config.safety.automationEnabled ? 'enabled' : 'DISABLED by config'}${config.safety.dryRun ? ', dry run' : ''}
+Try: ${example}    then: npx responder incidents
+Press Ctrl-C to stop.`);
+      await new Promise<void>((done) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          console.log('\nStopping...');
+          runtime.stop().then(done, (error: Error) => {
+            console.error(`stop failed: ${error.message}`);
+            done();
+          });
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      console.log('Stopped.');
+      return 0;
+    },
+  },
+  send: {
+    summary: 'post a sample Alertmanager payload to a running responder',
+    usage: 'responder send <event.json>',
+    help: `Posts the file as Alertmanager would (POST /alertmanager, Bearer token) and prints the answer:
+202 accepted, 200 duplicate (the same delivery again), 4xx for a bad payload. ${connectionHelp}`,
+    options: {},
+    async run(_values, positionals) {
+      const file = positionals[0];
+      if (!file) throw new UsageError('name the event file, e.g. responder send events/firing.json');
+      const body = await readFile(file, 'utf8');
+      const result = await call('POST', '/alertmanager', body);
+      console.log(`${result.status} ${JSON.stringify(result.body, null, 2)}`);
+      return result.status < 300 ? 0 : 1;
+    },
+  },
+  incidents: {
+    summary: 'list incidents from a running responder',
+    usage: 'responder incidents [--status open|resolved] [--limit N] [--json]',
+    help: `Lists incidents, newest first. --json prints the API's JSON. ${connectionHelp}`,
+    options: { json: { type: 'boolean' }, status: { type: 'string' }, limit: { type: 'string' } },
+    async run(values) {
+      const query = new URLSearchParams();
+      if (values.status) query.set('status', String(values.status));
+      if (values.limit) query.set('limit', String(values.limit));
+      const result = await call('GET', `/api/incidents${query.size ? `?${query}` : ''}`);
+      if (result.status !== 200) {
+        console.error(`${result.status} ${JSON.stringify(result.body)}`);
+        return 1;
+      }
+      const { incidents } = result.body as {
+        incidents: Array<{ id: string; status: string; severity: string; title: string; openedAt: string; alerts: { firing: number } }>;
+      };
+      if (values.json) {
+        console.log(JSON.stringify(incidents, null, 2));
+        return 0;
+      }
+      if (incidents.length === 0) {
+        console.log('No incidents.');
+        return 0;
+      }
+      console.log(['ID'.padEnd(18), 'STATUS'.padEnd(9), 'SEV', 'FIRING', 'OPENED'.padEnd(20), 'TITLE'].join(' '));
+      for (const incident of incidents) {
+        console.log(
+          [
+            incident.id.padEnd(18),
+            incident.status.padEnd(9),
+            incident.severity.padEnd(3),
+            String(incident.alerts.firing).padEnd(6),
+            incident.openedAt.slice(0, 19).padEnd(20),
+            incident.title,
+          ].join(' '),
+        );
+      }
+      return 0;
+    },
+  },
+  automation: {
+    summary: 'show or flip the runtime kill switch',
+    usage: 'responder automation [on|off --reason TEXT]',
+    help: `Without an argument, shows whether remediation (backup, rotate, failover) runs. 'off' turns every
+remediation into a recorded "skipped: automation disabled" until 'on'. ${connectionHelp}`,
+    options: { reason: { type: 'string' } },
+    async run(values, positionals) {
+      const wanted = positionals[0];
+      if (wanted !== undefined && wanted !== 'on' && wanted !== 'off') {
+        throw new UsageError(`expected 'on' or 'off', got '${wanted}'`);
+      }
+      if (wanted && !values.reason) throw new UsageError('say why with --reason "...": it goes into the audit trail');
+      const result = wanted
+        ? await call('PUT', '/api/automation', JSON.stringify({ enabled: wanted === 'on', reason: values.reason }))
+        : await call('GET', '/api/automation');
+      console.log(`${result.status} ${JSON.stringify(result.body, null, 2)}`);
+      return result.status === 200 ? 0 : 1;
+    },
+  },
+};
+
+class UsageError extends Error {}
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length));
+  return `Responder: Alertmanager webhooks and schedules in, probes, backups, rotations, failover and pages out.
+
+Usage: responder <command> [options]
+
+Commands:
+${Object.entries(commands)
+  .map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`)
+  .join('\n')}
+
+Run 'responder <command> --help' for a command's options.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 1;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    const parsed = parseArgs({
+      args: rest,
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+    });
+    if (parsed.values.help) {
+      console.log(`Usage: ${command.usage}\n\n${command.help}`);
+      return 0;
+    }
+    return await command.run(parsed.values, parsed.positionals);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return 2;
+    }
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`${(error as Error).message}\nUsage: ${command.usage}`);
+      return 2;
+    }
+    console.error(`responder ${name}: ${(error as Error).message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,202 @@
+import { z } from 'zod';
+import { parseMatcher } from '../domain/matchers.ts';
+
+export const ACTION_KINDS = ['probe', 'backup', 'rotate', 'failover', 'escalate'] as const;
+export type ActionKind = (typeof ACTION_KINDS)[number];
+
+/** Kinds that change something in production; the kill switch turns these into recorded skips. */
+export const REMEDIATION_KINDS: readonly ActionKind[] = ['backup', 'rotate', 'failover'];
+
+export const SEVERITIES = ['P1', 'P2', 'P3', 'P4'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+const scheduleExpression = z
+  .string()
+  .regex(
+    /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$/,
+    'use an EventBridge Scheduler expression such as "rate(5 minutes)" or "cron(0 3 * * ? *)"',
+  );
+
+const secretRef = z
+  .string()
+  .min(1)
+  .regex(
+    /^(arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:[\w/+=.@-]+|[\w/+=.@-]{1,512})$/,
+    'reference the secret by its Secrets Manager name or ARN; never put the secret value itself here',
+  );
+
+const matcherString = z.string().superRefine((value, ctx) => {
+  try {
+    parseMatcher(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
+
+const actionSchema = z.strictObject({
+  kind: z.enum(ACTION_KINDS, { message: `use one of: ${ACTION_KINDS.join(', ')}` }),
+  params: z.record(z.string(), z.unknown()).default({}),
+  dryRun: z.boolean().default(false),
+});
+
+const routeSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'use lower-case letters, digits and dashes'),
+  matchers: z.array(matcherString).default([]),
+  actions: z.array(actionSchema).min(1, 'list at least one action for the route'),
+  on: z
+    .array(z.enum(['firing', 'resolved']))
+    .min(1)
+    .default(['firing']),
+  continue: z.boolean().default(false),
+});
+
+export const configSchema = z.strictObject({
+  service: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, 'use 1-40 letters, digits or dashes'),
+  aws: z
+    .strictObject({
+      region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'use an AWS region code such as "eu-west-1"'),
+      drRegion: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'use an AWS region code such as "eu-central-1"'),
+      account: z
+        .string()
+        .regex(/^\d{12}$/, 'use the 12-digit account id, or leave it out to use the CLI profile')
+        .optional(),
+    })
+    .refine((aws) => aws.region !== aws.drRegion, {
+      message: 'drRegion must differ from region: the DR stack must survive a regional outage',
+      path: ['drRegion'],
+    }),
+  webhook: z
+    .strictObject({
+      /** Secrets Manager secret holding {"token": "...", "username": "..."}; created by the stack when absent. */
+      credentialSecret: secretRef.optional(),
+      /** Username accepted with basic auth (Alertmanager `basic_auth`); the password is the token. */
+      basicAuthUsername: z.string().min(1).default('alertmanager'),
+      maxBodyBytes: z
+        .number()
+        .int()
+        .min(1024, 'allow at least 1024 bytes')
+        .max(10 * 1024 * 1024, 'API Gateway caps payloads at 10 MiB')
+        .default(1024 * 1024),
+      dedupeTtlSeconds: z.number().int().min(60).max(7 * 86400).default(86400),
+      credentialCacheSeconds: z.number().int().min(0).max(3600).default(300),
+    })
+    .prefault({}),
+  api: z
+    .strictObject({
+      throttle: z
+        .strictObject({
+          rateLimit: z.number().positive().default(50),
+          burstLimit: z.number().int().positive().default(100),
+        })
+        .prefault({}),
+      publicUrl: z.url().optional(),
+    })
+    .prefault({}),
+  severity: z
+    .strictObject({
+      labels: z.array(z.string().min(1)).min(1).default(['priority', 'severity']),
+      map: z.record(z.string(), z.enum(SEVERITIES)).default({
+        p1: 'P1',
+        p2: 'P2',
+        p3: 'P3',
+        p4: 'P4',
+        critical: 'P1',
+        page: 'P1',
+        high: 'P2',
+        error: 'P2',
+        warning: 'P3',
+        medium: 'P3',
+        low: 'P4',
+        info: 'P4',
+      }),
+      default: z.enum(SEVERITIES).default('P3'),
+    })
+    .prefault({}),
+  routes: z.array(routeSchema).default([]),
+  probes: z
+    .strictObject({
+      schedule: scheduleExpression.default('rate(5 minutes)'),
+      targets: z.array(z.strictObject({ name: z.string().min(1) }).catchall(z.unknown())).default([]),
+    })
+    .prefault({}),
+  backups: z
+    .strictObject({
+      schedule: scheduleExpression.default('cron(0 3 * * ? *)'),
+      bucketName: z.string().optional(),
+      databases: z.array(z.strictObject({ name: z.string().min(1) }).catchall(z.unknown())).default([]),
+    })
+    .prefault({}),
+  secrets: z
+    .strictObject({
+      rotations: z
+        .array(z.strictObject({ secret: secretRef, kind: z.string().min(1) }).catchall(z.unknown()))
+        .default([]),
+    })
+    .prefault({}),
+  failover: z
+    .strictObject({
+      hostedZoneId: z.string().optional(),
+      recordName: z.string().optional(),
+    })
+    .catchall(z.unknown())
+    .prefault({}),
+  escalation: z
+    .strictObject({
+      sweepSchedule: scheduleExpression.default('rate(1 minute)'),
+    })
+    .catchall(z.unknown())
+    .prefault({}),
+  safety: z
+    .strictObject({
+      /** Global kill switch: false turns every remediation into a recorded "skipped: automation disabled". */
+      automationEnabled: z.boolean().default(true),
+      /** Every action request carries dryRun=true: actions record what they would do and change nothing. */
+      dryRun: z.boolean().default(false),
+    })
+    .prefault({}),
+  logRetentionDays: z
+    .union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(180), z.literal(365)], {
+      message: 'use one of 7, 14, 30, 90, 180, 365',
+    })
+    .default(30),
+  auditRetentionDays: z.number().int().min(1).max(3650).default(400),
+});
+
+export type ResponderConfigInput = z.input<typeof configSchema>;
+export type ResponderConfig = z.output<typeof configSchema>;
+export type RouteRule = ResponderConfig['routes'][number];
+export type RouteAction = RouteRule['actions'][number];
+
+/** Identity helper that gives `responder.config.ts` type checking and completion. */
+export function defineConfig(config: ResponderConfigInput): ResponderConfigInput {
+  return config;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly issues: readonly string[],
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function describePath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
+  }
+  return out || '(root)';
+}
+
+/** Validates a config and throws a ConfigError whose lines each name a field and what to do about it. */
+export function parseConfig(input: unknown, source = 'responder.config.ts'): ResponderConfig {
+  const result = configSchema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => {
+    const hint = issue.code === 'unrecognized_keys' ? ' (remove it or check its spelling)' : '';
+    return `${describePath(issue.path)}: ${issue.message}${hint}`;
+  });
+  throw new ConfigError(`${source} is invalid:\n  - ${issues.join('\n  - ')}`, issues);
+}

@@ -1,0 +1,27 @@
+import type { ResponderConfig, Severity } from '../config/schema.ts';
+import { SEVERITIES } from '../config/schema.ts';
+
+/** P1 is the most severe; a lower rank is more urgent. */
+export const severityRank = (severity: Severity): number => SEVERITIES.indexOf(severity);
+
+export function mostSevere(severities: readonly Severity[], fallback: Severity): Severity {
+  let best: Severity | undefined;
+  for (const severity of severities) {
+    if (best === undefined || severityRank(severity) < severityRank(best)) best = severity;
+  }
+  return best ?? fallback;
+}
+
+/** Maps an alert's labels to P1..P4: the first configured label whose value is in the map wins. */
+export function severityOfLabels(
+  labels: Readonly<Record<string, string>>,
+  rules: ResponderConfig['severity'],
+): Severity {
+  for (const name of rules.labels) {
+    const value = labels[name];
+    if (value === undefined) continue;
+    const mapped = rules.map[value.toLowerCase()] ?? rules.map[value];
+    if (mapped) return mapped;
+  }
+  return rules.default;
+}

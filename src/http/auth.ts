@@ -1,0 +1,47 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** The shared credential Alertmanager and operators present: a Bearer token, or basic auth with it as password. */
+export interface WebhookCredential {
+  readonly token: string;
+  readonly username: string;
+}
+
+export interface CredentialSource {
+  get(): Promise<WebhookCredential>;
+}
+
+// Comparing fixed-length MACs keeps the comparison constant-time even when the lengths differ.
+const comparisonKey = randomBytes(32);
+const mac = (value: string) => createHmac('sha256', comparisonKey).update(value, 'utf8').digest();
+
+export function constantTimeEqual(a: string, b: string): boolean {
+  return timingSafeEqual(mac(a), mac(b));
+}
+
+export type AuthResult = { ok: true; principal: string } | { ok: false; reason: string };
+
+/** Checks an Authorization header against the credential, in either of Alertmanager's http_config modes. */
+export function authenticate(header: string | undefined, credential: WebhookCredential): AuthResult {
+  if (!header) return { ok: false, reason: 'missing Authorization header' };
+  const space = header.indexOf(' ');
+  const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
+  const value = space < 0 ? '' : header.slice(space + 1).trim();
+  if (scheme === 'bearer') {
+    return constantTimeEqual(value, credential.token)
+      ? { ok: true, principal: 'bearer' }
+      : { ok: false, reason: 'invalid bearer token' };
+  }
+  if (scheme === 'basic') {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return { ok: false, reason: 'malformed basic credentials' };
+    const userOk = constantTimeEqual(decoded.slice(0, colon), credential.username);
+    const passOk = constantTimeEqual(decoded.slice(colon + 1), credential.token);
+    return userOk && passOk
+      ? { ok: true, principal: `basic:${credential.username}` }
+      : { ok: false, reason: 'invalid basic credentials' };
+  }
+  return { ok: false, reason: `unsupported authorization scheme '${scheme}'` };
+}
+
+export const UNAUTHORIZED_HEADERS = { 'www-authenticate': 'Bearer realm="responder", Basic realm="responder"' };

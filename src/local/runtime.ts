@@ -1,0 +1,267 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import S3rver from 's3rver';
+import { handleApiRequest } from '../../functions/api/incidents-api.ts';
+import { handleAlertmanagerWebhook } from '../../functions/ingest/ingest-alerts.ts';
+import { CAPABILITIES } from '../actions/capabilities.ts';
+import { runActionRequest } from '../actions/run-action.ts';
+import { DynamoDbStateStore, ensureStateTable } from '../adapters/dynamodb-state-store.ts';
+import { staticCredentialSource } from '../adapters/secrets-manager-credentials.ts';
+import { ACTION_KINDS, type ActionKind, type ResponderConfig } from '../config/schema.ts';
+import { actionRequestSchema } from '../domain/actions.ts';
+import { compileRoutes } from '../domain/routing.ts';
+import type { HttpRequest, HttpResponse } from '../http/types.ts';
+import { type Clock, type Log, type StateStore, systemClock } from '../ports.ts';
+import { type ActionEventHandler, InProcessDispatcher } from './in-process-dispatcher.ts';
+import { type ScheduleTimer, startSchedule } from './schedules.ts';
+
+export const LOCAL_TABLE_NAME = 'responder-state';
+export const LOCAL_BACKUP_BUCKET = 'responder-backups';
+export const VERSION = '0.1.0';
+
+export interface LocalRuntimeOptions {
+  readonly config: ResponderConfig;
+  /** Where dynalite and s3rver keep their data. @default `.responder` (RESPONDER_DATA_DIR) */
+  readonly dataDir?: string;
+  /** @default 9095 (PORT); 0 picks a free port */
+  readonly port?: number;
+  /** @default RESPONDER_WEBHOOK_TOKEN, else one generated and kept in the data folder */
+  readonly token?: string;
+  readonly log: Log;
+  readonly clock?: Clock;
+  /** Wraps the state store, e.g. to inject faults in tests. */
+  readonly wrapStore?: (store: StateStore) => StateStore;
+  /** Run the schedules on timers. @default true */
+  readonly timers?: boolean;
+  readonly retryDelaysMs?: readonly number[];
+}
+
+export interface LocalRuntime {
+  readonly url: string;
+  readonly webhookUrl: string;
+  readonly token: string;
+  readonly username: string;
+  readonly dataDir: string;
+  readonly store: StateStore;
+  readonly dispatcher: InProcessDispatcher;
+  readonly endpoints: { readonly dynamodb: string; readonly s3: string };
+  stop(): Promise<void>;
+}
+
+async function loadOrCreateToken(dataDir: string, explicit?: string): Promise<string> {
+  if (explicit) return explicit;
+  const file = join(dataDir, 'webhook-token');
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  const token = randomBytes(24).toString('base64url');
+  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return token;
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolvePort((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((done) => {
+    server.close(() => done());
+    server.closeAllConnections?.();
+  });
+}
+
+/** Reads a request body, refusing to buffer more than `limit` bytes (the handler then answers 413). */
+function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; tooLarge: boolean }> {
+  return new Promise((done, fail) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        tooLarge = true;
+        chunks.length = 0;
+        // Drain a little for a clean 413, but never let a client stream forever.
+        if (size > limit * 4) {
+          req.pause();
+          done({ body: Buffer.alloc(0), tooLarge });
+        }
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => done({ body: tooLarge ? Buffer.alloc(0) : Buffer.concat(chunks), tooLarge }));
+    req.on('error', fail);
+  });
+}
+
+/**
+ * Runs the whole responder on this machine: embedded dynalite and s3rver, the HTTP API on 127.0.0.1,
+ * in-process dispatch and schedule timers, all through the same logic and adapters as the Lambdas.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const { config, log } = options;
+  const clock = options.clock ?? systemClock;
+  const dataDir = resolve(options.dataDir ?? process.env.RESPONDER_DATA_DIR ?? '.responder');
+  await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
+  await mkdir(join(dataDir, 's3'), { recursive: true });
+
+  const dynamoServer = dynalite({ path: join(dataDir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const dynamoPort = await listen(dynamoServer, 0);
+  const s3 = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    directory: join(dataDir, 's3'),
+    silent: true,
+    configureBuckets: [{ name: LOCAL_BACKUP_BUCKET }],
+  });
+  const s3Address = await s3.run();
+  const endpoints = {
+    dynamodb: `http://127.0.0.1:${dynamoPort}`,
+    s3: `http://127.0.0.1:${s3Address.port}`,
+  };
+
+  const dynamo = new DynamoDBClient({
+    endpoint: endpoints.dynamodb,
+    region: config.aws.region,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: 1000, requestTimeout: 3000 },
+  });
+  await ensureStateTable(dynamo, LOCAL_TABLE_NAME);
+  const baseStore = new DynamoDbStateStore({ client: dynamo, tableName: LOCAL_TABLE_NAME });
+  const store = options.wrapStore ? options.wrapStore(baseStore) : baseStore;
+
+  const token = await loadOrCreateToken(dataDir, options.token ?? process.env.RESPONDER_WEBHOOK_TOKEN);
+  const username = config.webhook.basicAuthUsername;
+  const credentials = staticCredentialSource({ token, username });
+
+  const actionDeps = { config, store, clock, log };
+  const handlers = Object.fromEntries(
+    ACTION_KINDS.map((kind): [ActionKind, ActionEventHandler] => [
+      kind,
+      async (event) => {
+        const request = actionRequestSchema.parse(event.detail);
+        const result = await runActionRequest(kind, request, CAPABILITIES[kind], actionDeps);
+        log.info(`action ${kind} ${result.status}`, { actionId: request.actionId, incidentId: request.incidentId });
+        return result;
+      },
+    ]),
+  ) as Record<ActionKind, ActionEventHandler>;
+  const dispatcher = new InProcessDispatcher({
+    handlers,
+    log,
+    region: config.aws.region,
+    deadLetterFile: join(dataDir, 'dead-letters.jsonl'),
+    retryDelaysMs: options.retryDelaysMs,
+  });
+
+  const ingestDeps = {
+    config,
+    routes: compileRoutes(config.routes),
+    store,
+    dispatcher,
+    credentials,
+    clock,
+    log,
+  };
+  const apiDeps = { config, store, credentials, clock, log, version: VERSION };
+
+  const route = (req: HttpRequest): Promise<HttpResponse> =>
+    req.path === '/alertmanager' && req.method === 'POST'
+      ? handleAlertmanagerWebhook(req, ingestDeps)
+      : handleApiRequest(req, apiDeps);
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now();
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    readBody(req, config.webhook.maxBodyBytes)
+      .then(({ body, tooLarge }) =>
+        route({
+          method: req.method ?? 'GET',
+          path: url.pathname,
+          headers: Object.fromEntries(
+            Object.entries(req.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : value]),
+          ),
+          query: Object.fromEntries(url.searchParams),
+          body,
+          bodyTooLarge: tooLarge,
+        }),
+      )
+      .then((response) => {
+        res.writeHead(response.statusCode, response.headers).end(response.body);
+        log.debug(`${req.method} ${url.pathname} ${response.statusCode} ${(performance.now() - started).toFixed(1)}ms`);
+      })
+      .catch((error: Error) => {
+        log.error('request failed', { error: error.message });
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end('{"error":"internal error"}');
+      });
+  });
+  server.keepAliveTimeout = 5000;
+  const port = await listen(server, options.port ?? Number(process.env.PORT ?? 9095));
+  const url = `http://127.0.0.1:${port}`;
+
+  const timers: ScheduleTimer[] = [];
+  if (options.timers ?? true) {
+    const schedules: Array<[ActionKind, string]> = [
+      ['probe', config.probes.schedule],
+      ['backup', config.backups.schedule],
+      ['escalate', config.escalation.sweepSchedule],
+    ];
+    for (const [kind, expression] of schedules) {
+      timers.push(
+        startSchedule(expression, (scheduledTime) => {
+          void dispatcher
+            .dispatch([scheduledRequest(kind, scheduledTime, config.safety.dryRun)])
+            .catch((error: Error) => log.error(`scheduled ${kind} not dispatched`, { error: error.message }));
+        }),
+      );
+    }
+  }
+
+  let stopped = false;
+  return {
+    url,
+    webhookUrl: `${url}/alertmanager`,
+    token,
+    username,
+    dataDir,
+    store,
+    dispatcher,
+    endpoints,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const timer of timers) timer.stop();
+      await close(server);
+      await dispatcher.idle();
+      dynamo.destroy();
+      await s3.close();
+      await close(dynamoServer);
+    },
+  };
+}
+
+/** The request a schedule puts on the bus; its id is derived from the scheduled time, so a re-fire is a duplicate. */
+export function scheduledRequest(kind: ActionKind, scheduledTime: Date, dryRun: boolean) {
+  return actionRequestSchema.parse({
+    actionId: `schedule-${kind}-${scheduledTime.toISOString()}`,
+    kind,
+    trigger: 'schedule',
+    requestedAt: scheduledTime.toISOString(),
+    dryRun,
+    params: { scheduled: true },
+  });
+}

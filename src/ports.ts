@@ -1,0 +1,86 @@
+import type { ActionRequest } from './domain/actions.ts';
+import type { AuditEntry, Incident, IncidentStatus } from './domain/incident.ts';
+
+/** Thrown by adapters when a dependency is unreachable or throttling: the caller may retry later. */
+export class DependencyUnavailableError extends Error {
+  constructor(
+    readonly dependency: string,
+    cause: unknown,
+  ) {
+    super(`${dependency} is unavailable: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'DependencyUnavailableError';
+  }
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+export interface Log {
+  debug(message: string, extra?: Record<string, unknown>): void;
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
+
+export type ClaimResult = 'claimed' | 'duplicate';
+
+export interface AutomationFlag {
+  readonly enabled: boolean;
+  readonly changedAt?: string;
+  readonly changedBy?: string;
+  readonly reason?: string;
+}
+
+export interface IncidentPage {
+  readonly incidents: Incident[];
+  readonly nextCursor?: string;
+}
+
+/** Everything Responder keeps: incidents, dedupe keys, action claims, locks, flags and the audit trail. */
+export interface StateStore {
+  /** Claims a webhook delivery; a claim not finished within its lease may be taken over by a retry. */
+  claimDelivery(key: string, now: Date, leaseSeconds: number): Promise<ClaimResult>;
+  finishDelivery(key: string, now: Date, ttlSeconds: number): Promise<void>;
+  releaseDelivery(key: string): Promise<void>;
+
+  /**
+   * The incident an alert group's pointer names (open or resolved). `incidentId` without `incident`
+   * means a crash left the pointer written and the incident not: the next open reuses that id.
+   */
+  findCurrentIncident(groupId: string): Promise<{ incidentId?: string; incident?: Incident }>;
+  /**
+   * Points the group at a new incident and writes it. The pointer moves only if it still names
+   * `previousIncidentId` (or is absent when that is undefined), so two concurrent opens cannot both win.
+   */
+  openIncident(incident: Incident, previousIncidentId: string | undefined): Promise<boolean>;
+  /** Writes a new version of an incident; false when someone else wrote `expectedVersion` first. */
+  saveIncident(incident: Incident, expectedVersion: number): Promise<boolean>;
+  getIncident(id: string): Promise<Incident | undefined>;
+  listIncidents(options: { limit: number; status?: IncidentStatus; cursor?: string }): Promise<IncidentPage>;
+
+  appendAudit(entry: AuditEntry, retentionDays: number): Promise<void>;
+  listAudit(incidentId: string, limit?: number): Promise<AuditEntry[]>;
+  /** Audit entries not tied to an incident, for one UTC day (YYYY-MM-DD). */
+  listSystemAudit(day: string, limit?: number): Promise<AuditEntry[]>;
+
+  /** Idempotent consumers: the first claim of an action id wins, later deliveries are duplicates. */
+  claimAction(actionId: string, now: Date, leaseSeconds: number): Promise<ClaimResult>;
+  finishAction(actionId: string, now: Date, ttlSeconds: number, outcome: string): Promise<void>;
+  releaseAction(actionId: string): Promise<void>;
+
+  acquireLock(name: string, owner: string, now: Date, leaseSeconds: number): Promise<boolean>;
+  releaseLock(name: string, owner: string): Promise<void>;
+
+  getAutomationFlag(): Promise<AutomationFlag>;
+  setAutomationFlag(flag: AutomationFlag): Promise<void>;
+}
+
+/** Hands action requests to the action functions without waiting for them to run. */
+export interface ActionDispatcher {
+  dispatch(requests: readonly ActionRequest[]): Promise<void>;
+}
