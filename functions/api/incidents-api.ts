@@ -54,7 +54,9 @@ export function incidentView(incident: Incident) {
 export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise<HttpResponse> {
   try {
     if (req.path === '/healthz') {
-      return req.method === 'GET' ? json(200, { status: 'ok', version: deps.version }) : methodNotAllowed('GET');
+      return req.method === 'GET'
+        ? json(200, { status: 'ok', version: deps.version })
+        : methodNotAllowed('GET');
     }
     const auth = authenticate(req.headers.authorization, await deps.credentials.get());
     if (!auth.ok) return problem(401, 'unauthorized', undefined, UNAUTHORIZED_HEADERS);
@@ -124,7 +126,9 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
     return problem(404, `no route ${req.method} ${req.path}`);
   } catch (error) {
     if (error instanceof DependencyUnavailableError) {
-      return problem(503, `${error.dependency} is unavailable; retry later`, undefined, { 'retry-after': '5' });
+      return problem(503, `${error.dependency} is unavailable; retry later`, undefined, {
+        'retry-after': '5',
+      });
     }
     deps.log.error('api request failed', { error: (error as Error).message, stack: (error as Error).stack });
     return problem(500, 'internal error');

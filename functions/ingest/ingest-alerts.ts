@@ -60,7 +60,10 @@ export async function handleAlertmanagerWebhook(req: HttpRequest, deps: IngestDe
       return problem(401, 'unauthorized', undefined, UNAUTHORIZED_HEADERS);
     }
     if (!isJson(req.headers['content-type'])) {
-      return problem(415, `content type must be application/json, got '${req.headers['content-type'] ?? 'none'}'`);
+      return problem(
+        415,
+        `content type must be application/json, got '${req.headers['content-type'] ?? 'none'}'`,
+      );
     }
     const limit = deps.config.webhook.maxBodyBytes;
     if (req.bodyTooLarge || req.body.length > limit) {
@@ -81,7 +84,9 @@ export async function handleAlertmanagerWebhook(req: HttpRequest, deps: IngestDe
         dependency: error.dependency,
         error: error.message,
       });
-      return problem(503, `${error.dependency} is unavailable; retry later`, undefined, { 'retry-after': '5' });
+      return problem(503, `${error.dependency} is unavailable; retry later`, undefined, {
+        'retry-after': '5',
+      });
     }
     deps.log.error('webhook failed', { error: (error as Error).message, stack: (error as Error).stack });
     return problem(500, 'internal error');
@@ -99,7 +104,7 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
   try {
     const incident = await recordIncident(payload, deliveryKey, deps);
     const planned = planActions(payload, deps.routes);
-    const actions = await requestActions(payload, planned, deliveryKey, incident, deps);
+    const actions = await requestActions(planned, deliveryKey, incident, deps);
     await store.finishDelivery(deliveryKey, clock.now(), config.webhook.dedupeTtlSeconds);
     return json(202, {
       status: 'accepted',
@@ -134,7 +139,9 @@ function severityOf(payload: WebhookPayload, config: ResponderConfig) {
   const firing = payload.alerts.filter((alert) => alert.status === 'firing');
   const considered = firing.length > 0 ? firing : payload.alerts;
   return mostSevere(
-    considered.map((alert) => severityOfLabels({ ...payload.commonLabels, ...alert.labels }, config.severity)),
+    considered.map((alert) =>
+      severityOfLabels({ ...payload.commonLabels, ...alert.labels }, config.severity),
+    ),
     config.severity.default,
   );
 }
@@ -144,7 +151,10 @@ function titleOf(payload: WebhookPayload): string {
   const name = labels.alertname ?? payload.groupLabels.alertname ?? 'alert group';
   const summary = payload.commonAnnotations.summary;
   const where = labels.service ?? labels.job ?? labels.instance;
-  return [name, where ? `(${where})` : '', summary ? `: ${summary}` : ''].join(' ').replace(/\s+:/, ':').trim();
+  return [name, where ? `(${where})` : '', summary ? `: ${summary}` : '']
+    .join(' ')
+    .replace(/\s+:/, ':')
+    .trim();
 }
 
 /** Opens or updates the group's incident; a `resolved` delivery resolves it. Safe under concurrent writers. */
@@ -224,7 +234,6 @@ async function recordIncident(
 }
 
 async function requestActions(
-  payload: WebhookPayload,
   planned: readonly PlannedAction[],
   deliveryKey: string,
   incident: Incident | undefined,
@@ -236,7 +245,8 @@ async function requestActions(
   const automationEnabled =
     config.safety.automationEnabled && (!needsFlag || (await store.getAutomationFlag()).enabled);
   const requestedAt = deps.clock.now().toISOString();
-  const summary: Array<{ actionId: string; kind: string; rule: string; dryRun: boolean; skipped?: string }> = [];
+  const summary: Array<{ actionId: string; kind: string; rule: string; dryRun: boolean; skipped?: string }> =
+    [];
   const requests: ActionRequest[] = [];
   for (const action of planned) {
     const request: ActionRequest = {
@@ -245,7 +255,9 @@ async function requestActions(
       trigger: 'alert',
       requestedAt,
       dryRun:
-        config.safety.dryRun || action.dryRun || action.alerts.some((a) => a.labels[DRY_RUN_LABEL] === 'true'),
+        config.safety.dryRun ||
+        action.dryRun ||
+        action.alerts.some((a) => a.labels[DRY_RUN_LABEL] === 'true'),
       params: action.params,
       rule: action.rule,
       incidentId: incident?.id,

@@ -42,7 +42,9 @@ export async function runActionRequest(
 ): Promise<ActionResult> {
   const { store, clock, config } = deps;
   if (request.kind !== kind) {
-    throw new Error(`the ${kind} function received a ${request.kind} request (${request.actionId}); check the bus rules`);
+    throw new Error(
+      `the ${kind} function received a ${request.kind} request (${request.actionId}); check the bus rules`,
+    );
   }
   const audit = (type: string, message: string, data: Record<string, unknown> = {}) =>
     store.appendAudit(

@@ -100,7 +100,11 @@ export class DynamoDbStateStore implements StateStore {
           ConditionExpression:
             'attribute_not_exists(pk) OR (#state = :pending AND leaseUntil < :nowMs) OR expiresAt < :now',
           ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':pending': 'pending', ':nowMs': now.getTime(), ':now': epochSeconds(now) },
+          ExpressionAttributeValues: {
+            ':pending': 'pending',
+            ':nowMs': now.getTime(),
+            ':now': epochSeconds(now),
+          },
         }),
       ),
     ).then((claimed) => (claimed ? 'claimed' : 'duplicate'));
@@ -287,7 +291,9 @@ export class DynamoDbStateStore implements StateStore {
         }),
       ),
     );
-    return (page.Items ?? []).map(({ pk: _pk, sk: _sk, entity: _e, expiresAt: _x, ...entry }) => entry as AuditEntry);
+    return (page.Items ?? []).map(
+      ({ pk: _pk, sk: _sk, entity: _e, expiresAt: _x, ...entry }) => entry as AuditEntry,
+    );
   }
 
   /** Audit entries not tied to an incident (schedules, flag changes), by UTC day (YYYY-MM-DD). */
@@ -302,7 +308,9 @@ export class DynamoDbStateStore implements StateStore {
         }),
       ),
     );
-    return (page.Items ?? []).map(({ pk: _pk, sk: _sk, entity: _e, expiresAt: _x, ...entry }) => entry as AuditEntry);
+    return (page.Items ?? []).map(
+      ({ pk: _pk, sk: _sk, entity: _e, expiresAt: _x, ...entry }) => entry as AuditEntry,
+    );
   }
 
   acquireLock(name: string, owner: string, now: Date, leaseSeconds: number) {
@@ -360,7 +368,10 @@ export async function ensureStateTable(client: DynamoDBClient, tableName: string
     await client.send(new DescribeTableCommand({ TableName: tableName }));
     return;
   } catch (error) {
-    if (!(error instanceof ResourceNotFoundException) && (error as Error).name !== 'ResourceNotFoundException') {
+    if (
+      !(error instanceof ResourceNotFoundException) &&
+      (error as Error).name !== 'ResourceNotFoundException'
+    ) {
       throw error;
     }
   }
@@ -392,4 +403,9 @@ export async function ensureStateTable(client: DynamoDBClient, tableName: string
   );
 }
 
-export const STATE_TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', index: INCIDENT_INDEX, ttl: 'expiresAt' };
+export const STATE_TABLE_KEYS = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  index: INCIDENT_INDEX,
+  ttl: 'expiresAt',
+};

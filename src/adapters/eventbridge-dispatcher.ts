@@ -1,4 +1,8 @@
-import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import {
+  type EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsRequestEntry,
+} from '@aws-sdk/client-eventbridge';
 import { ACTION_REQUESTED, type ActionRequest, EVENT_SOURCE } from '../domain/actions.ts';
 import { type ActionDispatcher, DependencyUnavailableError } from '../ports.ts';
 

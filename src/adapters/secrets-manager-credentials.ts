@@ -31,7 +31,9 @@ export class SecretsManagerCredentialSource implements CredentialSource {
   private async fetch(): Promise<WebhookCredential> {
     let secretString: string | undefined;
     try {
-      const result = await this.props.client.send(new GetSecretValueCommand({ SecretId: this.props.secretId }));
+      const result = await this.props.client.send(
+        new GetSecretValueCommand({ SecretId: this.props.secretId }),
+      );
       secretString = result.SecretString;
     } catch (error) {
       throw new DependencyUnavailableError('webhook credential (Secrets Manager)', error);
@@ -43,7 +45,10 @@ export class SecretsManagerCredentialSource implements CredentialSource {
 }
 
 /** Accepts {"token": "...", "username": "..."} or a bare token string. Never echoes the value in errors. */
-export function parseCredential(secretString: string | undefined, defaultUsername: string): WebhookCredential {
+export function parseCredential(
+  secretString: string | undefined,
+  defaultUsername: string,
+): WebhookCredential {
   if (!secretString) throw new Error('the webhook credential secret has no SecretString');
   const trimmed = secretString.trim();
   if (!trimmed.startsWith('{')) return { token: trimmed, username: defaultUsername };

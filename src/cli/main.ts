@@ -23,12 +23,17 @@ function dataDir() {
 }
 
 function connection() {
-  const url = (process.env.RESPONDER_URL ?? `http://127.0.0.1:${process.env.PORT ?? 9095}`).replace(/\/$/, '');
+  const url = (process.env.RESPONDER_URL ?? `http://127.0.0.1:${process.env.PORT ?? 9095}`).replace(
+    /\/$/,
+    '',
+  );
   let token = process.env.RESPONDER_WEBHOOK_TOKEN;
   const tokenFile = join(dataDir(), 'webhook-token');
   if (!token && existsSync(tokenFile)) token = readFileSync(tokenFile, 'utf8').trim();
   if (!token) {
-    throw new Error(`no token: set RESPONDER_WEBHOOK_TOKEN or start the local runtime (it writes ${tokenFile})`);
+    throw new Error(
+      `no token: set RESPONDER_WEBHOOK_TOKEN or start the local runtime (it writes ${tokenFile})`,
+    );
   }
   return { url, token };
 }
@@ -43,7 +48,9 @@ async function call(method: string, path: string, body?: string) {
       body,
     });
   } catch (error) {
-    throw new Error(`cannot reach the responder at ${url} (${(error as Error).cause ?? (error as Error).message}); is it running? (npm start)`);
+    throw new Error(
+      `cannot reach the responder at ${url} (${(error as Error).cause ?? (error as Error).message}); is it running? (npm start)`,
+    );
   }
   const text = await response.text();
   let parsed: unknown = text;
@@ -127,7 +134,14 @@ Press Ctrl-C to stop.`);
         return 1;
       }
       const { incidents } = result.body as {
-        incidents: Array<{ id: string; status: string; severity: string; title: string; openedAt: string; alerts: { firing: number } }>;
+        incidents: Array<{
+          id: string;
+          status: string;
+          severity: string;
+          title: string;
+          openedAt: string;
+          alerts: { firing: number };
+        }>;
       };
       if (values.json) {
         console.log(JSON.stringify(incidents, null, 2));
@@ -137,7 +151,9 @@ Press Ctrl-C to stop.`);
         console.log('No incidents.');
         return 0;
       }
-      console.log(['ID'.padEnd(18), 'STATUS'.padEnd(9), 'SEV', 'FIRING', 'OPENED'.padEnd(20), 'TITLE'].join(' '));
+      console.log(
+        ['ID'.padEnd(18), 'STATUS'.padEnd(9), 'SEV', 'FIRING', 'OPENED'.padEnd(20), 'TITLE'].join(' '),
+      );
       for (const incident of incidents) {
         console.log(
           [
@@ -164,9 +180,14 @@ remediation into a recorded "skipped: automation disabled" until 'on'. ${connect
       if (wanted !== undefined && wanted !== 'on' && wanted !== 'off') {
         throw new UsageError(`expected 'on' or 'off', got '${wanted}'`);
       }
-      if (wanted && !values.reason) throw new UsageError('say why with --reason "...": it goes into the audit trail');
+      if (wanted && !values.reason)
+        throw new UsageError('say why with --reason "...": it goes into the audit trail');
       const result = wanted
-        ? await call('PUT', '/api/automation', JSON.stringify({ enabled: wanted === 'on', reason: values.reason }))
+        ? await call(
+            'PUT',
+            '/api/automation',
+            JSON.stringify({ enabled: wanted === 'on', reason: values.reason }),
+          )
         : await call('GET', '/api/automation');
       console.log(`${result.status} ${JSON.stringify(result.body, null, 2)}`);
       return result.status === 200 ? 0 : 1;

@@ -6,9 +6,12 @@ declare const __RESPONDER_CONFIG__: string | undefined;
 
 /** The config baked into this Lambda bundle, validated at cold start (a bad one fails init loudly). */
 export function bundledConfig(): ResponderConfig {
-  const raw = typeof __RESPONDER_CONFIG__ === 'string' ? __RESPONDER_CONFIG__ : process.env.RESPONDER_CONFIG_JSON;
+  const raw =
+    typeof __RESPONDER_CONFIG__ === 'string' ? __RESPONDER_CONFIG__ : process.env.RESPONDER_CONFIG_JSON;
   if (!raw) {
-    throw new Error('no bundled config: build this function with the CDK app (lib/bundling.ts) or set RESPONDER_CONFIG_JSON');
+    throw new Error(
+      'no bundled config: build this function with the CDK app (lib/bundling.ts) or set RESPONDER_CONFIG_JSON',
+    );
   }
   return parseConfig(JSON.parse(raw), 'the config bundled into this function');
 }

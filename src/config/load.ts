@@ -17,7 +17,9 @@ export async function loadConfigFile(path = configPath()): Promise<ResponderConf
   }
   const module = (await import(pathToFileURL(path).href)) as { default?: unknown };
   if (module.default === undefined) {
-    throw new ConfigError(`${path} has no default export: end it with export default defineConfig({...})`, [path]);
+    throw new ConfigError(`${path} has no default export: end it with export default defineConfig({...})`, [
+      path,
+    ]);
   }
   return parseConfig(module.default, path);
 }

@@ -77,7 +77,12 @@ export const configSchema = z.strictObject({
         .min(1024, 'allow at least 1024 bytes')
         .max(10 * 1024 * 1024, 'API Gateway caps payloads at 10 MiB')
         .default(1024 * 1024),
-      dedupeTtlSeconds: z.number().int().min(60).max(7 * 86400).default(86400),
+      dedupeTtlSeconds: z
+        .number()
+        .int()
+        .min(60)
+        .max(7 * 86400)
+        .default(86400),
       credentialCacheSeconds: z.number().int().min(0).max(3600).default(300),
     })
     .prefault({}),

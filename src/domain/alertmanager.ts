@@ -37,7 +37,8 @@ export type Alert = WebhookPayload['alerts'][number];
 
 function pathOf(path: readonly PropertyKey[]): string {
   let out = '';
-  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
+  for (const part of path)
+    out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
   return out || '(body)';
 }
 

@@ -44,4 +44,6 @@ export function authenticate(header: string | undefined, credential: WebhookCred
   return { ok: false, reason: `unsupported authorization scheme '${scheme}'` };
 }
 
-export const UNAUTHORIZED_HEADERS = { 'www-authenticate': 'Bearer realm="responder", Basic realm="responder"' };
+export const UNAUTHORIZED_HEADERS = {
+  'www-authenticate': 'Bearer realm="responder", Basic realm="responder"',
+};

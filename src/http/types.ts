@@ -25,6 +25,11 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
   };
 }
 
-export function problem(statusCode: number, error: string, details?: unknown, headers?: Record<string, string>) {
+export function problem(
+  statusCode: number,
+  error: string,
+  details?: unknown,
+  headers?: Record<string, string>,
+) {
   return json(statusCode, details === undefined ? { error } : { error, details }, headers);
 }

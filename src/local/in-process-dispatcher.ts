@@ -1,7 +1,12 @@
-import { appendFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
+import { appendFile } from 'node:fs/promises';
 import type { ActionKind } from '../config/schema.ts';
-import { ACTION_REQUESTED, type ActionRequest, type ActionRequestedEvent, EVENT_SOURCE } from '../domain/actions.ts';
+import {
+  ACTION_REQUESTED,
+  type ActionRequest,
+  type ActionRequestedEvent,
+  EVENT_SOURCE,
+} from '../domain/actions.ts';
 import type { ActionDispatcher, Log } from '../ports.ts';
 
 export type ActionEventHandler = (event: ActionRequestedEvent) => Promise<unknown>;

@@ -117,7 +117,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
   await mkdir(join(dataDir, 's3'), { recursive: true });
 
-  const dynamoServer = dynalite({ path: join(dataDir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const dynamoServer = dynalite({
+    path: join(dataDir, 'dynamodb'),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
   const dynamoPort = await listen(dynamoServer, 0);
   const s3 = new S3rver({
     address: '127.0.0.1',
@@ -154,7 +159,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       async (event) => {
         const request = actionRequestSchema.parse(event.detail);
         const result = await runActionRequest(kind, request, CAPABILITIES[kind], actionDeps);
-        log.info(`action ${kind} ${result.status}`, { actionId: request.actionId, incidentId: request.incidentId });
+        log.info(`action ${kind} ${result.status}`, {
+          actionId: request.actionId,
+          incidentId: request.incidentId,
+        });
         return result;
       },
     ]),
@@ -192,7 +200,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
           method: req.method ?? 'GET',
           path: url.pathname,
           headers: Object.fromEntries(
-            Object.entries(req.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : value]),
+            Object.entries(req.headers).map(([name, value]) => [
+              name,
+              Array.isArray(value) ? value.join(', ') : value,
+            ]),
           ),
           query: Object.fromEntries(url.searchParams),
           body,
@@ -201,7 +212,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       )
       .then((response) => {
         res.writeHead(response.statusCode, response.headers).end(response.body);
-        log.debug(`${req.method} ${url.pathname} ${response.statusCode} ${(performance.now() - started).toFixed(1)}ms`);
+        log.debug(
+          `${req.method} ${url.pathname} ${response.statusCode} ${(performance.now() - started).toFixed(1)}ms`,
+        );
       })
       .catch((error: Error) => {
         log.error('request failed', { error: error.message });

@@ -7,7 +7,11 @@ import { CronExpressionParser } from 'cron-parser';
 export function nextFireTime(expression: string, after: Date): Date {
   const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
   if (rate) {
-    const unit = rate[2]?.startsWith('minute') ? 60_000 : rate[2]?.startsWith('hour') ? 3_600_000 : 86_400_000;
+    const unit = rate[2]?.startsWith('minute')
+      ? 60_000
+      : rate[2]?.startsWith('hour')
+        ? 3_600_000
+        : 86_400_000;
     const period = Number(rate[1]) * unit;
     return new Date(Math.floor(after.getTime() / period) * period + period);
   }
@@ -16,7 +20,9 @@ export function nextFireTime(expression: string, after: Date): Date {
   const [, minute, hour, dayOfMonth, month, dayOfWeek] = cron;
   // EventBridge numbers weekdays 1-7 from Sunday; classic cron numbers them 0-6.
   const weekday = (dayOfWeek ?? '*').replace(/\d/g, (d) => String(Number(d) - 1));
-  const classic = [minute, hour, dayOfMonth, month, weekday].map((field) => (field === '?' ? '*' : field)).join(' ');
+  const classic = [minute, hour, dayOfMonth, month, weekday]
+    .map((field) => (field === '?' ? '*' : field))
+    .join(' ');
   return CronExpressionParser.parse(classic, { currentDate: after, tz: 'UTC' }).next().toDate();
 }
 
@@ -32,11 +38,14 @@ export function startSchedule(expression: string, fire: (scheduledTime: Date) =>
     const next = nextFireTime(expression, new Date());
     // setTimeout holds at most ~24.8 days; a longer wait re-arms on the way.
     const wait = Math.min(next.getTime() - Date.now(), 2 ** 31 - 1);
-    timer = setTimeout(() => {
-      if (stopped) return;
-      if (Date.now() >= next.getTime()) fire(next);
-      arm();
-    }, Math.max(wait, 0));
+    timer = setTimeout(
+      () => {
+        if (stopped) return;
+        if (Date.now() >= next.getTime()) fire(next);
+        arm();
+      },
+      Math.max(wait, 0),
+    );
     timer.unref();
   };
   arm();

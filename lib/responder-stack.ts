@@ -1,0 +1,166 @@
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import {
+  ContextAttribute,
+  Schedule,
+  ScheduleExpression,
+  ScheduleTargetInput,
+} from 'aws-cdk-lib/aws-scheduler';
+import { EventBridgePutEvents } from 'aws-cdk-lib/aws-scheduler-targets';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import type { ActionKind, ResponderConfig } from '../src/config/schema.ts';
+import { ACTION_REQUESTED, EVENT_SOURCE } from '../src/domain/actions.ts';
+import { ActionDispatch } from './constructs/action-dispatch.ts';
+import { ResponderFunction } from './constructs/responder-function.ts';
+import { StateTable } from './constructs/state-table.ts';
+import { WebhookApi } from './constructs/webhook-api.ts';
+import { acknowledgeFunctionFindings, acknowledgeStackFindings, grantStateAccess } from './nag.ts';
+
+export interface ResponderStackProps extends StackProps {
+  readonly config: ResponderConfig;
+  /** Written into the incident API's /healthz answer. */
+  readonly version: string;
+}
+
+const ACTION_FUNCTIONS: ReadonlyArray<{ kind: ActionKind; description: string; timeout: Duration }> = [
+  { kind: 'probe', description: 'Responder: health probes', timeout: Duration.minutes(2) },
+  { kind: 'backup', description: 'Responder: database backups to S3', timeout: Duration.minutes(15) },
+  { kind: 'rotate', description: 'Responder: secret rotation', timeout: Duration.minutes(5) },
+  { kind: 'failover', description: 'Responder: DNS failover to the DR site', timeout: Duration.minutes(10) },
+  { kind: 'escalate', description: 'Responder: paging and escalation', timeout: Duration.minutes(1) },
+];
+
+/**
+ * The primary-region stack: the webhook and incident API, the state table, the action bus and the
+ * five action functions, and the schedules that feed them.
+ */
+export class ResponderStack extends Stack {
+  public readonly state: StateTable;
+  public readonly webhookSecret: ISecret;
+  public readonly api: WebhookApi;
+  public readonly dispatch: ActionDispatch;
+  public readonly functions: Record<'ingest' | 'api' | ActionKind, ResponderFunction>;
+
+  constructor(scope: Construct, id: string, props: ResponderStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    this.state = new StateTable(this, 'State');
+    this.webhookSecret = this.webhookCredential(config);
+    const stateEnv = { STATE_TABLE_NAME: this.state.table.tableName };
+
+    const ingest = new ResponderFunction(this, 'Ingest', {
+      name: 'ingest',
+      config,
+      description: 'Responder: Alertmanager webhook ingest',
+      timeout: Duration.seconds(15),
+      environment: { ...stateEnv, WEBHOOK_SECRET_ARN: this.webhookSecret.secretArn },
+    });
+    const api = new ResponderFunction(this, 'IncidentApi', {
+      name: 'api',
+      config,
+      description: 'Responder: incident API',
+      timeout: Duration.seconds(10),
+      memorySize: 256,
+      environment: {
+        ...stateEnv,
+        WEBHOOK_SECRET_ARN: this.webhookSecret.secretArn,
+        RESPONDER_VERSION: props.version,
+      },
+    });
+    const actions = Object.fromEntries(
+      ACTION_FUNCTIONS.map(({ kind, description, timeout }) => [
+        kind,
+        new ResponderFunction(this, `${kind[0]?.toUpperCase()}${kind.slice(1)}Action`, {
+          name: kind,
+          config,
+          description,
+          timeout,
+          environment: stateEnv,
+        }),
+      ]),
+    ) as Record<ActionKind, ResponderFunction>;
+    this.functions = { ingest, api, ...actions };
+
+    this.dispatch = new ActionDispatch(this, 'Dispatch', {
+      targets: Object.fromEntries(Object.entries(actions).map(([kind, fn]) => [kind, fn.function])),
+    });
+    ingest.function.addEnvironment('EVENT_BUS_NAME', this.dispatch.bus.eventBusName);
+
+    // Least privilege: each function gets exactly the table operations and secret it uses.
+    grantStateAccess(this.state, ingest.function, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
+    this.dispatch.bus.grantPutEventsTo(ingest.function);
+    this.webhookSecret.grantRead(ingest.function);
+    grantStateAccess(this.state, api.function, ['GetItem', 'PutItem', 'Query']);
+    this.webhookSecret.grantRead(api.function);
+    for (const fn of Object.values(actions)) {
+      grantStateAccess(this.state, fn.function, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
+    }
+
+    this.api = new WebhookApi(this, 'WebhookApi', {
+      ingest: ingest.function,
+      api: api.function,
+      rateLimit: config.api.throttle.rateLimit,
+      burstLimit: config.api.throttle.burstLimit,
+    });
+
+    const dryRun = config.safety.dryRun;
+    this.schedule('ProbeSchedule', 'probe', config.probes.schedule, 'health probes', dryRun);
+    this.schedule('BackupSchedule', 'backup', config.backups.schedule, 'database backups', dryRun);
+    this.schedule('EscalationSweep', 'escalate', config.escalation.sweepSchedule, 'escalation sweep', dryRun);
+
+    new CfnOutput(this, 'WebhookUrl', {
+      value: this.api.webhookUrl,
+      description: 'Alertmanager webhook_configs url',
+    });
+    new CfnOutput(this, 'ApiUrl', { value: this.api.stage.url, description: 'Incident API base URL' });
+    new CfnOutput(this, 'WebhookSecretArn', {
+      value: this.webhookSecret.secretArn,
+      description: 'Secrets Manager secret with the webhook/API token ({"token","username"})',
+    });
+    new CfnOutput(this, 'StateTableName', { value: this.state.table.tableName });
+    new CfnOutput(this, 'EventBusName', { value: this.dispatch.bus.eventBusName });
+
+    for (const fn of Object.values(this.functions)) acknowledgeFunctionFindings(fn.function);
+    acknowledgeStackFindings(this, { generatedWebhookSecret: !config.webhook.credentialSecret });
+  }
+
+  private webhookCredential(config: ResponderConfig): ISecret {
+    const ref = config.webhook.credentialSecret;
+    if (ref) {
+      return ref.startsWith('arn:')
+        ? Secret.fromSecretCompleteArn(this, 'WebhookCredential', ref)
+        : Secret.fromSecretNameV2(this, 'WebhookCredential', ref);
+    }
+    return new Secret(this, 'WebhookCredential', {
+      description: `Responder (${config.service}) webhook and API credential: {"token","username"}`,
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ username: config.webhook.basicAuthUsername }),
+        generateStringKey: 'token',
+        passwordLength: 48,
+        excludePunctuation: true,
+      },
+    });
+  }
+
+  /** An EventBridge Scheduler schedule that puts an "Action Requested" event on the bus. */
+  private schedule(id: string, kind: ActionKind, expression: string, what: string, dryRun: boolean) {
+    new Schedule(this, id, {
+      description: `Responder: ${what}`,
+      schedule: ScheduleExpression.expression(expression),
+      target: new EventBridgePutEvents({
+        eventBus: this.dispatch.bus,
+        source: EVENT_SOURCE,
+        detailType: ACTION_REQUESTED,
+        detail: ScheduleTargetInput.fromObject({
+          actionId: `schedule-${kind}-${ContextAttribute.scheduledTime}`,
+          kind,
+          trigger: 'schedule',
+          requestedAt: ContextAttribute.scheduledTime,
+          dryRun,
+          params: { scheduled: true },
+        }),
+      }),
+    });
+  }
+}
