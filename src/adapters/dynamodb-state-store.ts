@@ -364,17 +364,39 @@ export class DynamoDbStateStore implements StateStore {
 
 /** Creates the table with the same keys and index as the CDK stack, for the local runtime and tests. */
 export async function ensureStateTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  if (!(await tableExists(client, tableName))) await createStateTable(client, tableName);
+  // A new table answers "not found" until it is ACTIVE; dynalite may also report ACTIVE and then
+  // refuse writes for a few milliseconds more, so ready means several writes in a row succeed.
+  const doc = DynamoDBDocumentClient.from(client);
+  let streak = 0;
+  for (let waited = 0; streak < 5; waited += 20) {
+    if (waited > 30_000) throw new Error(`table ${tableName} did not become writable within 30 s`);
+    try {
+      await doc.send(
+        new PutCommand({ TableName: tableName, Item: { pk: 'META#schema', sk: 'META', version: 1 } }),
+      );
+      streak += 1;
+    } catch (error) {
+      if ((error as Error).name !== 'ResourceNotFoundException') throw error;
+      streak = 0;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function tableExists(client: DynamoDBClient, tableName: string): Promise<boolean> {
   try {
     await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return;
+    return true;
   } catch (error) {
-    if (
-      !(error instanceof ResourceNotFoundException) &&
-      (error as Error).name !== 'ResourceNotFoundException'
-    ) {
-      throw error;
+    if (error instanceof ResourceNotFoundException || (error as Error).name === 'ResourceNotFoundException') {
+      return false;
     }
+    throw error;
   }
+}
+
+async function createStateTable(client: DynamoDBClient, tableName: string): Promise<void> {
   await client.send(
     new CreateTableCommand({
       TableName: tableName,
