@@ -86,15 +86,30 @@ describe('POST /alertmanager', () => {
       ['alerts', (b) => delete b.alerts],
       ['alerts', (b) => (b.alerts = [])],
       ['alerts', (b) => (b.alerts = {})],
-      ['alerts[0].status', (b) => delete b.alerts[0]?.status],
-      ['alerts[0].labels', (b) => delete b.alerts[0]?.labels],
-      ['alerts[0].labels.severity', (b) => ((b.alerts[0]?.labels as Record<string, unknown>).severity = 1)],
-      ['alerts[0].annotations', (b) => delete b.alerts[0]?.annotations],
-      ['alerts[0].startsAt', (b) => delete b.alerts[0]?.startsAt],
-      ['alerts[0].startsAt', (b) => b.alerts[0] && (b.alerts[0].startsAt = 'yesterday')],
-      ['alerts[0].endsAt', (b) => delete b.alerts[0]?.endsAt],
-      ['alerts[0].fingerprint', (b) => delete b.alerts[0]?.fingerprint],
-      ['alerts[0].fingerprint', (b) => b.alerts[0] && (b.alerts[0].fingerprint = 42)],
+      ['alerts[0].status', (b) => delete b.alerts[0].status],
+      ['alerts[0].labels', (b) => delete b.alerts[0].labels],
+      [
+        'alerts[0].labels.severity',
+        (b) => {
+          b.alerts[0].labels.severity = 1;
+        },
+      ],
+      ['alerts[0].annotations', (b) => delete b.alerts[0].annotations],
+      ['alerts[0].startsAt', (b) => delete b.alerts[0].startsAt],
+      [
+        'alerts[0].startsAt',
+        (b) => {
+          b.alerts[0].startsAt = 'yesterday';
+        },
+      ],
+      ['alerts[0].endsAt', (b) => delete b.alerts[0].endsAt],
+      ['alerts[0].fingerprint', (b) => delete b.alerts[0].fingerprint],
+      [
+        'alerts[0].fingerprint',
+        (b) => {
+          b.alerts[0].fingerprint = 42;
+        },
+      ],
     ];
     it.each(cases)('answers 400 naming %s', async (field, mutate) => {
       // GIVEN
