@@ -53,6 +53,7 @@ receivers:
     `--config.file=${join(dir, 'alertmanager.yml')}`,
     `--storage.path=${join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`,
+    `--web.external-url=http://127.0.0.1:${port}`,
     '--cluster.listen-address=',
     '--log.level=debug',
   ]);
