@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type ActionOutcome, recordRequestOnly, runActionRequest } from '../src/actions/run-action.ts';
+import { type ActionRequest, actionRequestSchema } from '../src/domain/actions.ts';
+import { scheduledRequest } from '../src/local/runtime.ts';
+import { silentLog, systemClock } from '../src/ports.ts';
+import { startTestRuntime, type TestRuntime, testConfig } from './support/runtime.ts';
+
+let counter = 0;
+const request = (overrides: Partial<ActionRequest> = {}): ActionRequest =>
+  actionRequestSchema.parse({
+    actionId: `test-action-${Date.now()}-${counter++}`,
+    kind: 'failover',
+    trigger: 'alert',
+    requestedAt: new Date().toISOString(),
+    dryRun: false,
+    incidentId: '20261123-0a0b0c0d',
+    ...overrides,
+  });
+
+describe('Function: runActionRequest', () => {
+  let t: TestRuntime;
+  let performed: ActionRequest[];
+  const perform = async (r: ActionRequest): Promise<ActionOutcome> => {
+    performed.push(r);
+    return { status: 'completed', summary: `did ${r.kind}` };
+  };
+  beforeAll(async () => {
+    t = await startTestRuntime();
+  });
+  afterAll(async () => {
+    await t.stop();
+  });
+  beforeEach(async () => {
+    performed = [];
+    await t.runtime.store.setAutomationFlag({ enabled: true });
+  });
+  const deps = (config = testConfig()) => ({
+    config,
+    store: t.runtime.store,
+    clock: systemClock,
+    log: silentLog,
+  });
+
+  it('runs a request once however often EventBridge delivers it', async () => {
+    // GIVEN
+    const r = request();
+    // WHEN three deliveries arrive at once, and one more later
+    const results = await Promise.all([1, 2, 3].map(() => runActionRequest('failover', r, perform, deps())));
+    const late = await runActionRequest('failover', r, perform, deps());
+    // THEN
+    expect(performed).toHaveLength(1);
+    expect(results.map((result) => result.status).sort()).toEqual(['done', 'duplicate', 'duplicate']);
+    expect(late.status).toBe('duplicate');
+    const trail = await t.runtime.store.listAudit('20261123-0a0b0c0d');
+    expect(trail.filter((entry) => entry.data?.actionId === r.actionId).map((entry) => entry.type)).toEqual([
+      'action.received',
+      'action.completed',
+    ]);
+  });
+
+  it('skips remediation while the runtime kill switch is off, even if ingest requested it earlier', async () => {
+    await t.runtime.store.setAutomationFlag({ enabled: false, reason: 'test' });
+    const r = request();
+    const result = await runActionRequest('failover', r, perform, deps());
+    expect(result).toEqual({ status: 'skipped', reason: 'automation disabled' });
+    expect(performed).toEqual([]);
+    // a skipped request is finished: a redelivery does not run it later
+    await t.runtime.store.setAutomationFlag({ enabled: true });
+    expect((await runActionRequest('failover', r, perform, deps())).status).toBe('duplicate');
+    expect(performed).toEqual([]);
+  });
+
+  it('skips remediation when the config disables automation, but still pages', async () => {
+    const config = testConfig({ safety: { automationEnabled: false } });
+    const skipped = await runActionRequest('backup', request({ kind: 'backup' }), perform, deps(config));
+    const paged = await runActionRequest('escalate', request({ kind: 'escalate' }), perform, deps(config));
+    expect(skipped.status).toBe('skipped');
+    expect(paged.status).toBe('done');
+    expect(performed.map((r) => r.kind)).toEqual(['escalate']);
+  });
+
+  it('gives the claim back when the action fails, so the retry runs it', async () => {
+    const r = request();
+    let attempts = 0;
+    const flaky = async (req: ActionRequest): Promise<ActionOutcome> => {
+      attempts += 1;
+      if (attempts === 1) throw new Error('Route 53 throttled');
+      return perform(req);
+    };
+    await expect(runActionRequest('failover', r, flaky, deps())).rejects.toThrow(/throttled/);
+    const retried = await runActionRequest('failover', r, flaky, deps());
+    expect(retried.status).toBe('done');
+    expect(performed).toHaveLength(1);
+    const types = (await t.runtime.store.listAudit('20261123-0a0b0c0d'))
+      .filter((entry) => entry.data?.actionId === r.actionId)
+      .map((entry) => entry.type);
+    expect(types).toEqual(['action.received', 'action.failed', 'action.received', 'action.completed']);
+  });
+
+  it('refuses a request routed to the wrong function', async () => {
+    await expect(runActionRequest('backup', request({ kind: 'failover' }), perform, deps())).rejects.toThrow(
+      /the backup function received a failover request/,
+    );
+  });
+
+  it('the placeholder bodies record the request and say what they did not do', async () => {
+    const outcome = await recordRequestOnly('rotate')(request({ kind: 'rotate', dryRun: true }));
+    expect(outcome).toMatchObject({ status: 'recorded' });
+    expect(outcome.summary).toBe(
+      'rotate request recorded (dry run); this release does not carry out rotate actions yet',
+    );
+  });
+
+  it('a scheduled request has an id derived from its time, so a repeated firing is a duplicate', async () => {
+    const at = new Date('2026-11-23T03:00:00Z');
+    const first = scheduledRequest('probe', at, false);
+    expect(first).toMatchObject({ actionId: 'schedule-probe-2026-11-23T03:00:00.000Z', trigger: 'schedule' });
+    expect((await runActionRequest('probe', first, perform, deps())).status).toBe('done');
+    expect(
+      (await runActionRequest('probe', scheduledRequest('probe', at, false), perform, deps())).status,
+    ).toBe('duplicate');
+  });
+});

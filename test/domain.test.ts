@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest';
+import exampleConfig from '../responder.config.ts';
+import { ConfigError, parseConfig } from '../src/config/schema.ts';
+import { checkPayload, deliveryKeyOf, groupIdOf, type WebhookPayload } from '../src/domain/alertmanager.ts';
+import { matchesAll, parseMatcher } from '../src/domain/matchers.ts';
+import { compileRoutes, planActions } from '../src/domain/routing.ts';
+import { mostSevere, severityOfLabels } from '../src/domain/severity.ts';
+import { nextFireTime } from '../src/local/schedules.ts';
+import { loadEvent, testConfig } from './support/runtime.ts';
+
+const payload = (name: string): WebhookPayload => {
+  const checked = checkPayload(loadEvent(name));
+  if (!checked.ok) throw new Error(checked.errors.join('\n'));
+  return checked.payload;
+};
+
+describe('Config', () => {
+  it('accepts the shipped example and fills the defaults', () => {
+    const config = parseConfig(exampleConfig);
+    expect(config.webhook).toMatchObject({ maxBodyBytes: 1048576, dedupeTtlSeconds: 86400 });
+    expect(config.probes.schedule).toBe('rate(5 minutes)');
+    expect(config.safety).toEqual({ automationEnabled: true, dryRun: false });
+    expect(config.routes.map((route) => route.name)).toContain('page-on-call');
+  });
+
+  it.each([
+    [
+      { aws: { region: 'eu-west-1', drRegion: 'eu-west-1' } },
+      /aws\.drRegion: drRegion must differ from region/,
+    ],
+    [{ aws: { region: 'Ireland', drRegion: 'eu-central-1' } }, /aws\.region: use an AWS region code/],
+    [{ webhook: { maxBodyBytes: 100 } }, /webhook\.maxBodyBytes: allow at least 1024 bytes/],
+    [
+      { webhook: { maxBodyBytes: 20 * 1024 * 1024 } },
+      /webhook\.maxBodyBytes: API Gateway caps payloads at 10 MiB/,
+    ],
+    [
+      { probes: { schedule: 'every 5 minutes' } },
+      /probes\.schedule: use an EventBridge Scheduler expression/,
+    ],
+    [
+      { webhook: { credentialSecret: 'my secret value!' } },
+      /webhook\.credentialSecret: reference the secret by its Secrets Manager name or ARN/,
+    ],
+    [{ logRetentionDays: 10 }, /logRetentionDays: use one of 7, 14, 30, 90, 180, 365/],
+    [{ safety: { automationEnabled: 'no' } }, /safety\.automationEnabled:/],
+    [{ webhok: {} }, /webhok.*remove it or check its spelling/],
+    [
+      { routes: [{ name: 'x', matchers: ['severity=critical"'], actions: [{ kind: 'escalate' }] }] },
+      /routes\[0\]\.matchers\[0\]: invalid matcher 'severity=critical"': write it as label="value"/,
+    ],
+    [
+      { routes: [{ name: 'x', matchers: [], actions: [{ kind: 'reboot' }] }] },
+      /routes\[0\]\.actions\[0\]\.kind: use one of: probe, backup, rotate, failover, escalate/,
+    ],
+    [
+      { routes: [{ name: 'x', matchers: [], actions: [] }] },
+      /routes\[0\]\.actions: list at least one action/,
+    ],
+    [
+      { routes: [{ name: 'Bad Name', actions: [{ kind: 'probe' }] }] },
+      /routes\[0\]\.name: use lower-case letters/,
+    ],
+  ])('names the field and the fix: %j', (override, message) => {
+    // GIVEN a valid config with one bad field
+    const input = {
+      service: 'payments-api',
+      aws: { region: 'eu-west-1', drRegion: 'eu-central-1' },
+      ...override,
+    };
+    // WHEN / THEN
+    expect(() => parseConfig(input)).toThrow(ConfigError);
+    expect(() => parseConfig(input)).toThrow(message);
+  });
+});
+
+describe('Matchers', () => {
+  it.each([
+    ['severity="critical"', { severity: 'critical' }, true],
+    ['severity="critical"', { severity: 'warning' }, false],
+    ['severity!="critical"', { severity: 'warning' }, true],
+    ['severity=~"crit.*|page"', { severity: 'page' }, true],
+    ['severity=~"crit"', { severity: 'critical' }, false], // anchored, as in Alertmanager
+    ['severity!~"info|debug"', { severity: 'critical' }, true],
+    ['team=""', { severity: 'critical' }, true], // a missing label matches the empty string
+    ['team!=""', { severity: 'critical' }, false],
+    ['alertname = "Postgres Down"', { alertname: 'Postgres Down' }, true],
+    ['summary="say \\"hi\\""', { summary: 'say "hi"' }, true],
+  ])('%s against %j is %s', (text, labels, expected) => {
+    expect(matchesAll([parseMatcher(text)], labels)).toBe(expected);
+  });
+
+  it.each([['severity'], ['=x'], ['severity=~"("'], ['9abc="x"']])('rejects %s with a hint', (text) => {
+    expect(() => parseMatcher(text)).toThrow(/invalid matcher/);
+  });
+});
+
+describe('Routing', () => {
+  const routes = compileRoutes(testConfig().routes);
+
+  it('sends an alert to the first matching route only', () => {
+    const planned = planActions(payload('firing.json'), routes);
+    expect(planned.map((action) => `${action.rule}:${action.kind}`)).toEqual([
+      'database-trouble:probe',
+      'database-trouble:escalate',
+    ]);
+    expect(planned[0]?.params).toEqual({ targets: ['database'] });
+  });
+
+  it('continues past a route that says so', () => {
+    const config = testConfig({
+      routes: [
+        { name: 'probe-first', matchers: ['job="postgres"'], actions: [{ kind: 'probe' }], continue: true },
+        { name: 'then-page', matchers: [], actions: [{ kind: 'escalate' }] },
+      ],
+    });
+    const planned = planActions(payload('firing.json'), compileRoutes(config.routes));
+    expect(planned.map((action) => action.rule)).toEqual(['probe-first', 'then-page']);
+  });
+
+  it('plans a rule once per delivery with all the alerts it matched', () => {
+    const planned = planActions(payload('multiple-alerts.json'), routes);
+    expect(planned).toHaveLength(1);
+    expect(planned[0]?.alerts).toHaveLength(3);
+  });
+
+  it('acts on resolved deliveries only for rules that list resolved', () => {
+    expect(planActions(payload('resolved.json'), routes)).toEqual([]);
+  });
+});
+
+describe('Severity', () => {
+  const rules = testConfig().severity;
+  it.each([
+    [{ severity: 'critical' }, 'P1'],
+    [{ severity: 'WARNING' }, 'P3'],
+    [{ severity: 'info' }, 'P4'],
+    [{ priority: 'P2', severity: 'critical' }, 'P2'],
+    [{ severity: 'unheard-of' }, 'P3'],
+    [{}, 'P3'],
+  ])('%j is %s', (labels, expected) => {
+    expect(severityOfLabels(labels, rules)).toBe(expected);
+  });
+
+  it('takes the most severe of a group', () => {
+    expect(mostSevere(['P3', 'P1', 'P4'], 'P3')).toBe('P1');
+    expect(mostSevere([], 'P2')).toBe('P2');
+  });
+});
+
+describe('Delivery identity', () => {
+  it('is the same for a retry and differs when an alert changes', () => {
+    const first = payload('firing.json');
+    const retry = payload('firing.json');
+    const refired = payload('firing.json');
+    if (refired.alerts[0]) refired.alerts[0].startsAt = '2026-11-23T09:00:00Z';
+    expect(deliveryKeyOf(retry)).toBe(deliveryKeyOf(first));
+    expect(deliveryKeyOf(refired)).not.toBe(deliveryKeyOf(first));
+    expect(deliveryKeyOf(payload('resolved.json'))).not.toBe(deliveryKeyOf(first));
+    expect(groupIdOf(payload('resolved.json'))).toBe(groupIdOf(first));
+  });
+
+  it('does not depend on the order of alerts', () => {
+    const a = payload('multiple-alerts.json');
+    const b = payload('multiple-alerts.json');
+    b.alerts.reverse();
+    expect(deliveryKeyOf(b)).toBe(deliveryKeyOf(a));
+  });
+});
+
+describe('Schedules', () => {
+  const at = new Date('2026-11-23T03:07:30Z');
+  it.each([
+    ['rate(5 minutes)', '2026-11-23T03:10:00.000Z'],
+    ['rate(1 hour)', '2026-11-23T04:00:00.000Z'],
+    ['cron(0 3 * * ? *)', '2026-11-24T03:00:00.000Z'],
+    ['cron(15 * * * ? *)', '2026-11-23T03:15:00.000Z'],
+    // EventBridge weekdays run 1 (Sunday) to 7: 2 is Monday; 2026-11-23 is a Monday
+    ['cron(0 9 ? * 2 *)', '2026-11-23T09:00:00.000Z'],
+    ['cron(0 9 ? * MON-FRI *)', '2026-11-23T09:00:00.000Z'],
+  ])('%s fires next at %s', (expression, expected) => {
+    expect(nextFireTime(expression, at).toISOString()).toBe(expected);
+  });
+});
