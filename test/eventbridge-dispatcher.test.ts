@@ -25,7 +25,7 @@ class PutEventsEndpoint {
   private server?: Server;
 
   async start(): Promise<string> {
-    this.server = createServer((req, res) => {
+    const server = createServer((req, res) => {
       let body = '';
       req.on('data', (chunk) => {
         body += chunk;
@@ -56,8 +56,9 @@ class PutEventsEndpoint {
         );
       });
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
   stop() {
