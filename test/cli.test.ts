@@ -1,0 +1,131 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from './support/processes.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin', 'responder.js');
+const exec = promisify(execFile);
+
+async function responder(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await exec('node', [BIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+/** Starts `responder dev` as a user would, and resolves with its URL once it prints it. */
+function startDev(env: Record<string, string>) {
+  const child = spawn('node', [BIN, 'dev'], { cwd: ROOT, env: { ...process.env, PORT: '0', ...env } });
+  let output = '';
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    output += chunk;
+  });
+  const url = waitFor(
+    'responder dev to print its URL',
+    async () => /Webhook URL : (\S+)\/alertmanager/.exec(output)?.[1],
+    60_000,
+  );
+  const stopped = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, url, stopped, output: () => output };
+}
+
+describe('CLI: responder', () => {
+  let dataDir: string;
+  let dev: ReturnType<typeof startDev> | undefined;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'responder-cli-'));
+  });
+  afterAll(async () => {
+    if (dev && dev.child.exitCode === null) (dev.child as ChildProcess).kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('prints usage, and --help for every command', async () => {
+    const help = await responder(['--help']);
+    expect(help.code).toBe(0);
+    for (const command of ['dev', 'send', 'incidents', 'automation']) {
+      expect(help.stdout).toMatch(new RegExp(`^  ${command}\\s`, 'm'));
+      const own = await responder([command, '--help']);
+      expect(own.code).toBe(0);
+      expect(own.stdout).toMatch(new RegExp(`^Usage: responder ${command}`));
+    }
+    const unknown = await responder(['reboot']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command 'reboot'/);
+  });
+
+  it('refuses an invalid config with the field and the fix, exit code 2', async () => {
+    const file = join(dataDir, 'bad.config.mjs');
+    await writeFile(
+      file,
+      "export default { service: 'x', aws: { region: 'eu-west-1', drRegion: 'eu-west-1' } };\n",
+    );
+    const result = await responder(['dev'], {
+      RESPONDER_CONFIG: file,
+      RESPONDER_DATA_DIR: dataDir,
+      PORT: '0',
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/aws\.drRegion: drRegion must differ from region/);
+  });
+
+  it('dev serves the sample events, send and incidents talk to it, Ctrl-C stops it, and a restart keeps incidents', async () => {
+    // GIVEN responder dev with a generated token kept in the data folder
+    const env = { RESPONDER_DATA_DIR: dataDir, RESPONDER_WEBHOOK_TOKEN: '' };
+    dev = startDev(env);
+    const url = await dev.url;
+    expect(dev.output()).toMatch(/Token {7}: \S{20,}/);
+    expect(dev.output()).toMatch(/Try: npx responder send events\/firing\.json/);
+    const cli = { ...env, RESPONDER_URL: url };
+
+    // WHEN a sample event is sent twice
+    const sent = await responder(['send', 'events/firing.json'], cli);
+    const again = await responder(['send', 'events/firing.json'], cli);
+    // THEN
+    expect(sent.code).toBe(0);
+    expect(sent.stdout).toMatch(/^202 /);
+    expect(again.stdout).toMatch(/^200 [\s\S]*"duplicate"/);
+    const listed = await responder(['incidents', '--json'], cli);
+    const incidents = JSON.parse(listed.stdout) as Array<{ id: string; status: string; severity: string }>;
+    expect(incidents).toEqual([expect.objectContaining({ status: 'open', severity: 'P1' })]);
+    const table = await responder(['incidents'], cli);
+    expect(table.stdout).toMatch(/ID\s+STATUS\s+SEV/);
+    expect(table.stdout).toContain(incidents[0]?.id);
+
+    // WHEN the kill switch is flipped from the CLI
+    const noReason = await responder(['automation', 'off'], cli);
+    const off = await responder(['automation', 'off', '--reason', 'cli test'], cli);
+    expect(noReason.code).toBe(2);
+    expect(off.code).toBe(0);
+    expect(off.stdout).toMatch(/"effective": false/);
+
+    // WHEN Ctrl-C
+    dev.child.kill('SIGINT');
+    expect(await dev.stopped).toBe(0);
+    expect(dev.output()).toMatch(/Stopped\./);
+    const down = await responder(['incidents'], cli);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/cannot reach the responder/);
+
+    // THEN a restart on the same data folder still has the incident and the same token
+    dev = startDev(env);
+    const restartedUrl = await dev.url;
+    const after = await responder(['incidents', '--json'], { ...cli, RESPONDER_URL: restartedUrl });
+    expect(JSON.parse(after.stdout)).toEqual(incidents);
+    dev.child.kill('SIGINT');
+    expect(await dev.stopped).toBe(0);
+  });
+});
