@@ -1,0 +1,192 @@
+/**
+ * `npm run bench`: the local runtime's webhook latency (p50/p99) and throughput under concurrent
+ * posts, and each Lambda bundle's size and cold import time. Figures go to stdout and to
+ * bench/results/latest.json. Nothing here is a pass/fail test: it measures.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { esbuildOptions, FUNCTION_NAMES } from '../lib/bundling.ts';
+import { loadConfigFile } from '../src/config/load.ts';
+import { parseConfig } from '../src/config/schema.ts';
+import { startLocalRuntime } from '../src/local/runtime.ts';
+import { silentLog } from '../src/ports.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+const ROOT = join(import.meta.dirname, '..');
+const TOKEN = 'bench-token-0123456789abcdef';
+const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 500);
+const CONCURRENT_TOTAL = Number(process.env.BENCH_CONCURRENT_TOTAL ?? 2000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const IMPORT_RUNS = Number(process.env.BENCH_IMPORT_RUNS ?? 5);
+
+const sample = JSON.parse(readFileSync(join(ROOT, 'events', 'firing.json'), 'utf8'));
+
+/** A new delivery every time (distinct group and fingerprint), so each post takes the full path. */
+function uniqueDelivery(n: number): string {
+  const body = structuredClone(sample);
+  body.groupKey = `{}:{alertname="BenchAlert${n}"}`;
+  body.commonLabels.alertname = `BenchAlert${n}`;
+  body.alerts[0].labels.alertname = `BenchAlert${n}`;
+  body.alerts[0].fingerprint = `bench${n.toString(16).padStart(12, '0')}`;
+  return JSON.stringify(body);
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+const median = (values: number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+const round = (value: number, digits = 1) => Number(value.toFixed(digits));
+
+async function benchWebhook() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'responder-bench-'));
+  const config = parseConfig({ ...(await loadConfigFile()), probes: undefined, backups: undefined });
+  const runtime = await startLocalRuntime({
+    config,
+    log: silentLog,
+    port: 0,
+    token: TOKEN,
+    timers: false,
+    dataDir,
+  });
+  const post = async (body: string) => {
+    const started = performance.now();
+    const response = await fetch(runtime.webhookUrl, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body,
+    });
+    await response.arrayBuffer();
+    if (response.status !== 202 && response.status !== 200) throw new Error(`unexpected ${response.status}`);
+    return performance.now() - started;
+  };
+  try {
+    let n = 0;
+    for (let i = 0; i < 50; i++) await post(uniqueDelivery(n++)); // warm-up
+    const sequential: number[] = [];
+    for (let i = 0; i < SEQUENTIAL; i++) sequential.push(await post(uniqueDelivery(n++)));
+    await runtime.dispatcher.idle();
+
+    const concurrent: number[] = [];
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < CONCURRENT_TOTAL) {
+          next += 1;
+          concurrent.push(await post(uniqueDelivery(n++)));
+        }
+      }),
+    );
+    const elapsed = (performance.now() - started) / 1000;
+    await runtime.dispatcher.idle();
+
+    const duplicates: number[] = [];
+    const duplicate = uniqueDelivery(0);
+    for (let i = 0; i < 200; i++) duplicates.push(await post(duplicate));
+
+    const s = [...sequential].sort((a, b) => a - b);
+    const c = [...concurrent].sort((a, b) => a - b);
+    const d = [...duplicates].sort((a, b) => a - b);
+    return {
+      sequential: { requests: SEQUENTIAL, p50Ms: round(percentile(s, 50)), p99Ms: round(percentile(s, 99)) },
+      concurrent: {
+        requests: CONCURRENT_TOTAL,
+        concurrency: CONCURRENCY,
+        throughputPerSecond: round(CONCURRENT_TOTAL / elapsed, 0),
+        p50Ms: round(percentile(c, 50)),
+        p99Ms: round(percentile(c, 99)),
+      },
+      duplicates: { requests: 200, p50Ms: round(percentile(d, 50)), p99Ms: round(percentile(d, 99)) },
+    };
+  } finally {
+    await runtime.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function benchBundles() {
+  const config = await loadConfigFile();
+  const out = mkdtempSync(join(tmpdir(), 'responder-bundles-'));
+  const results = [];
+  try {
+    for (const name of FUNCTION_NAMES) {
+      const dir = join(out, name);
+      mkdirSync(dir);
+      const file = join(dir, 'index.mjs');
+      await build({ ...esbuildOptions(join(ROOT, 'functions', name, 'handler.ts'), config), outfile: file });
+      const bytes = statSync(file).size;
+      const gzipBytes = gzipSync(readFileSync(file)).length;
+      const script = `const t = performance.now(); await import(${JSON.stringify(`file://${file}`)}); console.log(performance.now() - t);`;
+      const times: number[] = [];
+      for (let i = 0; i < IMPORT_RUNS; i++) {
+        const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+          env: {
+            PATH: process.env.PATH,
+            AWS_REGION: config.aws.region,
+            AWS_LAMBDA_FUNCTION_NAME: `responder-${name}`,
+            STATE_TABLE_NAME: 'responder-state',
+            EVENT_BUS_NAME: 'responder-bus',
+            WEBHOOK_SECRET_ARN:
+              'arn:aws:secretsmanager:eu-west-1:123456789012:secret:responder-webhook-AbCdEf',
+            POWERTOOLS_TRACE_ENABLED: 'false',
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          },
+          encoding: 'utf8',
+        });
+        times.push(Number(output.trim()));
+      }
+      results.push({
+        function: name,
+        bundleKiB: round(bytes / 1024, 0),
+        gzipKiB: round(gzipBytes / 1024, 0),
+        coldImportMs: round(median(times)),
+      });
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+  return results;
+}
+
+const machine = {
+  node: process.version,
+  cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
+  memoryGiB: round(totalmem() / 2 ** 30, 0),
+};
+console.log(`Responder benchmarks on Node ${machine.node}, ${machine.cpus}`);
+const webhook = await benchWebhook();
+console.log(
+  '\nLocal runtime webhook (POST /alertmanager over loopback HTTP, dynalite state, in-process dispatch)',
+);
+console.log(
+  `  sequential, new deliveries : p50 ${webhook.sequential.p50Ms} ms, p99 ${webhook.sequential.p99Ms} ms (${webhook.sequential.requests} requests)`,
+);
+console.log(
+  `  ${webhook.concurrent.concurrency} concurrent, new     : ${webhook.concurrent.throughputPerSecond} req/s, p50 ${webhook.concurrent.p50Ms} ms, p99 ${webhook.concurrent.p99Ms} ms (${webhook.concurrent.requests} requests)`,
+);
+console.log(
+  `  duplicates (answered 200)  : p50 ${webhook.duplicates.p50Ms} ms, p99 ${webhook.duplicates.p99Ms} ms`,
+);
+const bundles = await benchBundles();
+console.log(
+  '\nLambda bundles (esbuild, same options as the CDK stacks; cold import = median of fresh node processes)',
+);
+console.log('  function   bundle KiB  gzip KiB  cold import ms');
+for (const b of bundles) {
+  console.log(
+    `  ${b.function.padEnd(10)} ${String(b.bundleKiB).padStart(10)} ${String(b.gzipKiB).padStart(9)} ${String(b.coldImportMs).padStart(15)}`,
+  );
+}
+mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+writeFileSync(
+  join(ROOT, 'bench', 'results', 'latest.json'),
+  `${JSON.stringify({ at: new Date().toISOString(), machine, webhook, bundles }, null, 2)}\n`,
+);
+console.log('\nWritten to bench/results/latest.json');
