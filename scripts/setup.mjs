@@ -29,8 +29,11 @@ if (args.has('--node')) {
   const installed = join(root, 'node_modules', '.package-lock.json');
   const lock = join(root, 'package-lock.json');
   if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtimeMs) {
-    console.log('setup: installing npm dependencies (npm ci)');
-    run('npm', ['ci', '--no-audit', '--no-fund']);
+    // `npm install`, not `npm ci`: the registry mirror here lacks some of Biome's optional
+    // per-platform packages, which npm ci reports as a lockfile mismatch; install skips them and
+    // leaves package-lock.json as it is.
+    console.log('setup: installing npm dependencies (npm install, from package-lock.json)');
+    run('npm', ['install', '--no-audit', '--no-fund']);
   }
 }
 
