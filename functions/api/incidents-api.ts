@@ -3,6 +3,7 @@ import type { ResponderConfig } from '../../src/config/schema.ts';
 import type { Incident } from '../../src/domain/incident.ts';
 import { authenticate, type CredentialSource, UNAUTHORIZED_HEADERS } from '../../src/http/auth.ts';
 import { type HttpRequest, type HttpResponse, json, problem } from '../../src/http/types.ts';
+import { describeIssuePath } from '../../src/issue-path.ts';
 import { type Clock, DependencyUnavailableError, type Log, type StateStore } from '../../src/ports.ts';
 
 export interface ApiDeps {
@@ -68,7 +69,7 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
         return problem(
           400,
           'invalid query',
-          query.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+          query.error.issues.map((issue) => `${describeIssuePath(issue.path)}: ${issue.message}`),
         );
       }
       const page = await deps.store.listIncidents(query.data);
@@ -100,7 +101,7 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
         return problem(
           400,
           'invalid automation change',
-          parsed.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`),
+          parsed.error.issues.map((issue) => `${describeIssuePath(issue.path, '(body)')}: ${issue.message}`),
         );
       }
       const at = deps.clock.now().toISOString();

@@ -7,6 +7,7 @@ import { type ActionResult, type PerformAction, runActionRequest } from '../acti
 import { bundledConfig } from '../config/bundled.ts';
 import type { ActionKind } from '../config/schema.ts';
 import { actionRequestSchema } from '../domain/actions.ts';
+import { describeIssuePath } from '../issue-path.ts';
 import { systemClock } from '../ports.ts';
 import { stateStoreFromEnv } from './clients.ts';
 import { powertools } from './powertools.ts';
@@ -30,7 +31,7 @@ export function createActionHandler(kind: ActionKind, perform: PerformAction) {
       if (!parsed.success) {
         // A malformed request will not improve with retries: log it and drop it.
         log.error('malformed action request dropped', {
-          issues: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+          issues: parsed.error.issues.map((issue) => `${describeIssuePath(issue.path)}: ${issue.message}`),
         });
         metrics.addMetric('MalformedActionRequests', MetricUnit.Count, 1);
         return { status: 'skipped', reason: 'malformed request' };

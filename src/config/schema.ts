@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseMatcher } from '../domain/matchers.ts';
+import { describeIssuePath } from '../issue-path.ts';
 
 export const ACTION_KINDS = ['probe', 'backup', 'rotate', 'failover', 'escalate'] as const;
 export type ActionKind = (typeof ACTION_KINDS)[number];
@@ -187,21 +188,13 @@ export class ConfigError extends Error {
   }
 }
 
-function describePath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
-  }
-  return out || '(root)';
-}
-
 /** Validates a config and throws a ConfigError whose lines each name a field and what to do about it. */
 export function parseConfig(input: unknown, source = 'responder.config.ts'): ResponderConfig {
   const result = configSchema.safeParse(input);
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => {
     const hint = issue.code === 'unrecognized_keys' ? ' (remove it or check its spelling)' : '';
-    return `${describePath(issue.path)}: ${issue.message}${hint}`;
+    return `${describeIssuePath(issue.path)}: ${issue.message}${hint}`;
   });
   throw new ConfigError(`${source} is invalid:\n  - ${issues.join('\n  - ')}`, issues);
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { describeIssuePath } from '../issue-path.ts';
 
 /** Alertmanager's "zero time", sent as endsAt while an alert is firing. */
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -35,13 +36,6 @@ export const webhookPayloadSchema = z.object({
 export type WebhookPayload = z.output<typeof webhookPayloadSchema>;
 export type Alert = WebhookPayload['alerts'][number];
 
-function pathOf(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path)
-    out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
-  return out || '(body)';
-}
-
 export type PayloadCheck = { ok: true; payload: WebhookPayload } | { ok: false; errors: string[] };
 
 export function checkPayload(body: unknown): PayloadCheck {
@@ -49,7 +43,9 @@ export function checkPayload(body: unknown): PayloadCheck {
   if (result.success) return { ok: true, payload: result.data };
   return {
     ok: false,
-    errors: result.error.issues.slice(0, 20).map((issue) => `${pathOf(issue.path)}: ${issue.message}`),
+    errors: result.error.issues
+      .slice(0, 20)
+      .map((issue) => `${describeIssuePath(issue.path, '(body)')}: ${issue.message}`),
   };
 }
 
