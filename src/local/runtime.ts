@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -116,6 +116,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const dataDir = resolve(options.dataDir ?? process.env.RESPONDER_DATA_DIR ?? '.responder');
   await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
   await mkdir(join(dataDir, 's3'), { recursive: true });
+  const releaseDataDir = await claimDataDir(dataDir);
 
   const dynamoServer = dynalite({
     path: join(dataDir, 'dynamodb'),
@@ -223,7 +224,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       });
   });
   server.keepAliveTimeout = 5000;
-  const port = await listen(server, options.port ?? Number(process.env.PORT ?? 9095));
+  const wantedPort = options.port ?? Number(process.env.PORT ?? 9095);
+  let port: number;
+  try {
+    port = await listen(server, wantedPort);
+  } catch (error) {
+    // Leave nothing running behind a failed start, or the process would not exit.
+    dynamo.destroy();
+    await s3.close();
+    await close(dynamoServer);
+    await releaseDataDir();
+    if ((error as { code?: string }).code === 'EADDRINUSE') {
+      throw new Error(
+        `port ${wantedPort} on 127.0.0.1 is in use: stop whatever holds it or set PORT to another port`,
+      );
+    }
+    throw error;
+  }
   const url = `http://127.0.0.1:${port}`;
 
   const timers: ScheduleTimer[] = [];
@@ -263,8 +280,38 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       dynamo.destroy();
       await s3.close();
       await close(dynamoServer);
+      await releaseDataDir();
     },
   };
+}
+
+/**
+ * One runtime per data folder: LevelDB allows a single process, and a second one would fail deep
+ * inside dynalite. A pid file names the owner; a stale one (its process gone) is taken over.
+ */
+async function claimDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const file = join(dataDir, 'runtime.pid');
+  try {
+    const owner = Number((await readFile(file, 'utf8')).trim());
+    if (owner && isAlive(owner)) {
+      throw new Error(
+        `another responder (pid ${owner}) is using ${dataDir}: stop it, or set RESPONDER_DATA_DIR to another folder`,
+      );
+    }
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ENOENT') throw error;
+  }
+  await writeFile(file, `${process.pid}\n`);
+  return () => rm(file, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
 }
 
 /** The request a schedule puts on the bus; its id is derived from the scheduled time, so a re-fire is a duplicate. */
