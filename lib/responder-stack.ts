@@ -11,7 +11,7 @@ import type { Construct } from 'constructs';
 import type { ActionKind, ResponderConfig } from '../src/config/schema.ts';
 import { ACTION_REQUESTED, EVENT_SOURCE } from '../src/domain/actions.ts';
 import { ActionDispatch } from './constructs/action-dispatch.ts';
-import { ResponderFunction } from './constructs/responder-function.ts';
+import { ResponderFunction, retentionFor } from './constructs/responder-function.ts';
 import { StateTable } from './constructs/state-table.ts';
 import { WebhookApi } from './constructs/webhook-api.ts';
 import { acknowledgeFunctionFindings, acknowledgeStackFindings, grantStateAccess } from './nag.ts';
@@ -102,6 +102,7 @@ export class ResponderStack extends Stack {
       api: api.function,
       rateLimit: config.api.throttle.rateLimit,
       burstLimit: config.api.throttle.burstLimit,
+      accessLogRetention: retentionFor(config.logRetentionDays),
     });
 
     const dryRun = config.safety.dryRun;

@@ -24,6 +24,9 @@ const RETENTION: Record<ResponderConfig['logRetentionDays'], RetentionDays> = {
   365: RetentionDays.ONE_YEAR,
 };
 
+/** The log retention for the config's `logRetentionDays`. */
+export const retentionFor = (days: ResponderConfig['logRetentionDays']): RetentionDays => RETENTION[days];
+
 export interface ResponderFunctionProps {
   /** Which folder under functions/ holds the handler. */
   readonly name: FunctionName;
@@ -51,7 +54,7 @@ export class ResponderFunction extends Construct {
       throw new Error(`memorySize must be between 128 and 10240 MB, got ${props.memorySize}`);
     }
     this.logGroup = new LogGroup(this, 'Logs', {
-      retention: RETENTION[props.config.logRetentionDays],
+      retention: retentionFor(props.config.logRetentionDays),
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.function = new NodejsFunction(this, 'Function', {
