@@ -80,6 +80,11 @@ export interface StateStore {
   setAutomationFlag(flag: AutomationFlag): Promise<void>;
 }
 
+/** Reads secret values by Secrets Manager name or ARN (the AWSCURRENT version). */
+export interface SecretStore {
+  getSecretString(secretId: string): Promise<string>;
+}
+
 /** Hands action requests to the action functions without waiting for them to run. */
 export interface ActionDispatcher {
   dispatch(requests: readonly ActionRequest[]): Promise<void>;

@@ -1,10 +1,8 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  parseCredential,
-  SecretsManagerCredentialSource,
-} from '../src/adapters/secrets-manager-credentials.ts';
+import { parseCredential, secretCredentialSource } from '../src/adapters/secrets-manager-credentials.ts';
+import { SecretsManagerSecretStore } from '../src/adapters/secrets-manager-secret-store.ts';
 import { authenticate, constantTimeEqual } from '../src/http/auth.ts';
 import { DependencyUnavailableError } from '../src/ports.ts';
 
@@ -35,7 +33,7 @@ describe('Function: authenticate', () => {
   });
 });
 
-describe('Class: SecretsManagerCredentialSource', () => {
+describe('Class: SecretsManagerSecretStore, as the webhook credential', () => {
   const secrets = mockClient(SecretsManagerClient);
   let now = 0;
   const clock = { now: () => new Date(now) };
@@ -45,13 +43,15 @@ describe('Class: SecretsManagerCredentialSource', () => {
   });
 
   const source = () =>
-    new SecretsManagerCredentialSource({
-      client: new SecretsManagerClient({ region: 'eu-west-1' }),
-      secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:responder-webhook-AbCdEf',
-      defaultUsername: 'alertmanager',
-      cacheSeconds: 300,
-      clock,
-    });
+    secretCredentialSource(
+      new SecretsManagerSecretStore({
+        client: new SecretsManagerClient({ region: 'eu-west-1' }),
+        cacheSeconds: 300,
+        clock,
+      }),
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:responder-webhook-AbCdEf',
+      'alertmanager',
+    );
 
   it('reads the secret once per container and caches it for the configured time', async () => {
     // GIVEN
@@ -63,7 +63,7 @@ describe('Class: SecretsManagerCredentialSource', () => {
     await credentials.get();
     // THEN
     expect(a).toEqual({ token: 'x'.repeat(32), username: 'alertmanager' });
-    expect(b).toBe(a);
+    expect(b).toEqual(a);
     expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
     expect(secrets).toHaveReceivedCommandWith(GetSecretValueCommand, {
       SecretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:responder-webhook-AbCdEf',
@@ -86,6 +86,19 @@ describe('Class: SecretsManagerCredentialSource', () => {
       .on(GetSecretValueCommand)
       .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
     await expect(source().get()).rejects.toBeInstanceOf(DependencyUnavailableError);
+  });
+
+  it('says which secret is missing, without retrying as if it were an outage', async () => {
+    secrets.on(GetSecretValueCommand).rejects(
+      Object.assign(new Error('Secrets Manager can not find the specified secret.'), {
+        name: 'ResourceNotFoundException',
+      }),
+    );
+    const read = source().get();
+    await expect(read).rejects.toThrow(
+      /cannot read secret arn:aws:secretsmanager:.*responder-webhook-AbCdEf \(ResourceNotFoundException\)/,
+    );
+    await expect(read).rejects.not.toBeInstanceOf(DependencyUnavailableError);
   });
 
   it('never echoes a malformed secret in its error', () => {

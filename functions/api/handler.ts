@@ -3,7 +3,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { fromApiGateway, toApiGateway } from '../../src/aws/api-gateway.ts';
-import { stateStoreFromEnv, webhookCredentialsFromEnv } from '../../src/aws/clients.ts';
+import { secretStore, stateStoreFromEnv, webhookCredentialsFromEnv } from '../../src/aws/clients.ts';
 import { powertools } from '../../src/aws/powertools.ts';
 import { bundledConfig } from '../../src/config/bundled.ts';
 import { systemClock } from '../../src/ports.ts';
@@ -14,7 +14,7 @@ const { logger, tracer, log } = powertools('responder-api');
 const deps: ApiDeps = {
   config,
   store: stateStoreFromEnv(tracer),
-  credentials: webhookCredentialsFromEnv(tracer, config),
+  credentials: webhookCredentialsFromEnv(secretStore(tracer, config), config),
   clock: systemClock,
   log,
   version: process.env.RESPONDER_VERSION ?? 'unknown',

@@ -7,7 +7,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { EventBridgeDispatcher } from '../../src/adapters/eventbridge-dispatcher.ts';
 import { fromApiGateway, toApiGateway } from '../../src/aws/api-gateway.ts';
-import { stateStoreFromEnv, webhookCredentialsFromEnv } from '../../src/aws/clients.ts';
+import { secretStore, stateStoreFromEnv, webhookCredentialsFromEnv } from '../../src/aws/clients.ts';
 import { powertools } from '../../src/aws/powertools.ts';
 import { bundledConfig, requireEnv } from '../../src/config/bundled.ts';
 import { compileRoutes } from '../../src/domain/routing.ts';
@@ -24,7 +24,7 @@ const deps: IngestDeps = {
     tracer.captureAWSv3Client(new EventBridgeClient({ maxAttempts: 3 })),
     requireEnv('EVENT_BUS_NAME'),
   ),
-  credentials: webhookCredentialsFromEnv(tracer, config),
+  credentials: webhookCredentialsFromEnv(secretStore(tracer, config), config),
   clock: systemClock,
   log,
 };

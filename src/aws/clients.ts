@@ -2,7 +2,8 @@ import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDbStateStore } from '../adapters/dynamodb-state-store.ts';
-import { SecretsManagerCredentialSource } from '../adapters/secrets-manager-credentials.ts';
+import { secretCredentialSource } from '../adapters/secrets-manager-credentials.ts';
+import { SecretsManagerSecretStore } from '../adapters/secrets-manager-secret-store.ts';
 import { requireEnv } from '../config/bundled.ts';
 import type { ResponderConfig } from '../config/schema.ts';
 import { systemClock } from '../ports.ts';
@@ -15,12 +16,15 @@ export function stateStoreFromEnv(tracer: Tracer) {
   return new DynamoDbStateStore({ client, tableName: requireEnv('STATE_TABLE_NAME') });
 }
 
-export function webhookCredentialsFromEnv(tracer: Tracer, config: ResponderConfig) {
-  return new SecretsManagerCredentialSource({
+/** One secret store per container, shared by everything that reads secrets. */
+export function secretStore(tracer: Tracer, config: ResponderConfig) {
+  return new SecretsManagerSecretStore({
     client: tracer.captureAWSv3Client(new SecretsManagerClient({ maxAttempts: 3, requestHandler })),
-    secretId: requireEnv('WEBHOOK_SECRET_ARN'),
-    defaultUsername: config.webhook.basicAuthUsername,
     cacheSeconds: config.webhook.credentialCacheSeconds,
     clock: systemClock,
   });
+}
+
+export function webhookCredentialsFromEnv(secrets: SecretsManagerSecretStore, config: ResponderConfig) {
+  return secretCredentialSource(secrets, requireEnv('WEBHOOK_SECRET_ARN'), config.webhook.basicAuthUsername);
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { parseMatcher } from '../domain/matchers.ts';
 import { describeIssuePath } from '../issue-path.ts';
+import { scheduleExpression, secretRef } from './fields.ts';
+import { probesSchema } from './probe-targets.ts';
 
 export const ACTION_KINDS = ['probe', 'backup', 'rotate', 'failover', 'escalate'] as const;
 export type ActionKind = (typeof ACTION_KINDS)[number];
@@ -10,21 +12,6 @@ export const REMEDIATION_KINDS: readonly ActionKind[] = ['backup', 'rotate', 'fa
 
 export const SEVERITIES = ['P1', 'P2', 'P3', 'P4'] as const;
 export type Severity = (typeof SEVERITIES)[number];
-
-const scheduleExpression = z
-  .string()
-  .regex(
-    /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$/,
-    'use an EventBridge Scheduler expression such as "rate(5 minutes)" or "cron(0 3 * * ? *)"',
-  );
-
-const secretRef = z
-  .string()
-  .min(1)
-  .regex(
-    /^(arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:[\w/+=.@-]+|[\w/+=.@-]{1,512})$/,
-    'reference the secret by its Secrets Manager name or ARN; never put the secret value itself here',
-  );
 
 const matcherString = z.string().superRefine((value, ctx) => {
   try {
@@ -119,12 +106,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   routes: z.array(routeSchema).default([]),
-  probes: z
-    .strictObject({
-      schedule: scheduleExpression.default('rate(5 minutes)'),
-      targets: z.array(z.strictObject({ name: z.string().min(1) }).catchall(z.unknown())).default([]),
-    })
-    .prefault({}),
+  probes: probesSchema.prefault({}),
   backups: z
     .strictObject({
       schedule: scheduleExpression.default('cron(0 3 * * ? *)'),

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+
+/** An EventBridge Scheduler expression; the local runtime runs the same ones on timers. */
+export const scheduleExpression = z
+  .string()
+  .regex(
+    /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$/,
+    'use an EventBridge Scheduler expression such as "rate(5 minutes)" or "cron(0 3 * * ? *)"',
+  );
+
+/** A Secrets Manager secret by name or ARN: config files hold references, never values. */
+export const secretRef = z
+  .string()
+  .min(1)
+  .regex(
+    /^(arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:[\w/+=.@-]+|[\w/+=.@-]{1,512})$/,
+    'reference the secret by its Secrets Manager name or ARN; never put the secret value itself here',
+  );
