@@ -28,7 +28,7 @@ export const probeTls: ProbeKindRunner<TlsTarget> = (target, { signal }) =>
     );
     socket.once('secureConnect', () => {
       const cert: PeerCertificate = socket.getPeerCertificate();
-      if (!cert || !cert.valid_to) return finish(fail('the server sent no certificate'));
+      if (!cert?.valid_to) return finish(fail('the server sent no certificate'));
       const daysLeft = Math.floor(((Date.parse(cert.valid_to) - Date.now()) / DAY_MS) * 10) / 10;
       const observed = {
         daysToExpiry: daysLeft,
