@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import exampleConfig from '../responder.config.ts';
 import { ConfigError, parseConfig } from '../src/config/schema.ts';
-import { checkPayload, deliveryKeyOf, groupIdOf, type WebhookPayload } from '../src/domain/alertmanager.ts';
+import { checkPayload, deliveryKeyOf, type WebhookPayload } from '../src/domain/alertmanager.ts';
 import { matchesAll, parseMatcher } from '../src/domain/matchers.ts';
 import { compileRoutes, planActions } from '../src/domain/routing.ts';
 import { mostSevere, severityOfLabels } from '../src/domain/severity.ts';
+import { groupIdOf } from '../src/incidents/record-incident.ts';
 import { nextFireTime } from '../src/local/schedules.ts';
 import { loadEvent, testConfig } from './support/runtime.ts';
 
@@ -157,7 +158,7 @@ describe('Delivery identity', () => {
     expect(deliveryKeyOf(retry)).toBe(deliveryKeyOf(first));
     expect(deliveryKeyOf(refired)).not.toBe(deliveryKeyOf(first));
     expect(deliveryKeyOf(payload('resolved.json'))).not.toBe(deliveryKeyOf(first));
-    expect(groupIdOf(payload('resolved.json'))).toBe(groupIdOf(first));
+    expect(groupIdOf(payload('resolved.json').groupKey)).toBe(groupIdOf(first.groupKey));
   });
 
   it('does not depend on the order of alerts', () => {

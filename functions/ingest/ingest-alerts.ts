@@ -1,17 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { REMEDIATION_KINDS, type ResponderConfig } from '../../src/config/schema.ts';
 import type { ActionRequest } from '../../src/domain/actions.ts';
-import {
-  checkPayload,
-  deliveryKeyOf,
-  groupIdOf,
-  type WebhookPayload,
-} from '../../src/domain/alertmanager.ts';
+import { checkPayload, deliveryKeyOf, type WebhookPayload } from '../../src/domain/alertmanager.ts';
 import type { Incident, IncidentAlert } from '../../src/domain/incident.ts';
 import { type CompiledRoute, type PlannedAction, planActions } from '../../src/domain/routing.ts';
-import { mostSevere, severityOfLabels, severityRank } from '../../src/domain/severity.ts';
+import { mostSevere, severityOfLabels } from '../../src/domain/severity.ts';
 import { authenticate, type CredentialSource, UNAUTHORIZED_HEADERS } from '../../src/http/auth.ts';
 import { type HttpRequest, type HttpResponse, json, problem } from '../../src/http/types.ts';
+import { type IncidentSignal, recordIncident } from '../../src/incidents/record-incident.ts';
 import {
   type ActionDispatcher,
   type Clock,
@@ -32,17 +28,11 @@ export interface IngestDeps {
 
 /** How long one delivery may stay in flight before a retry may take it over. */
 const DELIVERY_LEASE_SECONDS = 60;
-/** Concurrent writers to one group retry a few times before answering 503. */
-const MAX_WRITE_ATTEMPTS = 6;
 /** Bounds the alerts copied into each event so it stays far below EventBridge's 256 KB entry limit. */
 const MAX_ALERTS_PER_ACTION = 25;
 const DRY_RUN_LABEL = 'responder_dry_run';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-export function newIncidentId(now: Date): string {
-  return `${now.toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`;
-}
 
 function isJson(contentType: string | undefined): boolean {
   if (!contentType) return false;
@@ -102,7 +92,12 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
     return json(200, { status: 'duplicate', deliveryKey });
   }
   try {
-    const incident = await recordIncident(payload, deliveryKey, deps);
+    const incident = await recordIncident(signalOf(payload, deliveryKey, config), {
+      store,
+      clock,
+      auditRetentionDays: config.auditRetentionDays,
+      actor: 'alertmanager',
+    });
     const planned = planActions(payload, deps.routes);
     const actions = await requestActions(planned, deliveryKey, incident, deps);
     await store.finishDelivery(deliveryKey, clock.now(), config.webhook.dedupeTtlSeconds);
@@ -157,80 +152,22 @@ function titleOf(payload: WebhookPayload): string {
     .trim();
 }
 
-/** Opens or updates the group's incident; a `resolved` delivery resolves it. Safe under concurrent writers. */
-async function recordIncident(
-  payload: WebhookPayload,
-  deliveryKey: string,
-  deps: IngestDeps,
-): Promise<Incident | undefined> {
-  const { store, config } = deps;
-  const groupId = groupIdOf(payload);
-  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-    const now = deps.clock.now().toISOString();
-    const current = await store.findCurrentIncident(groupId);
-    const existing = current.incident;
-    if (existing?.status === 'open') {
-      const merged = new Map(existing.alerts.map((alert) => [alert.fingerprint, alert]));
-      for (const alert of toIncidentAlerts(payload)) merged.set(alert.fingerprint, alert);
-      const incoming = severityOf(payload, config);
-      const resolving = payload.status === 'resolved';
-      const next: Incident = {
-        ...existing,
-        status: resolving ? 'resolved' : 'open',
-        severity: severityRank(incoming) < severityRank(existing.severity) ? incoming : existing.severity,
-        labels: payload.commonLabels,
-        annotations: payload.commonAnnotations,
-        alerts: [...merged.values()],
-        truncatedAlerts: payload.truncatedAlerts,
-        updatedAt: now,
-        resolvedAt: resolving ? now : undefined,
-        deliveries: existing.deliveries + 1,
-        version: existing.version + 1,
-      };
-      if (!(await store.saveIncident(next, existing.version))) continue;
-      const firing = next.alerts.filter((alert) => alert.status === 'firing').length;
-      await audit(deps, next.id, resolving ? 'incident.resolved' : 'incident.updated', {
-        message: resolving
-          ? 'resolved: Alertmanager reported every alert in the group resolved'
-          : `updated: ${firing} firing, ${next.alerts.length - firing} resolved${payload.truncatedAlerts ? `, ${payload.truncatedAlerts} truncated by Alertmanager` : ''}`,
-        data: { deliveryKey, status: payload.status, severity: next.severity },
-      });
-      return next;
-    }
-    if (payload.status === 'resolved') {
-      // Nothing open to resolve: a late duplicate, or an alert that fired before Responder was watching.
-      await audit(deps, existing?.id, 'delivery.resolved-without-incident', {
-        message: `resolved notification for group ${payload.groupKey} with no open incident`,
-        data: { deliveryKey, groupKey: payload.groupKey },
-      });
-      return existing;
-    }
-    const incident: Incident = {
-      id: current.incidentId && !existing ? current.incidentId : newIncidentId(deps.clock.now()),
-      groupId,
-      groupKey: payload.groupKey,
-      status: 'open',
-      severity: severityOf(payload, config),
-      title: titleOf(payload),
-      labels: payload.commonLabels,
-      annotations: payload.commonAnnotations,
-      receiver: payload.receiver,
-      externalURL: payload.externalURL,
-      alerts: toIncidentAlerts(payload),
-      truncatedAlerts: payload.truncatedAlerts,
-      openedAt: now,
-      updatedAt: now,
-      deliveries: 1,
-      version: 1,
-    };
-    if (!(await store.openIncident(incident, current.incidentId))) continue;
-    await audit(deps, incident.id, 'incident.opened', {
-      message: `opened ${incident.severity}: ${incident.title}`,
-      data: { deliveryKey, groupKey: payload.groupKey, alerts: payload.alerts.length },
-    });
-    return incident;
-  }
-  throw new DependencyUnavailableError('state store (DynamoDB)', new Error('too many concurrent writers'));
+/** The delivery as an incident signal: the group's alerts, severity from labels, a readable title. */
+function signalOf(payload: WebhookPayload, deliveryKey: string, config: ResponderConfig): IncidentSignal {
+  return {
+    groupKey: payload.groupKey,
+    status: payload.status,
+    severity: severityOf(payload, config),
+    title: titleOf(payload),
+    labels: payload.commonLabels,
+    annotations: payload.commonAnnotations,
+    alerts: toIncidentAlerts(payload),
+    receiver: payload.receiver,
+    externalURL: payload.externalURL,
+    truncatedAlerts: payload.truncatedAlerts,
+    resolvedBecause: 'Alertmanager reported every alert in the group resolved',
+    auditData: { deliveryKey },
+  };
 }
 
 async function requestActions(

@@ -51,11 +51,6 @@ export function checkPayload(body: unknown): PayloadCheck {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/** Identifies an alert group across deliveries (groupKey already includes the route and receiver). */
-export function groupIdOf(payload: Pick<WebhookPayload, 'groupKey'>): string {
-  return sha256(payload.groupKey).slice(0, 32);
-}
-
 /**
  * Identifies one delivery: Alertmanager retries, HA peers and repeat_interval re-sends carry the same
  * group, status and alerts, so they hash to the same key.

@@ -1,0 +1,151 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Severity } from '../config/schema.ts';
+import type { Incident, IncidentAlert } from '../domain/incident.ts';
+import { severityRank } from '../domain/severity.ts';
+import { type Clock, DependencyUnavailableError, type StateStore } from '../ports.ts';
+
+/**
+ * Something that opens, updates or resolves an incident: an Alertmanager delivery, or a probe target
+ * turning unhealthy or recovering. One incident per `groupKey` is open at a time.
+ */
+export interface IncidentSignal {
+  readonly groupKey: string;
+  readonly status: 'firing' | 'resolved';
+  readonly severity: Severity;
+  readonly title: string;
+  readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
+  readonly alerts: IncidentAlert[];
+  readonly receiver: string;
+  readonly externalURL: string;
+  readonly truncatedAlerts: number;
+  /** Says what resolved the incident, for the audit trail. */
+  readonly resolvedBecause: string;
+  /** Written into each audit entry's data (delivery key, probe result...). */
+  readonly auditData: Record<string, unknown>;
+}
+
+export interface IncidentDeps {
+  readonly store: StateStore;
+  readonly clock: Clock;
+  readonly auditRetentionDays: number;
+  /** Who the audit trail names: "alertmanager", "probe-function"... */
+  readonly actor: string;
+}
+
+/** Concurrent writers to one group retry a few times before the caller answers 503. */
+const MAX_WRITE_ATTEMPTS = 6;
+
+export function newIncidentId(now: Date): string {
+  return `${now.toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Identifies an alert group across deliveries. */
+export function groupIdOf(groupKey: string): string {
+  return createHash('sha256').update(groupKey).digest('hex').slice(0, 32);
+}
+
+/**
+ * Opens the group's incident, updates the open one (alerts merged by fingerprint, severity raised but
+ * never lowered), or resolves it. Safe under concurrent writers: the group pointer moves only by a
+ * conditional write and every incident write names the version it read.
+ */
+export async function recordIncident(
+  signal: IncidentSignal,
+  deps: IncidentDeps,
+): Promise<Incident | undefined> {
+  const { store } = deps;
+  const groupId = groupIdOf(signal.groupKey);
+  const audit = (
+    incidentId: string | undefined,
+    type: string,
+    message: string,
+    data: Record<string, unknown>,
+  ) =>
+    store.appendAudit(
+      {
+        at: deps.clock.now().toISOString(),
+        incidentId,
+        type,
+        actor: deps.actor,
+        message,
+        data: { ...signal.auditData, ...data },
+      },
+      deps.auditRetentionDays,
+    );
+  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+    const now = deps.clock.now().toISOString();
+    const current = await store.findCurrentIncident(groupId);
+    const existing = current.incident;
+    if (existing?.status === 'open') {
+      const merged = new Map(existing.alerts.map((alert) => [alert.fingerprint, alert]));
+      for (const alert of signal.alerts) merged.set(alert.fingerprint, alert);
+      const resolving = signal.status === 'resolved';
+      const next: Incident = {
+        ...existing,
+        status: resolving ? 'resolved' : 'open',
+        severity:
+          severityRank(signal.severity) < severityRank(existing.severity)
+            ? signal.severity
+            : existing.severity,
+        labels: signal.labels,
+        annotations: signal.annotations,
+        alerts: [...merged.values()],
+        truncatedAlerts: signal.truncatedAlerts,
+        updatedAt: now,
+        resolvedAt: resolving ? now : undefined,
+        deliveries: existing.deliveries + 1,
+        version: existing.version + 1,
+      };
+      if (!(await store.saveIncident(next, existing.version))) continue;
+      const firing = next.alerts.filter((alert) => alert.status === 'firing').length;
+      const truncated = signal.truncatedAlerts ? `, ${signal.truncatedAlerts} truncated by Alertmanager` : '';
+      await audit(
+        next.id,
+        resolving ? 'incident.resolved' : 'incident.updated',
+        resolving
+          ? `resolved: ${signal.resolvedBecause}`
+          : `updated: ${firing} firing, ${next.alerts.length - firing} resolved${truncated}`,
+        { status: signal.status, severity: next.severity },
+      );
+      return next;
+    }
+    if (signal.status === 'resolved') {
+      // Nothing open to resolve: a late duplicate, or something that failed before Responder was watching.
+      await audit(
+        existing?.id,
+        'signal.resolved-without-incident',
+        `resolved ${signal.groupKey}, but no incident was open`,
+        {
+          groupKey: signal.groupKey,
+        },
+      );
+      return existing;
+    }
+    const incident: Incident = {
+      id: current.incidentId && !existing ? current.incidentId : newIncidentId(deps.clock.now()),
+      groupId,
+      groupKey: signal.groupKey,
+      status: 'open',
+      severity: signal.severity,
+      title: signal.title,
+      labels: signal.labels,
+      annotations: signal.annotations,
+      receiver: signal.receiver,
+      externalURL: signal.externalURL,
+      alerts: signal.alerts,
+      truncatedAlerts: signal.truncatedAlerts,
+      openedAt: now,
+      updatedAt: now,
+      deliveries: 1,
+      version: 1,
+    };
+    if (!(await store.openIncident(incident, current.incidentId))) continue;
+    await audit(incident.id, 'incident.opened', `opened ${incident.severity}: ${incident.title}`, {
+      groupKey: signal.groupKey,
+      alerts: signal.alerts.length,
+    });
+    return incident;
+  }
+  throw new DependencyUnavailableError('state store (DynamoDB)', new Error('too many concurrent writers'));
+}
