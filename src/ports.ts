@@ -1,5 +1,6 @@
 import type { ActionRequest } from './domain/actions.ts';
 import type { AuditEntry, Incident, IncidentStatus } from './domain/incident.ts';
+import type { ProbeResult, TargetHealth } from './domain/probes.ts';
 
 /** Thrown by adapters when a dependency is unreachable or throttling: the caller may retry later. */
 export class DependencyUnavailableError extends Error {
@@ -76,6 +77,11 @@ export interface StateStore {
   acquireLock(name: string, owner: string, now: Date, leaseSeconds: number): Promise<boolean>;
   releaseLock(name: string, owner: string): Promise<void>;
 
+  /** Probe targets' health, one item each; saved with the version read (0 for a new target). */
+  getTargetHealth(target: string): Promise<TargetHealth | undefined>;
+  saveTargetHealth(health: TargetHealth, expectedVersion: number): Promise<boolean>;
+  listTargetHealth(): Promise<TargetHealth[]>;
+
   getAutomationFlag(): Promise<AutomationFlag>;
   setAutomationFlag(flag: AutomationFlag): Promise<void>;
 }
@@ -84,6 +90,13 @@ export interface StateStore {
 export interface SecretStore {
   getSecretString(secretId: string): Promise<string>;
 }
+
+/** Publishes per-target probe latency and up/down: CloudWatch embedded metrics in Lambda. */
+export interface ProbeMetrics {
+  publish(results: readonly ProbeResult[]): void;
+}
+
+export const noProbeMetrics: ProbeMetrics = { publish() {} };
 
 /** Hands action requests to the action functions without waiting for them to run. */
 export interface ActionDispatcher {

@@ -1,16 +1,34 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { ActionResult } from '../../src/actions/run-action.ts';
 import { fromApiGateway, toApiGateway } from '../../src/aws/api-gateway.ts';
 import { secretStore, stateStoreFromEnv, webhookCredentialsFromEnv } from '../../src/aws/clients.ts';
 import { powertools } from '../../src/aws/powertools.ts';
 import { bundledConfig } from '../../src/config/bundled.ts';
 import { systemClock } from '../../src/ports.ts';
-import { type ApiDeps, handleApiRequest } from './incidents-api.ts';
+import type { ProbeReport } from '../probe/run-probes.ts';
+import { type ApiDeps, handleApiRequest, operatorProbeRequest } from './incidents-api.ts';
 
 const config = bundledConfig();
 const { logger, tracer, log } = powertools('responder-api');
+const probeFunction = process.env.PROBE_FUNCTION_NAME;
+const lambda = tracer.captureAWSv3Client(new LambdaClient({ maxAttempts: 2 }));
+
+/** `POST /api/probes` invokes the probe function synchronously: it has the network access the probes need. */
+async function runProbesRemotely(targets?: string[]): Promise<ProbeReport | undefined> {
+  const request = operatorProbeRequest(targets, systemClock, config.safety.dryRun);
+  const answer = await lambda.send(
+    new InvokeCommand({ FunctionName: probeFunction, Payload: JSON.stringify(request) }),
+  );
+  const payload = Buffer.from(answer.Payload ?? new Uint8Array()).toString('utf8');
+  if (answer.FunctionError) throw new Error(`the probe function failed: ${payload.slice(0, 500)}`);
+  const result = JSON.parse(payload) as ActionResult;
+  return result.status === 'done' ? (result.outcome.result as ProbeReport) : undefined;
+}
+
 const deps: ApiDeps = {
   config,
   store: stateStoreFromEnv(tracer),
@@ -18,6 +36,7 @@ const deps: ApiDeps = {
   clock: systemClock,
   log,
   version: process.env.RESPONDER_VERSION ?? 'unknown',
+  runProbes: probeFunction ? runProbesRemotely : undefined,
 };
 
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()

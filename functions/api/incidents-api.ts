@@ -1,10 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { ResponderConfig } from '../../src/config/schema.ts';
+import { type ActionRequest, actionRequestSchema } from '../../src/domain/actions.ts';
 import type { Incident } from '../../src/domain/incident.ts';
 import { authenticate, type CredentialSource, UNAUTHORIZED_HEADERS } from '../../src/http/auth.ts';
 import { type HttpRequest, type HttpResponse, json, problem } from '../../src/http/types.ts';
 import { describeIssuePath } from '../../src/issue-path.ts';
 import { type Clock, DependencyUnavailableError, type Log, type StateStore } from '../../src/ports.ts';
+import type { ProbeReport } from '../probe/run-probes.ts';
 
 export interface ApiDeps {
   readonly config: ResponderConfig;
@@ -13,7 +16,32 @@ export interface ApiDeps {
   readonly clock: Clock;
   readonly log: Log;
   readonly version: string;
+  /** Probes now (all targets, or the named ones) and returns the report; absent where probing is not wired. */
+  readonly runProbes?: (targets?: string[]) => Promise<ProbeReport | undefined>;
 }
+
+/** The request behind `POST /api/probes` and `responder probe`: an operator's on-demand run. */
+export function operatorProbeRequest(
+  targets: string[] | undefined,
+  clock: Clock,
+  dryRun: boolean,
+): ActionRequest {
+  return actionRequestSchema.parse({
+    actionId: `operator-probe-${randomUUID()}`,
+    kind: 'probe',
+    trigger: 'operator',
+    requestedAt: clock.now().toISOString(),
+    dryRun,
+    params: targets ? { targets } : {},
+  });
+}
+
+const probeBody = z.strictObject({
+  targets: z
+    .array(z.string().min(1))
+    .min(1, 'name at least one target, or leave targets out to probe all')
+    .optional(),
+});
 
 const INCIDENT_ID = /^[0-9]{8}-[0-9a-f]{8}$/;
 const listQuery = z.object({
@@ -85,6 +113,50 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
       if (!incident) return problem(404, `no incident ${id}`);
       const audit = await deps.store.listAudit(id);
       return json(200, { ...incidentView(incident), alertDetails: incident.alerts, audit });
+    }
+
+    if (req.path === '/api/probes') {
+      if (req.method === 'GET') {
+        const health = new Map((await deps.store.listTargetHealth()).map((h) => [h.target, h]));
+        return json(200, {
+          targets: deps.config.probes.targets.map((target) => {
+            const known = health.get(target.name);
+            return {
+              target: target.name,
+              kind: target.kind,
+              healthy: known?.healthy ?? null,
+              consecutiveFailures: known?.consecutiveFailures ?? 0,
+              lastResult: known?.lastResult ?? null,
+              lastTransitionAt: known?.lastTransitionAt ?? null,
+              incidentId: known?.incidentId ?? null,
+            };
+          }),
+        });
+      }
+      if (req.method !== 'POST') return methodNotAllowed('GET, POST');
+      if (!deps.runProbes) return problem(503, 'probing is not available here');
+      let body: unknown = {};
+      if (req.body.length > 0) {
+        try {
+          body = JSON.parse(req.body.toString('utf8'));
+        } catch {
+          return problem(400, 'body is not valid JSON');
+        }
+      }
+      const parsed = probeBody.safeParse(body);
+      if (!parsed.success) {
+        return problem(
+          400,
+          'invalid probe request',
+          parsed.error.issues.map((issue) => `${describeIssuePath(issue.path, '(body)')}: ${issue.message}`),
+        );
+      }
+      const report = await deps.runProbes(parsed.data.targets);
+      if (!report) return problem(409, 'the probe run was skipped; see the audit trail');
+      if (report.unknownTargets.length > 0 && report.results.length === 0) {
+        return problem(404, `no such probe target: ${report.unknownTargets.join(', ')}`);
+      }
+      return json(200, report);
     }
 
     if (req.path === '/api/automation') {

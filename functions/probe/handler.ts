@@ -1,4 +1,4 @@
 import { createActionHandler } from '../../src/aws/action-handler.ts';
-import { runProbes } from './run-probes.ts';
+import { createProbeAction } from './run-probes.ts';
 
-export const handler = createActionHandler('probe', runProbes);
+export const handler = createActionHandler('probe', createProbeAction);

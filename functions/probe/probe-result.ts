@@ -1,20 +1,9 @@
-import type { ProbeKind, ProbeTarget } from '../../src/config/probe-targets.ts';
+import type { ProbeTarget } from '../../src/config/probe-targets.ts';
+import type { Observed } from '../../src/domain/probes.ts';
+
+export type { Observed, ProbeResult } from '../../src/domain/probes.ts';
+
 import type { SecretStore } from '../../src/ports.ts';
-
-export type Observed = Record<string, number | string | boolean | null>;
-
-/** What one probe of one target found. */
-export interface ProbeResult {
-  readonly target: string;
-  readonly kind: ProbeKind;
-  readonly ok: boolean;
-  readonly latencyMs: number;
-  /** One line an operator can act on: what was checked and what was wrong. */
-  readonly detail: string;
-  /** Measured values (status code, connections, days to expiry...), also published as metrics. */
-  readonly observed: Observed;
-  readonly at: string;
-}
 
 /** What a probe kind reports before the runner adds the target, timing and clock. */
 export interface ProbeOutcome {

@@ -1,4 +1,202 @@
-import { recordRequestOnly } from '../../src/actions/run-action.ts';
+import type { ActionOutcome, PerformAction } from '../../src/actions/run-action.ts';
+import type { ProbeTarget } from '../../src/config/probe-targets.ts';
+import type { ResponderConfig } from '../../src/config/schema.ts';
+import { type ActionRequest, actionRequestSchema } from '../../src/domain/actions.ts';
+import { ZERO_TIME } from '../../src/domain/alertmanager.ts';
+import {
+  type HealthTransition,
+  nextHealth,
+  type ProbeResult,
+  type TargetHealth,
+} from '../../src/domain/probes.ts';
+import { type IncidentSignal, recordIncident } from '../../src/incidents/record-incident.ts';
+import type { ActionDispatcher, Clock, Log, ProbeMetrics, SecretStore, StateStore } from '../../src/ports.ts';
+import { probeAll } from './probe-targets.ts';
 
-/** Health probes (HTTP, TCP, PostgreSQL, Redis, TLS, DNS). Until the probes issue lands, requests are recorded only. */
-export const runProbes = recordRequestOnly('probe');
+export interface ProbeActionDeps {
+  readonly config: ResponderConfig;
+  readonly store: StateStore;
+  readonly secrets: SecretStore;
+  readonly dispatcher: ActionDispatcher;
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly metrics: ProbeMetrics;
+}
+
+export interface ProbedTarget extends ProbeResult {
+  readonly healthy: boolean;
+  readonly consecutiveFailures: number;
+  readonly transition?: HealthTransition;
+  readonly incidentId?: string;
+}
+
+export interface ProbeReport {
+  readonly results: ProbedTarget[];
+  readonly unknownTargets: string[];
+  readonly dryRun: boolean;
+}
+
+/** Concurrent runs (a schedule and an operator) retry their health write a few times. */
+const MAX_HEALTH_WRITES = 5;
+
+function requestedTargets(request: ActionRequest, config: ResponderConfig) {
+  const names = request.params.targets;
+  if (names === undefined) return { targets: config.probes.targets, unknown: [] };
+  const wanted = Array.isArray(names) ? names.filter((name): name is string => typeof name === 'string') : [];
+  const known = new Map(config.probes.targets.map((target) => [target.name, target]));
+  return {
+    targets: wanted.flatMap((name) => known.get(name) ?? []),
+    unknown: wanted.filter((name) => !known.has(name)),
+  };
+}
+
+function signalFor(
+  target: ProbeTarget,
+  result: ProbeResult,
+  health: TargetHealth,
+  status: 'firing' | 'resolved',
+): IncidentSignal {
+  const labels = { alertname: 'ProbeFailed', target: target.name, kind: target.kind, ...target.labels };
+  return {
+    groupKey: `probe:${target.name}`,
+    status,
+    severity: target.severity,
+    title: `${target.name} (${target.kind}) is unhealthy: ${result.detail}`,
+    labels,
+    annotations: { summary: result.detail },
+    alerts: [
+      {
+        fingerprint: `probe-${target.name}`,
+        status,
+        labels,
+        annotations: { summary: result.detail },
+        startsAt: health.failingSince ?? result.at,
+        endsAt: status === 'resolved' ? result.at : ZERO_TIME,
+        generatorURL: '',
+      },
+    ],
+    receiver: 'responder-probes',
+    externalURL: '',
+    truncatedAlerts: 0,
+    resolvedBecause: `${target.name} recovered after ${target.recoveryThreshold} consecutive successful probes`,
+    auditData: { target: target.name, result },
+  };
+}
+
+/**
+ * Folds a result into the target's health. The conditional health write decides which run owns a
+ * transition, so two runs at once open one incident and request one page. A target left unhealthy
+ * without an incident (a crash between the writes) gets its incident on the next run.
+ */
+async function recordHealth(
+  target: ProbeTarget,
+  result: ProbeResult,
+  deps: ProbeActionDeps,
+): Promise<ProbedTarget> {
+  const incidentDeps = {
+    store: deps.store,
+    clock: deps.clock,
+    auditRetentionDays: deps.config.auditRetentionDays,
+    actor: 'probe-function',
+  };
+  for (let attempt = 0; attempt < MAX_HEALTH_WRITES; attempt++) {
+    const previous = await deps.store.getTargetHealth(target.name);
+    const { health, transition } = nextHealth(previous, result, target);
+    if (!(await deps.store.saveTargetHealth(health, previous?.version ?? 0))) continue;
+    let saved = health;
+    if (transition === 'healthy' && previous?.incidentId) {
+      await recordIncident(signalFor(target, result, health, 'resolved'), incidentDeps);
+    }
+    if (!health.healthy && !health.incidentId) {
+      const incident = await recordIncident(signalFor(target, result, health, 'firing'), incidentDeps);
+      if (incident) {
+        saved = { ...health, incidentId: incident.id, version: health.version + 1 };
+        // Losing this write to a newer run is fine: that run sees the incident through the group pointer.
+        await deps.store.saveTargetHealth(saved, health.version);
+        await deps.dispatcher.dispatch([
+          actionRequestSchema.parse({
+            actionId: `probe-${target.name}-unhealthy-${health.lastTransitionAt ?? result.at}-escalate`,
+            kind: 'escalate',
+            trigger: 'probe',
+            requestedAt: deps.clock.now().toISOString(),
+            dryRun: deps.config.safety.dryRun,
+            params: { target: target.name },
+            incidentId: incident.id,
+            severity: incident.severity,
+          }),
+        ]);
+      }
+    }
+    return {
+      ...result,
+      healthy: saved.healthy,
+      consecutiveFailures: saved.consecutiveFailures,
+      transition,
+      incidentId: saved.incidentId ?? previous?.incidentId,
+    };
+  }
+  throw new Error(`health of ${target.name} kept changing under this run; the next run records it`);
+}
+
+/** Probes the requested targets (all by default), records health, opens/resolves incidents, attaches results. */
+export async function runProbeRequest(request: ActionRequest, deps: ProbeActionDeps): Promise<ProbeReport> {
+  const { targets, unknown } = requestedTargets(request, deps.config);
+  const results = await probeAll(targets, {
+    secrets: deps.secrets,
+    clock: deps.clock,
+    concurrency: deps.config.probes.concurrency,
+  });
+  deps.metrics.publish(results);
+  if (request.incidentId) {
+    for (const result of results) {
+      await deps.store.appendAudit(
+        {
+          at: result.at,
+          incidentId: request.incidentId,
+          type: 'probe.result',
+          actor: 'probe-function',
+          message: `${result.target} (${result.kind}) ${result.ok ? 'ok' : 'FAILING'}: ${result.detail}`,
+          data: { ...result },
+        },
+        deps.config.auditRetentionDays,
+      );
+    }
+  }
+  const byName = new Map(targets.map((target) => [target.name, target]));
+  const probed: ProbedTarget[] = [];
+  for (const result of results) {
+    const target = byName.get(result.target);
+    if (!target) continue;
+    if (request.dryRun) {
+      // A dry run observes and reports; it changes no health, incident or page.
+      const health = await deps.store.getTargetHealth(target.name);
+      probed.push({
+        ...result,
+        healthy: health?.healthy ?? true,
+        consecutiveFailures: health?.consecutiveFailures ?? 0,
+      });
+    } else {
+      probed.push(await recordHealth(target, result, deps));
+    }
+  }
+  return { results: probed, unknownTargets: unknown, dryRun: request.dryRun };
+}
+
+export function createProbeAction(deps: ProbeActionDeps): PerformAction {
+  return async (request): Promise<ActionOutcome> => {
+    const report = await runProbeRequest(request, deps);
+    const failing = report.results.filter((r) => !r.ok).map((r) => r.target);
+    const changes = report.results
+      .filter((r) => r.transition)
+      .map((r) => `${r.target} turned ${r.transition}${r.incidentId ? ` (incident ${r.incidentId})` : ''}`);
+    const unknown = report.unknownTargets.length
+      ? `; unknown targets: ${report.unknownTargets.join(', ')}`
+      : '';
+    return {
+      status: 'completed',
+      summary: `probed ${report.results.length}${request.dryRun ? ' (dry run)' : ''}: ${report.results.length - failing.length} ok, ${failing.length} failing${failing.length ? ` (${failing.join(', ')})` : ''}${changes.length ? `; ${changes.join('; ')}` : ''}${unknown}`,
+      data: { failing, transitions: changes, unknownTargets: report.unknownTargets },
+      result: report,
+    };
+  };
+}

@@ -6,7 +6,10 @@ import type { Clock, Log, StateStore } from '../ports.ts';
 export interface ActionOutcome {
   readonly status: 'completed' | 'recorded' | 'failed';
   readonly summary: string;
+  /** Written into the audit trail with the summary: keep it small. */
   readonly data?: Record<string, unknown>;
+  /** Returned to a synchronous caller (the CLI, the API), not audited. */
+  readonly result?: unknown;
 }
 
 /** The body of one capability (probe, backup, ...). It must honour `request.dryRun`. */

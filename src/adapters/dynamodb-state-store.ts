@@ -15,6 +15,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { AuditEntry, Incident } from '../domain/incident.ts';
+import type { TargetHealth } from '../domain/probes.ts';
 import {
   type AutomationFlag,
   type ClaimResult,
@@ -31,6 +32,7 @@ const key = {
   action: (id: string) => ({ pk: `ACTION#${id}`, sk: 'ACTION' }),
   lock: (name: string) => ({ pk: `LOCK#${name}`, sk: 'LOCK' }),
   automation: () => ({ pk: 'FLAG#automation', sk: 'FLAG' }),
+  targetHealth: (target: string) => ({ pk: 'PROBES', sk: `TARGET#${target}` }),
 };
 const INCIDENT_INDEX = 'gsi1';
 const INCIDENT_PARTITION = 'INCIDENT';
@@ -344,6 +346,55 @@ export class DynamoDbStateStore implements StateStore {
         }),
       ),
     );
+  }
+
+  async getTargetHealth(target: string) {
+    const found = await this.call(() =>
+      this.doc.send(
+        new GetCommand({ TableName: this.table, Key: key.targetHealth(target), ConsistentRead: true }),
+      ),
+    );
+    return found.Item ? this.toTargetHealth(found.Item) : undefined;
+  }
+
+  saveTargetHealth(health: TargetHealth, expectedVersion: number) {
+    return this.conditional(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...key.targetHealth(health.target), entity: 'target-health', ...health },
+          ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : '#version = :expected',
+          ExpressionAttributeNames: expectedVersion === 0 ? undefined : { '#version': 'version' },
+          ExpressionAttributeValues: expectedVersion === 0 ? undefined : { ':expected': expectedVersion },
+        }),
+      ),
+    );
+  }
+
+  async listTargetHealth() {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.call(() =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: 'pk = :probes AND begins_with(sk, :target)',
+            ExpressionAttributeValues: { ':probes': 'PROBES', ':target': 'TARGET#' },
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items.map((item) => this.toTargetHealth(item));
+  }
+
+  private toTargetHealth(item: Record<string, unknown>): TargetHealth {
+    const { pk: _pk, sk: _sk, entity: _e, ...health } = item;
+    return health as unknown as TargetHealth;
   }
 
   async getAutomationFlag(): Promise<AutomationFlag> {

@@ -1,25 +1,70 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import middy from '@middy/core';
-import { type ActionResult, type PerformAction, runActionRequest } from '../actions/run-action.ts';
+import type { CapabilityFactory } from '../actions/capabilities.ts';
+import type { ActionEnvironment } from '../actions/environment.ts';
+import { type ActionResult, runActionRequest } from '../actions/run-action.ts';
+import { EventBridgeDispatcher } from '../adapters/eventbridge-dispatcher.ts';
 import { bundledConfig } from '../config/bundled.ts';
 import type { ActionKind } from '../config/schema.ts';
 import { actionRequestSchema } from '../domain/actions.ts';
 import { describeIssuePath } from '../issue-path.ts';
-import { systemClock } from '../ports.ts';
-import { stateStoreFromEnv } from './clients.ts';
+import { type ActionDispatcher, type ProbeMetrics, systemClock } from '../ports.ts';
+import { secretStore, stateStoreFromEnv } from './clients.ts';
 import { powertools } from './powertools.ts';
+
+/** Per-target latency and up/down as CloudWatch embedded metrics, one metric set per target. */
+function probeMetricsOf(metrics: Metrics): ProbeMetrics {
+  return {
+    publish(results) {
+      for (const result of results) {
+        const single = metrics.singleMetric();
+        single.addDimensions({ target: result.target, kind: result.kind });
+        single.addMetric('ProbeLatency', MetricUnit.Milliseconds, result.latencyMs);
+        single.addMetric('ProbeUp', MetricUnit.Count, result.ok ? 1 : 0);
+        if (typeof result.observed.daysToExpiry === 'number') {
+          single.addMetric('CertificateDaysToExpiry', MetricUnit.Count, result.observed.daysToExpiry);
+        }
+        single.publishStoredMetrics();
+      }
+    },
+  };
+}
+
+/** Functions deployed without a bus (the DR failover) refuse to dispatch, loudly. */
+const noBus: ActionDispatcher = {
+  async dispatch(requests) {
+    if (requests.length > 0)
+      throw new Error('EVENT_BUS_NAME is not set for this function: it cannot request actions');
+  },
+};
 
 /**
  * The Lambda entry point shared by the five action functions. It accepts the EventBridge envelope
- * ("Action Requested") or, for `aws lambda invoke` and the CLI, a bare action request.
+ * ("Action Requested") or, for `aws lambda invoke` and the API, a bare action request.
  */
-export function createActionHandler(kind: ActionKind, perform: PerformAction) {
+export function createActionHandler(kind: ActionKind, capability: CapabilityFactory) {
   const config = bundledConfig();
   const { logger, tracer, metrics, log } = powertools(`responder-${kind}`);
-  const deps = { config, store: stateStoreFromEnv(tracer), clock: systemClock, log };
+  const busName = process.env.EVENT_BUS_NAME;
+  const env: ActionEnvironment = {
+    config,
+    store: stateStoreFromEnv(tracer),
+    secrets: secretStore(tracer, config),
+    dispatcher: busName
+      ? new EventBridgeDispatcher(
+          tracer.captureAWSv3Client(new EventBridgeClient({ maxAttempts: 3 })),
+          busName,
+        )
+      : noBus,
+    clock: systemClock,
+    log,
+    metrics: probeMetricsOf(metrics),
+  };
+  const perform = capability(env);
 
   return middy<unknown, ActionResult>()
     .use(captureLambdaHandler(tracer))
@@ -36,7 +81,7 @@ export function createActionHandler(kind: ActionKind, perform: PerformAction) {
         metrics.addMetric('MalformedActionRequests', MetricUnit.Count, 1);
         return { status: 'skipped', reason: 'malformed request' };
       }
-      const result = await runActionRequest(kind, parsed.data, perform, deps);
+      const result = await runActionRequest(kind, parsed.data, perform, env);
       metrics.addDimension('kind', kind);
       metrics.addMetric(`Action_${result.status}`, MetricUnit.Count, 1);
       return result;

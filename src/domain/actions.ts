@@ -8,7 +8,7 @@ export const ACTION_REQUESTED = 'Action Requested';
 export const actionRequestSchema = z.object({
   actionId: z.string().min(8).max(200),
   kind: z.enum(ACTION_KINDS),
-  trigger: z.enum(['alert', 'schedule', 'operator']),
+  trigger: z.enum(['alert', 'schedule', 'operator', 'probe']),
   requestedAt: z.iso.datetime({ offset: true }),
   dryRun: z.boolean(),
   params: z.record(z.string(), z.unknown()).default({}),

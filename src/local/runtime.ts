@@ -7,17 +7,20 @@ import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
-import { handleApiRequest } from '../../functions/api/incidents-api.ts';
+import { type ApiDeps, handleApiRequest, operatorProbeRequest } from '../../functions/api/incidents-api.ts';
 import { handleAlertmanagerWebhook } from '../../functions/ingest/ingest-alerts.ts';
+import type { ProbeReport } from '../../functions/probe/run-probes.ts';
 import { CAPABILITIES } from '../actions/capabilities.ts';
-import { runActionRequest } from '../actions/run-action.ts';
+import type { ActionEnvironment } from '../actions/environment.ts';
+import { type PerformAction, runActionRequest } from '../actions/run-action.ts';
 import { DynamoDbStateStore, ensureStateTable } from '../adapters/dynamodb-state-store.ts';
 import { staticCredentialSource } from '../adapters/secrets-manager-credentials.ts';
+import { StateTableSecretStore } from '../adapters/state-table-secret-store.ts';
 import { ACTION_KINDS, type ActionKind, type ResponderConfig } from '../config/schema.ts';
-import { actionRequestSchema } from '../domain/actions.ts';
+import { type ActionRequest, actionRequestSchema } from '../domain/actions.ts';
 import { compileRoutes } from '../domain/routing.ts';
 import type { HttpRequest, HttpResponse } from '../http/types.ts';
-import { type Clock, type Log, type StateStore, systemClock } from '../ports.ts';
+import { type Clock, type Log, noProbeMetrics, type StateStore, systemClock } from '../ports.ts';
 import { type ActionEventHandler, InProcessDispatcher } from './in-process-dispatcher.ts';
 import { type ScheduleTimer, startSchedule } from './schedules.ts';
 
@@ -49,6 +52,7 @@ export interface LocalRuntime {
   readonly username: string;
   readonly dataDir: string;
   readonly store: StateStore;
+  readonly secrets: StateTableSecretStore;
   readonly dispatcher: InProcessDispatcher;
   readonly endpoints: { readonly dynamodb: string; readonly s3: string };
   stop(): Promise<void>;
@@ -153,13 +157,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const username = config.webhook.basicAuthUsername;
   const credentials = staticCredentialSource({ token, username });
 
-  const actionDeps = { config, store, clock, log };
+  const secrets = new StateTableSecretStore(dynamo, LOCAL_TABLE_NAME);
+  // The dispatcher's handlers need the capabilities, which need the dispatcher: bind them late.
+  const performers: Partial<Record<ActionKind, PerformAction>> = {};
+  const runAction = (kind: ActionKind, request: ActionRequest) => {
+    const perform = performers[kind];
+    if (!perform) throw new Error(`no ${kind} capability`);
+    return runActionRequest(kind, request, perform, env);
+  };
   const handlers = Object.fromEntries(
     ACTION_KINDS.map((kind): [ActionKind, ActionEventHandler] => [
       kind,
       async (event) => {
         const request = actionRequestSchema.parse(event.detail);
-        const result = await runActionRequest(kind, request, CAPABILITIES[kind], actionDeps);
+        const result = await runAction(kind, request);
         log.info(`action ${kind} ${result.status}`, {
           actionId: request.actionId,
           incidentId: request.incidentId,
@@ -175,6 +186,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     deadLetterFile: join(dataDir, 'dead-letters.jsonl'),
     retryDelaysMs: options.retryDelaysMs,
   });
+  const env: ActionEnvironment = { config, store, secrets, dispatcher, clock, log, metrics: noProbeMetrics };
+  for (const kind of ACTION_KINDS) performers[kind] = CAPABILITIES[kind](env);
 
   const ingestDeps = {
     config,
@@ -185,7 +198,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     clock,
     log,
   };
-  const apiDeps = { config, store, credentials, clock, log, version: VERSION };
+  const apiDeps: ApiDeps = {
+    config,
+    store,
+    credentials,
+    clock,
+    log,
+    version: VERSION,
+    // The operator's on-demand probe runs here and now, through the same probe capability.
+    runProbes: async (targets) => {
+      const result = await runAction('probe', operatorProbeRequest(targets, clock, config.safety.dryRun));
+      return result.status === 'done' ? (result.outcome.result as ProbeReport) : undefined;
+    },
+  };
 
   const route = (req: HttpRequest): Promise<HttpResponse> =>
     req.path === '/alertmanager' && req.method === 'POST'
@@ -265,6 +290,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   return {
     url,
     webhookUrl: `${url}/alertmanager`,
+    secrets,
     token,
     username,
     dataDir,

@@ -1,0 +1,66 @@
+import type { ProbeKind, ProbeTarget } from '../config/probe-targets.ts';
+
+export type Observed = Record<string, number | string | boolean | null>;
+
+/** What one probe of one target found. */
+export interface ProbeResult {
+  readonly target: string;
+  readonly kind: ProbeKind;
+  readonly ok: boolean;
+  readonly latencyMs: number;
+  /** One line an operator can act on: what was checked and what was wrong. */
+  readonly detail: string;
+  /** Measured values (status code, connections, days to expiry...), also published as metrics. */
+  readonly observed: Observed;
+  readonly at: string;
+}
+
+/** A target's standing across runs: only a run of failures makes it unhealthy, only a run of successes heals it. */
+export interface TargetHealth {
+  readonly target: string;
+  readonly healthy: boolean;
+  readonly consecutiveFailures: number;
+  readonly consecutiveSuccesses: number;
+  readonly lastResult: ProbeResult;
+  readonly lastTransitionAt?: string;
+  /** When the current run of failures began. */
+  readonly failingSince?: string;
+  /** The incident opened when the target turned unhealthy. */
+  readonly incidentId?: string;
+  /** Optimistic-concurrency counter; 0 for a target never recorded. */
+  readonly version: number;
+}
+
+export type HealthTransition = 'unhealthy' | 'healthy' | undefined;
+
+/**
+ * Folds one result into a target's health. Unhealthy after `failureThreshold` consecutive failures,
+ * healthy again after `recoveryThreshold` consecutive successes, as Route 53 health checks count.
+ */
+export function nextHealth(
+  previous: TargetHealth | undefined,
+  result: ProbeResult,
+  target: Pick<ProbeTarget, 'failureThreshold' | 'recoveryThreshold'>,
+): { health: TargetHealth; transition: HealthTransition } {
+  const wasHealthy = previous?.healthy ?? true;
+  const failures = result.ok ? 0 : (previous?.consecutiveFailures ?? 0) + 1;
+  const successes = result.ok ? (previous?.consecutiveSuccesses ?? 0) + 1 : 0;
+  let transition: HealthTransition;
+  if (wasHealthy && failures >= target.failureThreshold) transition = 'unhealthy';
+  if (!wasHealthy && successes >= target.recoveryThreshold) transition = 'healthy';
+  const healthy = transition ? transition === 'healthy' : wasHealthy;
+  return {
+    transition,
+    health: {
+      target: result.target,
+      healthy,
+      consecutiveFailures: failures,
+      consecutiveSuccesses: successes,
+      lastResult: result,
+      lastTransitionAt: transition ? result.at : previous?.lastTransitionAt,
+      failingSince: result.ok ? undefined : (previous?.failingSince ?? result.at),
+      incidentId: transition === 'healthy' ? undefined : previous?.incidentId,
+      version: (previous?.version ?? 0) + 1,
+    },
+  };
+}
