@@ -1,0 +1,189 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { nextHealth, type ProbeResult, type TargetHealth } from '../src/domain/probes.ts';
+import {
+  auditOf,
+  type Json,
+  loadEvent,
+  startTestRuntime,
+  type TestRuntime,
+  testConfig,
+} from './support/runtime.ts';
+
+const result = (ok: boolean, at = '2026-11-23T03:00:00.000Z'): ProbeResult => ({
+  target: 'api',
+  kind: 'http',
+  ok,
+  latencyMs: 3,
+  detail: ok ? 'fine' : 'down',
+  observed: {},
+  at,
+});
+
+describe('Function: nextHealth', () => {
+  const thresholds = { failureThreshold: 3, recoveryThreshold: 2 };
+  const fold = (oks: boolean[], start?: TargetHealth) => {
+    let health = start;
+    const transitions: string[] = [];
+    for (const ok of oks) {
+      const next = nextHealth(health, result(ok), thresholds);
+      health = next.health;
+      transitions.push(next.transition ?? '-');
+    }
+    return { health, transitions };
+  };
+
+  it('stays healthy through N-1 failures and turns unhealthy at N, once', () => {
+    const { health, transitions } = fold([false, false, false, false]);
+    expect(transitions).toEqual(['-', '-', 'unhealthy', '-']);
+    expect(health).toMatchObject({ healthy: false, consecutiveFailures: 4 });
+  });
+
+  it('a success in between starts the count again: no flapping', () => {
+    const { health, transitions } = fold([false, false, true, false, false]);
+    expect(transitions).toEqual(['-', '-', '-', '-', '-']);
+    expect(health?.healthy).toBe(true);
+  });
+
+  it('recovers only after M consecutive successes', () => {
+    const { health, transitions } = fold([false, false, false, true, false, true, true]);
+    expect(transitions).toEqual(['-', '-', 'unhealthy', '-', '-', '-', 'healthy']);
+    expect(health).toMatchObject({ healthy: true, consecutiveSuccesses: 2, failingSince: undefined });
+  });
+});
+
+describe('Probe runs against the local runtime', () => {
+  let server: Server;
+  let serverUp = false;
+  let port: number;
+  let t: TestRuntime;
+  beforeAll(async () => {
+    server = createServer((_req, res) =>
+      res.writeHead(serverUp ? 200 : 503).end(serverUp ? '{"status":"ok"}' : 'down'),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => server.close());
+  afterEach(async () => {
+    await t?.stop();
+  });
+
+  const config = (extra: Record<string, unknown> = {}) =>
+    testConfig({
+      probes: {
+        targets: [
+          {
+            name: 'api',
+            kind: 'http',
+            url: `http://127.0.0.1:${port}/health`,
+            severity: 'P1',
+            failureThreshold: 3,
+            recoveryThreshold: 2,
+            timeoutMs: 1000,
+            labels: { service: 'payments-api' },
+          },
+        ],
+      },
+      ...extra,
+    });
+  const probe = async (body: unknown = {}) => t.post('/api/probes', body);
+  const incidents = async (): Promise<Json[]> => (await t.get('/api/incidents')).body.incidents;
+
+  beforeEach(() => {
+    serverUp = false;
+  });
+
+  it('N-1 failures open nothing, N open one incident and page once, more runs add nothing, recovery resolves it', async () => {
+    t = await startTestRuntime({ config: config() });
+    // N-1 failures
+    for (let i = 0; i < 2; i++)
+      expect((await probe()).body.results[0]).toMatchObject({ ok: false, healthy: true });
+    expect(await incidents()).toEqual([]);
+    // the Nth
+    const third = (await probe()).body.results[0];
+    expect(third).toMatchObject({
+      ok: false,
+      healthy: false,
+      transition: 'unhealthy',
+      consecutiveFailures: 3,
+    });
+    await t.runtime.dispatcher.idle();
+    const [opened] = await incidents();
+    expect(opened).toMatchObject({
+      id: third.incidentId,
+      status: 'open',
+      severity: 'P1',
+      labels: { alertname: 'ProbeFailed', target: 'api', kind: 'http', service: 'payments-api' },
+    });
+    // repeated failing runs neither open another incident nor page again
+    await probe();
+    await probe();
+    await t.runtime.dispatcher.idle();
+    expect(await incidents()).toHaveLength(1);
+    const paged = await auditOf(t.runtime.store, opened.id, 'action.received');
+    expect(paged.map((entry) => entry.data?.kind)).toEqual(['escalate']);
+    // recovery: one success is not enough, two resolve
+    serverUp = true;
+    expect((await probe()).body.results[0]).toMatchObject({ ok: true, healthy: false });
+    expect((await incidents())[0].status).toBe('open');
+    expect((await probe()).body.results[0]).toMatchObject({ ok: true, healthy: true, transition: 'healthy' });
+    const [resolved] = await incidents();
+    expect(resolved).toMatchObject({ id: opened.id, status: 'resolved' });
+    // GET /api/probes shows the standing
+    const standing = (await t.get('/api/probes')).body.targets;
+    expect(standing).toEqual([
+      expect.objectContaining({ target: 'api', healthy: true, consecutiveFailures: 0 }),
+    ]);
+  });
+
+  it('two runs crossing the threshold at once open one incident and page once', async () => {
+    t = await startTestRuntime({ config: config() });
+    await probe();
+    await probe();
+    const both = await Promise.all([probe(), probe(), probe()]);
+    await t.runtime.dispatcher.idle();
+    expect(both.every((r) => r.status === 200)).toBe(true);
+    const list = await incidents();
+    expect(list).toHaveLength(1);
+    expect(await auditOf(t.runtime.store, list[0].id, 'action.received')).toHaveLength(1);
+  });
+
+  it('attaches the results of probes an alert rule asked for to that alert incident', async () => {
+    t = await startTestRuntime({
+      config: config({
+        routes: [
+          {
+            name: 'db',
+            matchers: ['alertname="PostgresDown"'],
+            actions: [{ kind: 'probe', params: { targets: ['api'] } }],
+          },
+        ],
+      }),
+    });
+    serverUp = true;
+    const delivered = await t.post('/alertmanager', loadEvent('firing.json'));
+    await t.runtime.dispatcher.idle();
+    const attached = await auditOf(t.runtime.store, delivered.body.incident.id, 'probe.result');
+    expect(attached).toHaveLength(1);
+    expect(attached[0]).toMatchObject({
+      message: expect.stringMatching(/^api \(http\) ok: GET .* answered 200$/),
+    });
+  });
+
+  it('a dry run observes and reports, and changes no health or incident', async () => {
+    t = await startTestRuntime({ config: config({ safety: { dryRun: true } }) });
+    for (let i = 0; i < 4; i++)
+      expect((await probe()).body).toMatchObject({ dryRun: true, results: [{ ok: false }] });
+    expect(await incidents()).toEqual([]);
+    expect((await t.get('/api/probes')).body.targets[0].healthy).toBeNull();
+  });
+
+  it('answers 404 for an unknown target and 400 for a malformed request', async () => {
+    t = await startTestRuntime({ config: config() });
+    expect((await probe({ targets: ['nope'] })).status).toBe(404);
+    expect((await probe({ targets: [] })).status).toBe(400);
+    expect((await probe({ target: 'api' })).status).toBe(400);
+  });
+});
