@@ -52,13 +52,41 @@ export default defineConfig({
     },
   ],
 
-  probes: { schedule: 'rate(5 minutes)', targets: [] },
+  // The runbooks' five-minute checks. These point at the demo environment `npm start` brings up
+  // (local.demoEnvironment); replace them with your endpoints.
+  probes: {
+    schedule: 'rate(5 minutes)',
+    targets: [
+      {
+        name: 'api-health',
+        kind: 'http',
+        url: 'http://127.0.0.1:18081/api/v1/health',
+        body: { json: 'status', equals: 'ok' },
+        severity: 'P1',
+        labels: { service: 'payments-api' },
+      },
+      { name: 'api-readiness', kind: 'http', url: 'http://127.0.0.1:18081/api/v1/readiness', severity: 'P2' },
+      { name: 'dr-site-health', kind: 'http', url: 'http://127.0.0.1:18082/api/v1/health', severity: 'P3' },
+      {
+        name: 'database',
+        kind: 'postgres',
+        host: '127.0.0.1',
+        port: 15432,
+        secret: 'responder/demo-db',
+        thresholds: { maxConnections: 80, longRunningQuerySeconds: 300, maxLongRunningQueries: 5 },
+        severity: 'P1',
+        labels: { service: 'payments-api', category: 'database' },
+      },
+      { name: 'localhost-dns', kind: 'dns', hostname: 'localhost', expect: '127.0.0.1', severity: 'P4' },
+    ],
+  },
   backups: { schedule: 'cron(0 3 * * ? *)', databases: [] },
   secrets: { rotations: [] },
   failover: {},
   escalation: { sweepSchedule: 'rate(1 minute)' },
 
   safety: { automationEnabled: true, dryRun: false },
+  local: { demoEnvironment: true },
   logRetentionDays: 30,
   auditRetentionDays: 400,
 });

@@ -46,7 +46,11 @@ const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 
 async function benchWebhook() {
   const dataDir = mkdtempSync(join(tmpdir(), 'responder-bench-'));
-  const config = parseConfig({ ...(await loadConfigFile()), probes: undefined, backups: undefined });
+  const config = parseConfig({
+    ...(await loadConfigFile()),
+    probes: undefined,
+    local: { demoEnvironment: false },
+  });
   const runtime = await startLocalRuntime({
     config,
     log: silentLog,

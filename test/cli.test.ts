@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -47,6 +47,8 @@ describe('CLI: responder', () => {
   let dev: ReturnType<typeof startDev> | undefined;
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'responder-cli-'));
+    // As a user's data folder would be: the demo PostgreSQL runs as the postgres user and must reach it.
+    await chmod(dataDir, 0o755);
   });
   afterAll(async () => {
     if (dev && dev.child.exitCode === null) (dev.child as ChildProcess).kill('SIGKILL');
@@ -89,6 +91,19 @@ describe('CLI: responder', () => {
     const url = await dev.url;
     expect(dev.output()).toMatch(/Token {7}: \S{20,}/);
     expect(dev.output()).toMatch(/Try: npx responder send events\/firing\.json/);
+    // the example config probes the demo environment npm start brings up: all healthy at once
+    await waitFor('the first probe run', async () => dev?.output().includes('localhost-dns'));
+    for (const target of ['api-health', 'api-readiness', 'dr-site-health', 'database', 'localhost-dns']) {
+      expect(dev.output()).toMatch(new RegExp(`^${target}\\s+\\S+\\s+ok\\s+healthy`, 'm'));
+    }
+    const probed = await responder(['probe', '--target', 'database', '--json'], {
+      ...env,
+      RESPONDER_URL: url,
+    });
+    expect(probed.code).toBe(0);
+    expect(JSON.parse(probed.stdout)).toEqual([
+      expect.objectContaining({ target: 'database', ok: true, healthy: true }),
+    ]);
     const cli = { ...env, RESPONDER_URL: url };
 
     // WHEN a sample event is sent twice

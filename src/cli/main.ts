@@ -6,6 +6,7 @@ import { loadConfigFile } from '../config/load.ts';
 import { ConfigError } from '../config/schema.ts';
 import { consoleLog } from '../local/console-log.ts';
 import { startLocalRuntime } from '../local/runtime.ts';
+import { formatProbeTable } from './probe-table.ts';
 
 interface Command {
   readonly summary: string;
@@ -87,6 +88,13 @@ Environment: PORT (9095), RESPONDER_DATA_DIR, RESPONDER_WEBHOOK_TOKEN, RESPONDER
   Automation  : ${config.safety.automationEnabled ? 'enabled' : 'DISABLED by config'}${config.safety.dryRun ? ', dry run' : ''}
 Try: ${example}    then: npx responder incidents
 Press Ctrl-C to stop.`);
+      if (config.probes.targets.length > 0) {
+        const report = await runtime.probeNow();
+        if (report)
+          console.log(
+            `\nFirst probe run (then ${config.probes.schedule}):\n${formatProbeTable(report.results)}\n`,
+          );
+      }
       await new Promise<void>((done) => {
         const stop = () => {
           process.off('SIGINT', stop);
@@ -167,6 +175,35 @@ Press Ctrl-C to stop.`);
         );
       }
       return 0;
+    },
+  },
+  probe: {
+    summary: 'probe the configured targets now and print their health',
+    usage: 'responder probe [--target NAME ...] [--json]',
+    help: `Runs the probes of responder.config.ts now (all targets, or each --target), through the running
+responder so results count toward each target's health (thresholds, incidents, pages) like a scheduled run.
+Prints a table, or with --json an array of results. Exits 1 when any probed target failed or is unhealthy.
+${connectionHelp}`,
+    options: { target: { type: 'string', multiple: true }, json: { type: 'boolean' } },
+    async run(values) {
+      const targets = values.target as string[] | undefined;
+      const result = await call('POST', '/api/probes', JSON.stringify(targets ? { targets } : {}));
+      if (result.status !== 200) {
+        console.error(`${result.status} ${JSON.stringify(result.body)}`);
+        return 1;
+      }
+      const report = result.body as {
+        results: Array<{
+          target: string;
+          kind: string;
+          ok: boolean;
+          healthy: boolean;
+          latencyMs: number;
+          detail: string;
+        }>;
+      };
+      console.log(values.json ? JSON.stringify(report.results, null, 2) : formatProbeTable(report.results));
+      return report.results.every((r) => r.ok && r.healthy) ? 0 : 1;
     },
   },
   automation: {

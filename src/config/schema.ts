@@ -142,6 +142,15 @@ export const configSchema = z.strictObject({
       dryRun: z.boolean().default(false),
     })
     .prefault({}),
+  local: z
+    .strictObject({
+      /**
+       * `npm start` also starts a demo environment for the example probes: primary and DR sites on
+       * 127.0.0.1:18081 and :18082 and a throwaway PostgreSQL on :15432 (secret responder/demo-db).
+       */
+      demoEnvironment: z.boolean().default(false),
+    })
+    .prefault({}),
   logRetentionDays: z
     .union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(180), z.literal(365)], {
       message: 'use one of 7, 14, 30, 90, 180, 365',

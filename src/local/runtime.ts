@@ -21,6 +21,7 @@ import { type ActionRequest, actionRequestSchema } from '../domain/actions.ts';
 import { compileRoutes } from '../domain/routing.ts';
 import type { HttpRequest, HttpResponse } from '../http/types.ts';
 import { type Clock, type Log, noProbeMetrics, type StateStore, systemClock } from '../ports.ts';
+import { startDemoEnvironment } from './demo-environment.ts';
 import { type ActionEventHandler, InProcessDispatcher } from './in-process-dispatcher.ts';
 import { type ScheduleTimer, startSchedule } from './schedules.ts';
 
@@ -54,6 +55,8 @@ export interface LocalRuntime {
   readonly store: StateStore;
   readonly secrets: StateTableSecretStore;
   readonly dispatcher: InProcessDispatcher;
+  /** Probes now (all targets or the named ones), as `POST /api/probes` does. */
+  probeNow(targets?: string[]): Promise<ProbeReport | undefined>;
   readonly endpoints: { readonly dynamodb: string; readonly s3: string };
   stop(): Promise<void>;
 }
@@ -198,6 +201,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     clock,
     log,
   };
+  const probeNow = async (targets?: string[]) => {
+    const result = await runAction('probe', operatorProbeRequest(targets, clock, config.safety.dryRun));
+    return result.status === 'done' ? (result.outcome.result as ProbeReport) : undefined;
+  };
   const apiDeps: ApiDeps = {
     config,
     store,
@@ -206,10 +213,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     log,
     version: VERSION,
     // The operator's on-demand probe runs here and now, through the same probe capability.
-    runProbes: async (targets) => {
-      const result = await runAction('probe', operatorProbeRequest(targets, clock, config.safety.dryRun));
-      return result.status === 'done' ? (result.outcome.result as ProbeReport) : undefined;
-    },
+    runProbes: probeNow,
   };
 
   const route = (req: HttpRequest): Promise<HttpResponse> =>
@@ -268,6 +272,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   }
   const url = `http://127.0.0.1:${port}`;
 
+  const demo = config.local.demoEnvironment
+    ? await startDemoEnvironment({ dataDir, secrets, log })
+    : undefined;
+
   const timers: ScheduleTimer[] = [];
   if (options.timers ?? true) {
     const schedules: Array<[ActionKind, string]> = [
@@ -291,6 +299,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     url,
     webhookUrl: `${url}/alertmanager`,
     secrets,
+    probeNow,
     token,
     username,
     dataDir,
@@ -302,6 +311,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       stopped = true;
       for (const timer of timers) timer.stop();
       await close(server);
+      await demo?.stop();
       await dispatcher.idle();
       dynamo.destroy();
       await s3.close();
