@@ -34,6 +34,15 @@ export function acknowledgeFunctionFindings(fn: IFunction) {
   );
 }
 
+/** A function placed in a VPC (the probe function, for private databases) needs ENI permissions. */
+export function acknowledgeVpcAccess(fn: IFunction) {
+  Validations.of(fn).acknowledge({
+    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+    reason:
+      'AWSLambdaVPCAccessExecutionRole only manages the network interfaces Lambda needs to run the probe function in the configured private subnets.',
+  });
+}
+
 /** Stack-level acknowledgements, each with its reason. */
 export function acknowledgeStackFindings(stack: Stack, options: { generatedWebhookSecret: boolean }) {
   Validations.of(stack).acknowledge(

@@ -1,4 +1,6 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { SecurityGroup, Subnet, Vpc } from 'aws-cdk-lib/aws-ec2';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
   ContextAttribute,
   Schedule,
@@ -14,7 +16,31 @@ import { ActionDispatch } from './constructs/action-dispatch.ts';
 import { ResponderFunction, retentionFor } from './constructs/responder-function.ts';
 import { StateTable } from './constructs/state-table.ts';
 import { WebhookApi } from './constructs/webhook-api.ts';
-import { acknowledgeFunctionFindings, acknowledgeStackFindings, grantStateAccess } from './nag.ts';
+import {
+  acknowledgeFunctionFindings,
+  acknowledgeStackFindings,
+  acknowledgeVpcAccess,
+  grantStateAccess,
+} from './nag.ts';
+
+/** A secret named in the config, by full ARN or by name. */
+function importSecret(scope: Construct, id: string, ref: string): ISecret {
+  return ref.startsWith('arn:')
+    ? Secret.fromSecretCompleteArn(scope, id, ref)
+    : Secret.fromSecretNameV2(scope, id, ref);
+}
+
+/** Every secret the probe targets read: database and Redis credentials, header values. */
+export function probeSecretIds(config: ResponderConfig): string[] {
+  const ids = new Set<string>();
+  for (const target of config.probes.targets) {
+    if ((target.kind === 'postgres' || target.kind === 'redis') && target.secret) ids.add(target.secret);
+    if (target.kind === 'http' || target.kind === 'https') {
+      for (const value of Object.values(target.headers)) if (typeof value !== 'string') ids.add(value.secret);
+    }
+  }
+  return [...ids];
+}
 
 export interface ResponderStackProps extends StackProps {
   readonly config: ResponderConfig;
@@ -60,7 +86,8 @@ export class ResponderStack extends Stack {
       name: 'api',
       config,
       description: 'Responder: incident API',
-      timeout: Duration.seconds(10),
+      // API Gateway waits at most 30 s; POST /api/probes waits for the probe function.
+      timeout: Duration.seconds(29),
       memorySize: 256,
       environment: {
         ...stateEnv,
@@ -68,6 +95,7 @@ export class ResponderStack extends Stack {
         RESPONDER_VERSION: props.version,
       },
     });
+    const probeNetwork = this.probeNetwork(config);
     const actions = Object.fromEntries(
       ACTION_FUNCTIONS.map(({ kind, description, timeout }) => [
         kind,
@@ -77,6 +105,7 @@ export class ResponderStack extends Stack {
           description,
           timeout,
           environment: stateEnv,
+          network: kind === 'probe' ? probeNetwork : undefined,
         }),
       ]),
     ) as Record<ActionKind, ResponderFunction>;
@@ -86,6 +115,21 @@ export class ResponderStack extends Stack {
       targets: Object.fromEntries(Object.entries(actions).map(([kind, fn]) => [kind, fn.function])),
     });
     ingest.function.addEnvironment('EVENT_BUS_NAME', this.dispatch.bus.eventBusName);
+    // The probe function requests escalations when a target turns unhealthy.
+    actions.probe.function.addEnvironment('EVENT_BUS_NAME', this.dispatch.bus.eventBusName);
+    this.dispatch.bus.grantPutEventsTo(actions.probe.function);
+    // POST /api/probes runs the probes where they have network access: in the probe function.
+    api.function.addEnvironment('PROBE_FUNCTION_NAME', actions.probe.function.functionName);
+    // The unqualified function only: grantInvoke() would add every version and alias (":*").
+    api.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [actions.probe.function.functionArn],
+      }),
+    );
+    probeSecretIds(config).forEach((secretId, index) => {
+      importSecret(this, `ProbeSecret${index}`, secretId).grantRead(actions.probe.function);
+    });
 
     // Least privilege: each function gets exactly the table operations and secret it uses.
     grantStateAccess(this.state, ingest.function, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
@@ -123,16 +167,30 @@ export class ResponderStack extends Stack {
     new CfnOutput(this, 'EventBusName', { value: this.dispatch.bus.eventBusName });
 
     for (const fn of Object.values(this.functions)) acknowledgeFunctionFindings(fn.function);
+    if (probeNetwork) acknowledgeVpcAccess(actions.probe.function);
     acknowledgeStackFindings(this, { generatedWebhookSecret: !config.webhook.credentialSecret });
+  }
+
+  /** The VPC, subnets and security groups from `probes.vpc`, imported without lookups (synth stays offline). */
+  private probeNetwork(config: ResponderConfig) {
+    const vpc = config.probes.vpc;
+    if (!vpc) return undefined;
+    return {
+      vpc: Vpc.fromVpcAttributes(this, 'ProbeVpc', {
+        vpcId: vpc.vpcId,
+        availabilityZones: vpc.availabilityZones,
+        privateSubnetIds: vpc.privateSubnetIds,
+      }),
+      subnets: vpc.privateSubnetIds.map((id) => Subnet.fromSubnetId(this, `ProbeSubnet-${id}`, id)),
+      securityGroups: vpc.securityGroupIds.map((id) =>
+        SecurityGroup.fromSecurityGroupId(this, `ProbeSg-${id}`, id),
+      ),
+    };
   }
 
   private webhookCredential(config: ResponderConfig): ISecret {
     const ref = config.webhook.credentialSecret;
-    if (ref) {
-      return ref.startsWith('arn:')
-        ? Secret.fromSecretCompleteArn(this, 'WebhookCredential', ref)
-        : Secret.fromSecretNameV2(this, 'WebhookCredential', ref);
-    }
+    if (ref) return importSecret(this, 'WebhookCredential', ref);
     return new Secret(this, 'WebhookCredential', {
       description: `Responder (${config.service}) webhook and API credential: {"token","username"}`,
       generateSecretString: {

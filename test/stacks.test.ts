@@ -110,10 +110,12 @@ describe('Stack: Responder (primary region)', () => {
       'GET /api/incidents/{id}',
       'GET /api/automation',
       'PUT /api/automation',
+      'GET /api/probes',
+      'POST /api/probes',
     ]) {
       template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: route });
     }
-    template.resourceCountIs('AWS::ApiGatewayV2::Route', 6);
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 8);
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
@@ -168,14 +170,15 @@ describe('Stack: Responder (primary region)', () => {
     const of = (prefix: string) => statements.filter((s) => s.policy.startsWith(prefix));
     const ingest = of('Ingest').flatMap(actionsOf);
     const api = of('IncidentApi').flatMap(actionsOf);
-    const probe = of('ProbeAction').flatMap(actionsOf);
+    const backup = of('BackupAction').flatMap(actionsOf);
     expect(ingest).toEqual(
       expect.arrayContaining(['events:PutEvents', 'secretsmanager:GetSecretValue', 'dynamodb:PutItem']),
     );
     expect(api).toEqual(expect.arrayContaining(['dynamodb:Query', 'secretsmanager:GetSecretValue']));
     expect(api).not.toContain('dynamodb:DeleteItem');
-    expect(probe).not.toContain('events:PutEvents');
-    expect(probe).not.toContain('secretsmanager:GetSecretValue');
+    expect(backup).not.toContain('events:PutEvents');
+    expect(backup).not.toContain('secretsmanager:GetSecretValue');
+    expect(backup).not.toContain('lambda:InvokeFunction');
   });
 
   it('schedules probes, backups and the escalation sweep onto the bus', () => {
@@ -212,6 +215,79 @@ describe('Stack: Responder (primary region)', () => {
       appWithoutBundling(),
     );
     Template.fromStack(imported.primary).resourceCountIs('AWS::SecretsManager::Secret', 0);
+  });
+});
+
+describe('Stack: Responder, probes', () => {
+  const vpc = {
+    vpcId: 'vpc-0abc1234',
+    availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+    privateSubnetIds: ['subnet-0aa11', 'subnet-0bb22'],
+    securityGroupIds: ['sg-0cc33'],
+  };
+  const probesConfig = testConfig({
+    probes: {
+      vpc,
+      targets: [
+        { name: 'db', kind: 'postgres', host: 'db.internal', secret: 'payments/db' },
+        {
+          name: 'api',
+          kind: 'http',
+          url: 'https://api.internal/health',
+          headers: { 'x-key': { secret: 'payments/api-key' } },
+        },
+      ],
+    },
+  });
+  let built: ResponderApp;
+  let template: Template;
+  beforeAll(() => {
+    built = buildApp(probesConfig, appWithoutBundling());
+    template = Template.fromStack(built.primary);
+  });
+  const probeFunctionId = () =>
+    Object.keys(template.findResources('AWS::Lambda::Function')).find((id) => id.startsWith('ProbeAction')) ??
+    '';
+
+  it('runs the probe function, and only it, in the configured private subnets', () => {
+    const functions = template.findResources('AWS::Lambda::Function') as Resources;
+    for (const [id, fn] of Object.entries(functions)) {
+      if (id === probeFunctionId()) {
+        expect(fn.Properties.VpcConfig).toEqual({
+          SubnetIds: vpc.privateSubnetIds,
+          SecurityGroupIds: vpc.securityGroupIds,
+        });
+      } else {
+        expect(fn.Properties.VpcConfig).toBeUndefined();
+      }
+    }
+  });
+
+  it('lets the probe function read exactly the secrets its targets name, and request escalations', () => {
+    const statements = statementsOf(template).filter((s) => s.policy.startsWith('ProbeAction'));
+    const secretResources = statements
+      .filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'))
+      .map((s) => JSON.stringify(s.Resource));
+    expect(secretResources).toHaveLength(2);
+    expect(secretResources.join(' ')).toContain('secret:payments/db-??????');
+    expect(secretResources.join(' ')).toContain('secret:payments/api-key-??????');
+    expect(statements.flatMap(actionsOf)).toContain('events:PutEvents');
+    const fn = template.findResources('AWS::Lambda::Function')[probeFunctionId()] as {
+      Properties: { Environment: { Variables: Record<string, unknown> } };
+    };
+    expect(fn.Properties.Environment.Variables.EVENT_BUS_NAME).toBeDefined();
+  });
+
+  it('lets the API invoke the probe function, unqualified, for POST /api/probes', () => {
+    const invoke = statementsOf(template).filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
+    expect(invoke).toHaveLength(1);
+    expect(invoke[0]?.policy).toMatch(/^IncidentApi/);
+    expect(invoke[0]?.Resource).toEqual({ 'Fn::GetAtt': [probeFunctionId(), 'Arn'] });
+  });
+
+  it('stays free of unacknowledged cdk-nag findings with a VPC', () => {
+    const report = new AwsSolutionsChecks(built.app).validateScope(built.app);
+    expect(report.violations.map((v) => v.ruleName)).toEqual([]);
   });
 });
 

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { ISecurityGroup, ISubnet, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -38,6 +39,12 @@ export interface ResponderFunctionProps {
   readonly memorySize?: number;
   /** @default - none beyond the Powertools settings */
   readonly environment?: Record<string, string>;
+  /** Runs the function in these subnets, e.g. to reach private databases. @default - not in a VPC */
+  readonly network?: {
+    readonly vpc: IVpc;
+    readonly subnets: ISubnet[];
+    readonly securityGroups: ISecurityGroup[];
+  };
 }
 
 /**
@@ -69,6 +76,9 @@ export class ResponderFunction extends Construct {
       timeout: props.timeout ?? Duration.seconds(30),
       tracing: Tracing.ACTIVE,
       logGroup: this.logGroup,
+      vpc: props.network?.vpc,
+      vpcSubnets: props.network ? { subnets: props.network.subnets } : undefined,
+      securityGroups: props.network?.securityGroups,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: `responder-${props.name}`,

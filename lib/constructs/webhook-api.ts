@@ -73,6 +73,11 @@ export class WebhookApi extends Construct {
       methods: [HttpMethod.GET, HttpMethod.PUT],
       integration: api,
     });
+    this.httpApi.addRoutes({
+      path: '/api/probes',
+      methods: [HttpMethod.GET, HttpMethod.POST],
+      integration: api,
+    });
   }
 
   /** The URL Alertmanager's webhook_configs should post to. */
