@@ -5,15 +5,19 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { probeAll } from '../functions/probe/probe-targets.ts';
 import { esbuildOptions, FUNCTION_NAMES } from '../lib/bundling.ts';
 import { loadConfigFile } from '../src/config/load.ts';
+import { probeTargetSchema } from '../src/config/probe-targets.ts';
 import { parseConfig } from '../src/config/schema.ts';
 import { startLocalRuntime } from '../src/local/runtime.ts';
-import { silentLog } from '../src/ports.ts';
+import { silentLog, systemClock } from '../src/ports.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROOT = join(import.meta.dirname, '..');
@@ -159,12 +163,76 @@ async function benchBundles() {
   return results;
 }
 
+const PROBE_TARGETS = Number(process.env.BENCH_PROBE_TARGETS ?? 200);
+const PROBE_TIMEOUT_MS = Number(process.env.BENCH_PROBE_TIMEOUT_MS ?? 2000);
+/** The bound a config gets when it sets none. */
+const DEFAULT_PROBE_CONCURRENCY = parseConfig({
+  service: 'bench',
+  aws: { region: 'eu-west-1', drRegion: 'eu-central-1' },
+}).probes.concurrency;
+
+/** 200 HTTP targets of which half hang until their timeout: the ideal wall time is one timeout. */
+async function benchProbes() {
+  const hung = createServer(() => undefined);
+  const fine = createServer((_req, res) =>
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'),
+  );
+  const listenOn = (server: ReturnType<typeof createServer>) =>
+    new Promise<number>((resolve) =>
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+    );
+  const [hungPort, finePort] = [await listenOn(hung), await listenOn(fine)];
+  const targets = Array.from({ length: PROBE_TARGETS }, (_, i) =>
+    probeTargetSchema.parse({
+      name: `target-${i}`,
+      kind: 'http',
+      url: `http://127.0.0.1:${i % 2 ? hungPort : finePort}/health`,
+      body: { json: 'status', equals: 'ok' },
+      timeoutMs: PROBE_TIMEOUT_MS,
+    }),
+  );
+  const secrets = { getSecretString: async () => '' };
+  global.gc?.();
+  const before = process.memoryUsage();
+  let peakRss = before.rss;
+  let peakHeap = before.heapUsed;
+  const sampler = setInterval(() => {
+    const now = process.memoryUsage();
+    peakRss = Math.max(peakRss, now.rss);
+    peakHeap = Math.max(peakHeap, now.heapUsed);
+  }, 5);
+  const started = performance.now();
+  const results = await probeAll(targets, {
+    secrets,
+    clock: systemClock,
+    concurrency: DEFAULT_PROBE_CONCURRENCY,
+  });
+  const wallMs = performance.now() - started;
+  clearInterval(sampler);
+  hung.closeAllConnections();
+  hung.close();
+  fine.close();
+  const mib = (bytes: number) => round(bytes / 2 ** 20, 1);
+  return {
+    targets: PROBE_TARGETS,
+    hanging: results.filter((r) => !r.ok).length,
+    timeoutMs: PROBE_TIMEOUT_MS,
+    wallMs: round(wallMs, 0),
+    overIdealMs: round(wallMs - PROBE_TIMEOUT_MS, 0),
+    peakRssMiB: mib(peakRss),
+    rssGrowthMiB: mib(peakRss - before.rss),
+    peakHeapGrowthMiB: mib(peakHeap - before.heapUsed),
+  };
+}
+
 const machine = {
   node: process.version,
   cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
   memoryGiB: round(totalmem() / 2 ** 30, 0),
 };
 console.log(`Responder benchmarks on Node ${machine.node}, ${machine.cpus}`);
+// Probes first, so the memory figures are not inflated by the webhook run's leftovers.
+const probes = await benchProbes();
 const webhook = await benchWebhook();
 console.log(
   '\nLocal runtime webhook (POST /alertmanager over loopback HTTP, dynalite state, in-process dispatch)',
@@ -177,6 +245,12 @@ console.log(
 );
 console.log(
   `  duplicates (answered 200)  : p50 ${webhook.duplicates.p50Ms} ms, p99 ${webhook.duplicates.p99Ms} ms`,
+);
+console.log(
+  `\nProbe fan-out (${probes.targets} HTTP targets, ${probes.hanging} hang until their ${probes.timeoutMs} ms timeout)`,
+);
+console.log(
+  `  wall time ${probes.wallMs} ms (ideal: one timeout, ${probes.timeoutMs} ms; ${probes.overIdealMs} ms over), peak RSS ${probes.peakRssMiB} MiB (+${probes.rssGrowthMiB} MiB), heap +${probes.peakHeapGrowthMiB} MiB`,
 );
 const bundles = await benchBundles();
 console.log(
@@ -191,6 +265,6 @@ for (const b of bundles) {
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
 writeFileSync(
   join(ROOT, 'bench', 'results', 'latest.json'),
-  `${JSON.stringify({ at: new Date().toISOString(), machine, webhook, bundles }, null, 2)}\n`,
+  `${JSON.stringify({ at: new Date().toISOString(), machine, webhook, probes, bundles }, null, 2)}\n`,
 );
 console.log('\nWritten to bench/results/latest.json');
