@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { nextHealth, type ProbeResult, type TargetHealth } from '../src/domain/probes.ts';
+import { DependencyUnavailableError } from '../src/ports.ts';
 import {
   auditOf,
   type Json,
@@ -178,6 +179,45 @@ describe('Probe runs against the local runtime', () => {
       expect((await probe()).body).toMatchObject({ dryRun: true, results: [{ ok: false }] });
     expect(await incidents()).toEqual([]);
     expect((await t.get('/api/probes')).body.targets[0].healthy).toBeNull();
+  });
+
+  it('a store failure between the health write and the incident loses nothing: the next run opens it and pages once', async () => {
+    // GIVEN opening an incident fails once, as an unreachable DynamoDB would
+    let failures = 1;
+    t = await startTestRuntime({
+      config: config(),
+      wrapStore: (store) =>
+        new Proxy(store, {
+          get(target, property, receiver) {
+            const value = Reflect.get(target, property, receiver);
+            if (typeof value !== 'function') return value;
+            if (property !== 'openIncident') return value.bind(target);
+            return async (...args: Parameters<typeof store.openIncident>) => {
+              if (failures-- > 0)
+                throw new DependencyUnavailableError('state store (DynamoDB)', new Error('timeout'));
+              return target.openIncident(...args);
+            };
+          },
+        }),
+    });
+    await probe();
+    await probe();
+    // WHEN the run that crosses the threshold cannot open the incident
+    const crossing = await probe();
+    expect(crossing.status).toBe(503);
+    expect(await incidents()).toEqual([]);
+    // THEN the next run, still failing, opens it and pages once
+    const next = (await probe()).body.results[0];
+    await t.runtime.dispatcher.idle();
+    const list = await incidents();
+    expect(list).toHaveLength(1);
+    expect(next).toMatchObject({ healthy: false, incidentId: list[0].id });
+    expect(await auditOf(t.runtime.store, list[0].id, 'action.received')).toHaveLength(1);
+    // and recovery still resolves it
+    serverUp = true;
+    await probe();
+    await probe();
+    expect((await incidents())[0].status).toBe('resolved');
   });
 
   it('answers 404 for an unknown target and 400 for a malformed request', async () => {

@@ -104,8 +104,11 @@ async function recordHealth(
     const { health, transition } = nextHealth(previous, result, target);
     if (!(await deps.store.saveTargetHealth(health, previous?.version ?? 0))) continue;
     let saved = health;
-    if (transition === 'healthy' && previous?.incidentId) {
+    if (health.healthy && health.incidentId) {
+      // Recovered: resolve the incident, then forget it. A failure in between retries on the next run.
       await recordIncident(signalFor(target, result, health, 'resolved'), incidentDeps);
+      saved = { ...health, incidentId: undefined, version: health.version + 1 };
+      await deps.store.saveTargetHealth(saved, health.version);
     }
     if (!health.healthy && !health.incidentId) {
       const incident = await recordIncident(signalFor(target, result, health, 'firing'), incidentDeps);
@@ -132,7 +135,7 @@ async function recordHealth(
       healthy: saved.healthy,
       consecutiveFailures: saved.consecutiveFailures,
       transition,
-      incidentId: saved.incidentId ?? previous?.incidentId,
+      incidentId: saved.incidentId ?? (transition === 'healthy' ? previous?.incidentId : undefined),
     };
   }
   throw new Error(`health of ${target.name} kept changing under this run; the next run records it`);

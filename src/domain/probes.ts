@@ -59,7 +59,8 @@ export function nextHealth(
       lastResult: result,
       lastTransitionAt: transition ? result.at : previous?.lastTransitionAt,
       failingSince: result.ok ? undefined : (previous?.failingSince ?? result.at),
-      incidentId: transition === 'healthy' ? undefined : previous?.incidentId,
+      // Kept through recovery until the run that resolves the incident clears it.
+      incidentId: previous?.incidentId,
       version: (previous?.version ?? 0) + 1,
     },
   };
