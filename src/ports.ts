@@ -1,4 +1,5 @@
 import type { ActionRequest } from './domain/actions.ts';
+import type { Escalation } from './domain/escalation.ts';
 import type { AuditEntry, Incident, IncidentStatus } from './domain/incident.ts';
 import type { ProbeResult, TargetHealth } from './domain/probes.ts';
 
@@ -82,6 +83,12 @@ export interface StateStore {
   saveTargetHealth(health: TargetHealth, expectedVersion: number): Promise<boolean>;
   listTargetHealth(): Promise<TargetHealth[]>;
 
+  /** An incident's escalation; saved with the version read (0 for a new one). */
+  getEscalation(incidentId: string): Promise<Escalation | undefined>;
+  saveEscalation(escalation: Escalation, expectedVersion: number): Promise<boolean>;
+  /** Ids of escalations whose `dueAt` has passed (eventually consistent: read each before acting). */
+  listDueEscalations(now: Date, limit?: number): Promise<string[]>;
+
   getAutomationFlag(): Promise<AutomationFlag>;
   setAutomationFlag(flag: AutomationFlag): Promise<void>;
 }
@@ -101,4 +108,27 @@ export const noProbeMetrics: ProbeMetrics = { publish() {} };
 /** Hands action requests to the action functions without waiting for them to run. */
 export interface ActionDispatcher {
   dispatch(requests: readonly ActionRequest[]): Promise<void>;
+}
+
+/** The messages of one page or notice, one per SNS protocol; `json` goes to https, http, sqs and lambda. */
+export interface PageMessages {
+  readonly default: string;
+  readonly email: string;
+  readonly sms: string;
+  readonly json: string;
+}
+
+/** One publish to one escalation topic (an SNS topic in AWS, the console and outbox locally). */
+export interface Page {
+  /** The topic's name in the config (`escalation.topics`). */
+  readonly topic: string;
+  /** At most 100 printable ASCII characters, as SNS requires. */
+  readonly subject: string;
+  readonly messages: PageMessages;
+  /** SNS message attributes for subscription filter policies: severity, tier, incident_id, service, event. */
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+export interface Pager {
+  publish(page: Page): Promise<{ messageId: string }>;
 }

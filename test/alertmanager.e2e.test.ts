@@ -72,7 +72,12 @@ describe('Alertmanager end to end', () => {
     expect(await incidents()).toHaveLength(1);
     await t.runtime.dispatcher.idle();
     const requested = await auditOf(t.runtime.store, opened.id, 'action.requested');
-    expect(requested.map((entry) => entry.data?.kind)).toEqual(['probe', 'escalate']);
+    // the route's probe and escalation on firing; the escalation policy's on resolution, to end paging
+    expect(requested.map((entry) => [entry.data?.kind, entry.data?.rule])).toEqual([
+      ['probe', 'database-trouble'],
+      ['escalate', 'database-trouble'],
+      ['escalate', 'escalation-policy'],
+    ]);
   });
 
   it('a 503 makes Alertmanager retry, and the retry is not doubled', async () => {

@@ -279,8 +279,11 @@ describe('POST /alertmanager', () => {
       const firing = await t.post('/alertmanager', loadEvent('firing.json'));
       const resolved = await t.post('/alertmanager', loadEvent('resolved.json'));
       expect(firing.body.actions.map((a: { kind: string }) => a.kind)).toEqual(['probe', 'escalate']);
-      // database-trouble acts on firing only and takes the alert (no continue): nothing on resolve
-      expect(resolved.body.actions).toEqual([]);
+      // database-trouble acts on firing only and takes the alert (no continue): no remediation on
+      // resolve, only the escalation policy's request that ends the escalation
+      expect(resolved.body.actions).toEqual([
+        expect.objectContaining({ kind: 'escalate', rule: 'escalation-policy' }),
+      ]);
       // the catch-all page route opts in to resolved
       const multi = loadEvent('multiple-alerts.json');
       await t.post('/alertmanager', multi);

@@ -5,7 +5,12 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ActionResult } from '../../src/actions/run-action.ts';
 import { fromApiGateway, toApiGateway } from '../../src/aws/api-gateway.ts';
-import { secretStore, stateStoreFromEnv, webhookCredentialsFromEnv } from '../../src/aws/clients.ts';
+import {
+  escalatorFromEnv,
+  secretStore,
+  stateStoreFromEnv,
+  webhookCredentialsFromEnv,
+} from '../../src/aws/clients.ts';
 import { powertools } from '../../src/aws/powertools.ts';
 import { bundledConfig } from '../../src/config/bundled.ts';
 import { systemClock } from '../../src/ports.ts';
@@ -29,14 +34,18 @@ async function runProbesRemotely(targets?: string[]): Promise<ProbeReport | unde
   return result.status === 'done' ? (result.outcome.result as ProbeReport) : undefined;
 }
 
+const store = stateStoreFromEnv(tracer);
+const secrets = secretStore(tracer, config);
 const deps: ApiDeps = {
   config,
-  store: stateStoreFromEnv(tracer),
-  credentials: webhookCredentialsFromEnv(secretStore(tracer, config), config),
+  store,
+  credentials: webhookCredentialsFromEnv(secrets, config),
   clock: systemClock,
   log,
   version: process.env.RESPONDER_VERSION ?? 'unknown',
   runProbes: probeFunction ? runProbesRemotely : undefined,
+  // Acknowledgements tell the tiers already paged at once; the sweeper retries what fails here.
+  escalator: escalatorFromEnv(tracer, config, store, secrets, log),
 };
 
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()

@@ -3,11 +3,13 @@ import { z } from 'zod';
 import type { ResponderConfig } from '../../src/config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../../src/domain/actions.ts';
 import type { Incident } from '../../src/domain/incident.ts';
+import type { Escalator } from '../../src/escalation/escalator.ts';
 import { authenticate, type CredentialSource, UNAUTHORIZED_HEADERS } from '../../src/http/auth.ts';
 import { type HttpRequest, type HttpResponse, json, problem } from '../../src/http/types.ts';
 import { describeIssuePath } from '../../src/issue-path.ts';
 import { type Clock, DependencyUnavailableError, type Log, type StateStore } from '../../src/ports.ts';
 import type { ProbeReport } from '../probe/run-probes.ts';
+import { handleAckLink } from './ack-pages.ts';
 
 export interface ApiDeps {
   readonly config: ResponderConfig;
@@ -18,6 +20,8 @@ export interface ApiDeps {
   readonly version: string;
   /** Probes now (all targets, or the named ones) and returns the report; absent where probing is not wired. */
   readonly runProbes?: (targets?: string[]) => Promise<ProbeReport | undefined>;
+  /** Acknowledgements and the escalation view; absent where escalation is not wired. */
+  readonly escalator?: Escalator;
 }
 
 /** The request behind `POST /api/probes` and `responder probe`: an operator's on-demand run. */
@@ -52,6 +56,10 @@ const listQuery = z.object({
     .regex(/^[A-Za-z0-9_-]{1,2048}$/)
     .optional(),
 });
+const ackBody = z.strictObject({
+  by: z.string().trim().min(1).max(80).optional(),
+});
+
 const automationBody = z.strictObject({
   enabled: z.boolean(),
   reason: z.string().min(3, 'say why, for the audit trail').max(500),
@@ -87,6 +95,15 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
         ? json(200, { status: 'ok', version: deps.version })
         : methodNotAllowed('GET');
     }
+    const link = /^\/ack\/([^/]{1,200})$/.exec(req.path);
+    if (link) {
+      // Authenticated by its signature: the link works from a phone, without the API token.
+      if (!deps.escalator) return problem(503, 'escalation is not available here');
+      return await handleAckLink(req, decodeURIComponent(link[1] ?? ''), {
+        ...deps,
+        escalator: deps.escalator,
+      });
+    }
     const auth = authenticate(req.headers.authorization, await deps.credentials.get());
     if (!auth.ok) return problem(401, 'unauthorized', undefined, UNAUTHORIZED_HEADERS);
 
@@ -112,7 +129,50 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
       const incident = await deps.store.getIncident(id);
       if (!incident) return problem(404, `no incident ${id}`);
       const audit = await deps.store.listAudit(id);
-      return json(200, { ...incidentView(incident), alertDetails: incident.alerts, audit });
+      const escalation = (await deps.escalator?.view(incident)) ?? null;
+      return json(200, { ...incidentView(incident), escalation, alertDetails: incident.alerts, audit });
+    }
+
+    const ack = /^\/api\/incidents\/([^/]+)\/ack$/.exec(req.path);
+    if (ack) {
+      if (req.method !== 'POST') return methodNotAllowed('POST');
+      if (!deps.escalator) return problem(503, 'escalation is not available here');
+      const id = decodeURIComponent(ack[1] ?? '');
+      if (!INCIDENT_ID.test(id)) return problem(400, `'${id}' is not an incident id (YYYYMMDD-xxxxxxxx)`);
+      let body: unknown = {};
+      if (req.body.length > 0) {
+        try {
+          body = JSON.parse(req.body.toString('utf8'));
+        } catch {
+          return problem(400, 'body is not valid JSON');
+        }
+      }
+      const parsed = ackBody.safeParse(body);
+      if (!parsed.success) {
+        return problem(
+          400,
+          'invalid acknowledgement',
+          parsed.error.issues.map((issue) => `${describeIssuePath(issue.path, '(body)')}: ${issue.message}`),
+        );
+      }
+      const by = parsed.data.by ?? auth.principal;
+      const via = req.headers['user-agent']?.startsWith('responder-cli') ? 'cli' : 'api';
+      const result = await deps.escalator.acknowledge(id, by, via);
+      switch (result.outcome) {
+        case 'no-incident':
+          return problem(404, `no incident ${id}`);
+        case 'resolved':
+          return problem(409, `incident ${id} is already resolved: nothing to acknowledge`);
+        default: {
+          const incident = await deps.store.getIncident(id);
+          return json(200, {
+            id,
+            outcome: result.outcome,
+            acknowledged: result.escalation.acknowledged,
+            escalation: incident ? await deps.escalator.view(incident) : null,
+          });
+        }
+      }
     }
 
     if (req.path === '/api/probes') {

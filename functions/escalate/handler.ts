@@ -1,4 +1,4 @@
 import { createActionHandler } from '../../src/aws/action-handler.ts';
-import { escalateIncident } from './escalate-incident.ts';
+import { createEscalateAction } from './escalate-incident.ts';
 
-export const handler = createActionHandler('escalate', () => escalateIncident);
+export const handler = createActionHandler('escalate', createEscalateAction);

@@ -31,6 +31,8 @@ const DELIVERY_LEASE_SECONDS = 60;
 /** Bounds the alerts copied into each event so it stays far below EventBridge's 256 KB entry limit. */
 const MAX_ALERTS_PER_ACTION = 25;
 const DRY_RUN_LABEL = 'responder_dry_run';
+/** The `rule` of the escalation ingest requests by itself (escalation.escalateAlerts). */
+export const ESCALATION_POLICY_RULE = 'escalation-policy';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -176,7 +178,6 @@ async function requestActions(
   incident: Incident | undefined,
   deps: IngestDeps,
 ) {
-  if (planned.length === 0) return [];
   const { config, store } = deps;
   const needsFlag = planned.some((action) => REMEDIATION_KINDS.includes(action.kind));
   const automationEnabled =
@@ -216,6 +217,11 @@ async function requestActions(
     requests.push(request);
     summary.push(pick(request));
   }
+  const escalation = escalationRequest(requests, deliveryKey, incident, requestedAt, deps);
+  if (escalation) {
+    requests.push(escalation);
+    summary.push(pick(escalation));
+  }
   await deps.dispatcher.dispatch(requests);
   for (const request of requests) {
     await audit(deps, incident?.id, 'action.requested', {
@@ -224,6 +230,33 @@ async function requestActions(
     });
   }
   return summary;
+}
+
+/**
+ * Pages by the escalation policy (escalation.escalateAlerts), and always lets a resolution reach the
+ * escalation so the tiers paged hear of it. Unneeded when a route already asked for an escalation.
+ */
+function escalationRequest(
+  requests: readonly ActionRequest[],
+  deliveryKey: string,
+  incident: Incident | undefined,
+  requestedAt: string,
+  deps: IngestDeps,
+): ActionRequest | undefined {
+  if (!incident || requests.some((request) => request.kind === 'escalate')) return undefined;
+  if (!deps.config.escalation.escalateAlerts && incident.status !== 'resolved') return undefined;
+  return {
+    actionId: sha256(`${deliveryKey}|escalation-policy`).slice(0, 40),
+    kind: 'escalate',
+    trigger: 'alert',
+    requestedAt,
+    dryRun: deps.config.safety.dryRun || incident.alerts.some((a) => a.labels[DRY_RUN_LABEL] === 'true'),
+    params: {},
+    rule: ESCALATION_POLICY_RULE,
+    incidentId: incident.id,
+    severity: incident.severity,
+    alerts: [],
+  };
 }
 
 function pick(request: ActionRequest) {

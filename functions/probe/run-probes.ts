@@ -106,7 +106,20 @@ async function recordHealth(
     let saved = health;
     if (health.healthy && health.incidentId) {
       // Recovered: resolve the incident, then forget it. A failure in between retries on the next run.
-      await recordIncident(signalFor(target, result, health, 'resolved'), incidentDeps);
+      const resolved = await recordIncident(signalFor(target, result, health, 'resolved'), incidentDeps);
+      // The escalation ends and the tiers paged hear of it; the request is idempotent per recovery.
+      await deps.dispatcher.dispatch([
+        actionRequestSchema.parse({
+          actionId: `probe-${target.name}-healthy-${health.lastTransitionAt ?? result.at}-escalate`,
+          kind: 'escalate',
+          trigger: 'probe',
+          requestedAt: deps.clock.now().toISOString(),
+          dryRun: deps.config.safety.dryRun,
+          params: { target: target.name },
+          incidentId: health.incidentId,
+          severity: resolved?.severity,
+        }),
+      ]);
       saved = { ...health, incidentId: undefined, version: health.version + 1 };
       await deps.store.saveTargetHealth(saved, health.version);
     }

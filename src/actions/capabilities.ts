@@ -1,5 +1,5 @@
 import { backupDatabase } from '../../functions/backup/backup-database.ts';
-import { escalateIncident } from '../../functions/escalate/escalate-incident.ts';
+import { createEscalateAction } from '../../functions/escalate/escalate-incident.ts';
 import { failoverDns } from '../../functions/failover/failover-dns.ts';
 import { createProbeAction } from '../../functions/probe/run-probes.ts';
 import { rotateSecret } from '../../functions/rotate/rotate-secret.ts';
@@ -15,5 +15,5 @@ export const CAPABILITIES: Readonly<Record<ActionKind, CapabilityFactory>> = {
   backup: () => backupDatabase,
   rotate: () => rotateSecret,
   failover: () => failoverDns,
-  escalate: () => escalateIncident,
+  escalate: createEscalateAction,
 };

@@ -14,6 +14,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { Escalation } from '../domain/escalation.ts';
 import type { AuditEntry, Incident } from '../domain/incident.ts';
 import type { TargetHealth } from '../domain/probes.ts';
 import {
@@ -33,7 +34,10 @@ const key = {
   lock: (name: string) => ({ pk: `LOCK#${name}`, sk: 'LOCK' }),
   automation: () => ({ pk: 'FLAG#automation', sk: 'FLAG' }),
   targetHealth: (target: string) => ({ pk: 'PROBES', sk: `TARGET#${target}` }),
+  escalation: (incidentId: string) => ({ pk: `INC#${incidentId}`, sk: 'ESCALATION' }),
 };
+/** Escalations with work due are in the index under this partition, sorted by `dueAt`; others are not. */
+const ESCALATION_DUE_PARTITION = 'ESCALATION-DUE';
 const INCIDENT_INDEX = 'gsi1';
 const INCIDENT_PARTITION = 'INCIDENT';
 
@@ -395,6 +399,57 @@ export class DynamoDbStateStore implements StateStore {
   private toTargetHealth(item: Record<string, unknown>): TargetHealth {
     const { pk: _pk, sk: _sk, entity: _e, ...health } = item;
     return health as unknown as TargetHealth;
+  }
+
+  async getEscalation(incidentId: string) {
+    const found = await this.call(() =>
+      this.doc.send(
+        new GetCommand({ TableName: this.table, Key: key.escalation(incidentId), ConsistentRead: true }),
+      ),
+    );
+    if (!found.Item) return undefined;
+    const { pk: _pk, sk: _sk, entity: _e, gsi1pk: _g1, gsi1sk: _g2, ...escalation } = found.Item;
+    return escalation as unknown as Escalation;
+  }
+
+  saveEscalation(escalation: Escalation, expectedVersion: number) {
+    const due = escalation.dueAt
+      ? { gsi1pk: ESCALATION_DUE_PARTITION, gsi1sk: `${escalation.dueAt}#${escalation.incidentId}` }
+      : {};
+    return this.conditional(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...key.escalation(escalation.incidentId), entity: 'escalation', ...escalation, ...due },
+          ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : '#version = :expected',
+          ExpressionAttributeNames: expectedVersion === 0 ? undefined : { '#version': 'version' },
+          ExpressionAttributeValues: expectedVersion === 0 ? undefined : { ':expected': expectedVersion },
+        }),
+      ),
+    );
+  }
+
+  async listDueEscalations(now: Date, limit = 100) {
+    const ids: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.call(() =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.table,
+            IndexName: INCIDENT_INDEX,
+            KeyConditionExpression: 'gsi1pk = :due AND gsi1sk <= :now',
+            // '~' sorts after every character of an incident id, so everything due by `now` is in.
+            ExpressionAttributeValues: { ':due': ESCALATION_DUE_PARTITION, ':now': `${now.toISOString()}#~` },
+            Limit: limit - ids.length,
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) ids.push(item.incidentId as string);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && ids.length < limit);
+    return ids;
   }
 
   async getAutomationFlag(): Promise<AutomationFlag> {

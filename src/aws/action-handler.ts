@@ -13,7 +13,7 @@ import type { ActionKind } from '../config/schema.ts';
 import { actionRequestSchema } from '../domain/actions.ts';
 import { describeIssuePath } from '../issue-path.ts';
 import { type ActionDispatcher, type ProbeMetrics, systemClock } from '../ports.ts';
-import { secretStore, stateStoreFromEnv } from './clients.ts';
+import { escalatorFromEnv, secretStore, stateStoreFromEnv } from './clients.ts';
 import { powertools } from './powertools.ts';
 
 /** Per-target latency and up/down as CloudWatch embedded metrics, one metric set per target. */
@@ -50,10 +50,12 @@ export function createActionHandler(kind: ActionKind, capability: CapabilityFact
   const config = bundledConfig();
   const { logger, tracer, metrics, log } = powertools(`responder-${kind}`);
   const busName = process.env.EVENT_BUS_NAME;
+  const store = stateStoreFromEnv(tracer);
+  const secrets = secretStore(tracer, config);
   const env: ActionEnvironment = {
     config,
-    store: stateStoreFromEnv(tracer),
-    secrets: secretStore(tracer, config),
+    store,
+    secrets,
     dispatcher: busName
       ? new EventBridgeDispatcher(
           tracer.captureAWSv3Client(new EventBridgeClient({ maxAttempts: 3 })),
@@ -63,6 +65,7 @@ export function createActionHandler(kind: ActionKind, capability: CapabilityFact
     clock: systemClock,
     log,
     metrics: probeMetricsOf(metrics),
+    escalator: escalatorFromEnv(tracer, config, store, secrets, log),
   };
   const perform = capability(env);
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseMatcher } from '../domain/matchers.ts';
 import { describeIssuePath } from '../issue-path.ts';
+import { escalationSchema } from './escalation.ts';
 import { scheduleExpression, secretRef } from './fields.ts';
 import { probesSchema } from './probe-targets.ts';
 
@@ -103,6 +104,14 @@ export const configSchema = z.strictObject({
         info: 'P4',
       }),
       default: z.enum(SEVERITIES).default('P3'),
+      /** Severity of the incident a failed backup, rotation or failover opens (probes use their target's). */
+      actionFailures: z
+        .strictObject({
+          backup: z.enum(SEVERITIES).default('P2'),
+          rotate: z.enum(SEVERITIES).default('P2'),
+          failover: z.enum(SEVERITIES).default('P1'),
+        })
+        .prefault({}),
     })
     .prefault({}),
   routes: z.array(routeSchema).default([]),
@@ -128,12 +137,7 @@ export const configSchema = z.strictObject({
     })
     .catchall(z.unknown())
     .prefault({}),
-  escalation: z
-    .strictObject({
-      sweepSchedule: scheduleExpression.default('rate(1 minute)'),
-    })
-    .catchall(z.unknown())
-    .prefault({}),
+  escalation: escalationSchema.prefault({}),
   safety: z
     .strictObject({
       /** Global kill switch: false turns every remediation into a recorded "skipped: automation disabled". */
@@ -149,6 +153,13 @@ export const configSchema = z.strictObject({
        * 127.0.0.1:18081 and :18082 and a throwaway PostgreSQL on :15432 (secret responder/demo-db).
        */
       demoEnvironment: z.boolean().default(false),
+      /**
+       * Multiplies escalation delays (and the sweep interval) for trying paging out: 0.01 turns
+       * P1's 15 minutes into 9 seconds. Local runtime only; deployed stacks always use 1.
+       */
+      escalationDelayScale: z.number().positive().max(1).default(1),
+      /** Also POST each page's JSON to this webhook (e.g. a chat incoming webhook). */
+      pagerWebhookUrl: z.url().optional(),
     })
     .prefault({}),
   logRetentionDays: z

@@ -12,22 +12,36 @@ import { handleAlertmanagerWebhook } from '../../functions/ingest/ingest-alerts.
 import type { ProbeReport } from '../../functions/probe/run-probes.ts';
 import { CAPABILITIES } from '../actions/capabilities.ts';
 import type { ActionEnvironment } from '../actions/environment.ts';
-import { type PerformAction, runActionRequest } from '../actions/run-action.ts';
+import { type ActionResult, type PerformAction, runActionRequest } from '../actions/run-action.ts';
 import { DynamoDbStateStore, ensureStateTable } from '../adapters/dynamodb-state-store.ts';
 import { staticCredentialSource } from '../adapters/secrets-manager-credentials.ts';
 import { StateTableSecretStore } from '../adapters/state-table-secret-store.ts';
 import { ACTION_KINDS, type ActionKind, type ResponderConfig } from '../config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../domain/actions.ts';
 import { compileRoutes } from '../domain/routing.ts';
+import { ackKeyOf } from '../escalation/ack-link.ts';
+import { Escalator } from '../escalation/escalator.ts';
 import type { HttpRequest, HttpResponse } from '../http/types.ts';
 import { type Clock, type Log, noProbeMetrics, type StateStore, systemClock } from '../ports.ts';
 import { startDemoEnvironment } from './demo-environment.ts';
 import { type ActionEventHandler, InProcessDispatcher } from './in-process-dispatcher.ts';
+import { LocalPager } from './local-pager.ts';
 import { type ScheduleTimer, startSchedule } from './schedules.ts';
 
 export const LOCAL_TABLE_NAME = 'responder-state';
 export const LOCAL_BACKUP_BUCKET = 'responder-backups';
 export const VERSION = '0.1.0';
+/** The local ack-link signing key's secret name, generated on first start when absent. */
+export const LOCAL_ACK_SECRET = 'responder/ack-signing-key';
+
+async function ensureLocalAckKey(secrets: StateTableSecretStore, secretId: string) {
+  try {
+    await secrets.getSecretString(secretId);
+  } catch (error) {
+    if (!/ResourceNotFoundException/.test((error as Error).message)) throw error;
+    await secrets.putSecretString(secretId, JSON.stringify({ key: randomBytes(32).toString('base64url') }));
+  }
+}
 
 export interface LocalRuntimeOptions {
   readonly config: ResponderConfig;
@@ -55,6 +69,9 @@ export interface LocalRuntime {
   readonly store: StateStore;
   readonly secrets: StateTableSecretStore;
   readonly dispatcher: InProcessDispatcher;
+  readonly escalator: Escalator;
+  /** Runs the escalation sweeper now, as its schedule does. */
+  sweepEscalations(): Promise<ActionResult>;
   /** Probes now (all targets or the named ones), as `POST /api/probes` does. */
   probeNow(targets?: string[]): Promise<ProbeReport | undefined>;
   readonly endpoints: { readonly dynamodb: string; readonly s3: string };
@@ -189,7 +206,38 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     deadLetterFile: join(dataDir, 'dead-letters.jsonl'),
     retryDelaysMs: options.retryDelaysMs,
   });
-  const env: ActionEnvironment = { config, store, secrets, dispatcher, clock, log, metrics: noProbeMetrics };
+  const ackSecret = config.escalation.ackSigningSecret ?? LOCAL_ACK_SECRET;
+  await ensureLocalAckKey(secrets, ackSecret);
+  const publicUrl = { value: config.api.publicUrl ?? '' };
+  const escalator = new Escalator({
+    config,
+    store,
+    clock,
+    log,
+    pager: new LocalPager({
+      outboxFile: join(dataDir, 'outbox.jsonl'),
+      log,
+      webhookUrl: config.local.pagerWebhookUrl,
+      now: () => clock.now(),
+    }),
+    links: {
+      get publicUrl() {
+        return publicUrl.value;
+      },
+      ackKey: async () => ackKeyOf(await secrets.getSecretString(ackSecret)),
+    },
+    delayScale: config.local.escalationDelayScale,
+  });
+  const env: ActionEnvironment = {
+    config,
+    store,
+    secrets,
+    dispatcher,
+    clock,
+    log,
+    metrics: noProbeMetrics,
+    escalator,
+  };
   for (const kind of ACTION_KINDS) performers[kind] = CAPABILITIES[kind](env);
 
   const ingestDeps = {
@@ -214,6 +262,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     version: VERSION,
     // The operator's on-demand probe runs here and now, through the same probe capability.
     runProbes: probeNow,
+    escalator,
   };
 
   const route = (req: HttpRequest): Promise<HttpResponse> =>
@@ -271,6 +320,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     throw error;
   }
   const url = `http://127.0.0.1:${port}`;
+  publicUrl.value ||= url;
 
   const demo = config.local.demoEnvironment
     ? await startDemoEnvironment({ dataDir, secrets, log })
@@ -283,9 +333,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       ['backup', config.backups.schedule],
       ['escalate', config.escalation.sweepSchedule],
     ];
+    const scale = config.local.escalationDelayScale;
     for (const [kind, expression] of schedules) {
       timers.push(
-        startSchedule(expression, (scheduledTime) => {
+        startSchedule(expression, kind === 'escalate' ? scale : 1, (scheduledTime) => {
           void dispatcher
             .dispatch([scheduledRequest(kind, scheduledTime, config.safety.dryRun)])
             .catch((error: Error) => log.error(`scheduled ${kind} not dispatched`, { error: error.message }));
@@ -300,6 +351,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     webhookUrl: `${url}/alertmanager`,
     secrets,
     probeNow,
+    escalator,
+    async sweepEscalations() {
+      return runAction('escalate', scheduledRequest('escalate', clock.now(), config.safety.dryRun));
+    },
     token,
     username,
     dataDir,

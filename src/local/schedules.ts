@@ -30,8 +30,16 @@ export interface ScheduleTimer {
   stop(): void;
 }
 
-/** Fires `fire(scheduledTime)` at each occurrence of the expression until stopped. */
-export function startSchedule(expression: string, fire: (scheduledTime: Date) => void): ScheduleTimer {
+/**
+ * Fires `fire(scheduledTime)` at each occurrence of the expression until stopped. A `scale` below 1
+ * (local.escalationDelayScale) runs a rate that much faster, never more often than once a second.
+ */
+export function startSchedule(
+  expression: string,
+  scale: number,
+  fire: (scheduledTime: Date) => void,
+): ScheduleTimer {
+  if (scale < 1) return startScaledRate(expression, scale, fire);
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const arm = () => {
@@ -55,4 +63,23 @@ export function startSchedule(expression: string, fire: (scheduledTime: Date) =>
       if (timer) clearTimeout(timer);
     },
   };
+}
+
+function startScaledRate(
+  expression: string,
+  scale: number,
+  fire: (scheduledTime: Date) => void,
+): ScheduleTimer {
+  const now = new Date();
+  const period = Math.max(
+    1000,
+    Math.round(
+      (nextFireTime(expression, nextFireTime(expression, now)).getTime() -
+        nextFireTime(expression, now).getTime()) *
+        scale,
+    ),
+  );
+  const timer = setInterval(() => fire(new Date(Math.floor(Date.now() / period) * period)), period);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }

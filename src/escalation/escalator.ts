@@ -1,0 +1,440 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { ResponderConfig } from '../config/schema.ts';
+import type { Acknowledgement, Escalation, NoticeEvent, SentNotice } from '../domain/escalation.ts';
+import type { Incident } from '../domain/incident.ts';
+import { severityRank } from '../domain/severity.ts';
+import { type Clock, DependencyUnavailableError, type Log, type Pager, type StateStore } from '../ports.ts';
+import { type AckVerification, signAckToken, verifyAckToken } from './ack-link.ts';
+import { buildPage } from './pages.ts';
+import { type PlannedTier, planTiers } from './policy.ts';
+
+/** Where pages link to, and the ack-link key (read from Secrets Manager, cached by the secret store). */
+export interface EscalationLinks {
+  /** The API's base URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com */
+  readonly publicUrl: string;
+  ackKey(): Promise<string>;
+}
+
+export interface EscalatorDeps {
+  readonly config: ResponderConfig;
+  readonly store: StateStore;
+  readonly pager: Pager;
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly links: EscalationLinks;
+  /** Multiplies tier delays; below 1 only for trying escalation out locally. @default 1 */
+  readonly delayScale?: number;
+}
+
+/** A sender holds an escalation this long while it publishes; a crashed sender's lease runs out. */
+const LEASE_MS = 60_000;
+const MAX_WRITES = 8;
+
+interface Work {
+  readonly key: string;
+  readonly event: NoticeEvent;
+  readonly tier: PlannedTier;
+  readonly topic: string;
+}
+
+export interface Delivered extends SentNotice {
+  readonly incidentId: string;
+}
+
+export interface EscalationReport {
+  readonly incidentId: string;
+  readonly status: Escalation['status'] | 'none';
+  readonly sent: readonly Delivered[];
+  /** Dry runs: what would be sent now. */
+  readonly wouldSend?: readonly { event: NoticeEvent; tier: string; topic: string }[];
+  /** Set when another sender held the escalation, so this one sent nothing. */
+  readonly busy?: boolean;
+}
+
+export type AckResult =
+  | { readonly outcome: 'acknowledged' | 'already-acknowledged'; readonly escalation: Escalation }
+  | { readonly outcome: 'resolved' | 'no-incident' };
+
+const plus = (iso: string, ms: number) => new Date(Date.parse(iso) + ms);
+
+/**
+ * Pages along the escalation matrix without timers: everything lives in one record per incident,
+ * written with optimistic versions, and a sender takes a lease before it publishes. A tier is paged at
+ * most once per incident however many sweepers, retries and Alertmanager re-sends arrive; a page whose
+ * publish failed stays due and the next sweep sends it. A sender that dies between SNS accepting a
+ * message and its own write lets the lease run out, and that message may go out a second time:
+ * SNS standard topics offer no idempotency key, and a duplicate page beats a lost one.
+ */
+export class Escalator {
+  private readonly owner = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+
+  constructor(private readonly deps: EscalatorDeps) {}
+
+  private get scale() {
+    return this.deps.delayScale ?? 1;
+  }
+
+  /** Brings the escalation in line with its incident (start, raise severity, resolve) and sends what is due. */
+  async reconcile(incidentId: string, options: { dryRun?: boolean } = {}): Promise<EscalationReport> {
+    const { store } = this.deps;
+    const incident = await store.getIncident(incidentId);
+    if (!incident) return { incidentId, status: 'none', sent: [] };
+    for (let attempt = 0; attempt < MAX_WRITES; attempt++) {
+      const current = await store.getEscalation(incidentId);
+      const next = this.updated(current, incident);
+      if (options.dryRun) {
+        const view = next ?? current;
+        return {
+          incidentId,
+          status: view?.status ?? 'none',
+          sent: [],
+          wouldSend: view
+            ? this.workOf(view, incident, this.deps.clock.now()).map(({ event, tier, topic }) => ({
+                event,
+                tier: tier.name,
+                topic,
+              }))
+            : [],
+        };
+      }
+      if (!next || next === current) break;
+      if (await store.saveEscalation(next, current?.version ?? 0)) {
+        if (!current)
+          await this.audit(incidentId, 'escalation.started', `escalation started at ${next.severity}`);
+        else if (next.status === 'resolved' && current.status !== 'resolved') {
+          await this.audit(incidentId, 'escalation.ended', 'incident resolved: escalation ended');
+        } else if (next.severity !== current.severity) {
+          await this.audit(
+            incidentId,
+            'escalation.raised',
+            `severity raised from ${current.severity} to ${next.severity}`,
+          );
+        }
+        break;
+      }
+    }
+    return this.advance(incidentId);
+  }
+
+  /** Sends what is due on every escalation the index lists as due. Failures are reported, not thrown. */
+  async sweep(): Promise<{
+    checked: number;
+    sent: Delivered[];
+    failed: { incidentId: string; error: string }[];
+  }> {
+    const ids = await this.deps.store.listDueEscalations(this.deps.clock.now());
+    const sent: Delivered[] = [];
+    const failed: { incidentId: string; error: string }[] = [];
+    for (const incidentId of ids) {
+      try {
+        sent.push(...(await this.reconcile(incidentId)).sent);
+      } catch (error) {
+        failed.push({ incidentId, error: (error as Error).message });
+        this.deps.log.error('escalation sweep: sending failed; the next sweep retries', {
+          incidentId,
+          error: (error as Error).message,
+        });
+      }
+    }
+    return { checked: ids.length, sent, failed };
+  }
+
+  /**
+   * Stops further tiers at once and tells the tiers already paged who acknowledged. Acknowledging an
+   * incident nobody was paged for still records it, so no tier is paged later.
+   */
+  async acknowledge(incidentId: string, by: string, via: string): Promise<AckResult> {
+    const { store, clock } = this.deps;
+    const incident = await store.getIncident(incidentId);
+    if (!incident) return { outcome: 'no-incident' };
+    if (incident.status === 'resolved') return { outcome: 'resolved' };
+    for (let attempt = 0; attempt < MAX_WRITES; attempt++) {
+      const current = await store.getEscalation(incidentId);
+      if (current?.acknowledged) return { outcome: 'already-acknowledged', escalation: current };
+      if (current?.status === 'resolved') return { outcome: 'resolved' };
+      const now = clock.now().toISOString();
+      const acknowledged: Acknowledgement = { by, at: now, via };
+      const next: Escalation = current
+        ? { ...current, status: 'acknowledged', acknowledged, dueAt: now, version: current.version + 1 }
+        : {
+            incidentId,
+            severity: incident.severity,
+            startedAt: now,
+            status: 'acknowledged',
+            sent: [],
+            acknowledged,
+            version: 1,
+          };
+      if (!(await store.saveEscalation(next, current?.version ?? 0))) continue;
+      await this.audit(incidentId, 'escalation.acknowledged', `acknowledged by ${by} (via ${via})`, {
+        by,
+        via,
+      });
+      try {
+        await this.advance(incidentId);
+      } catch (error) {
+        // The acknowledgement stands; the notices stay due and the sweeper sends them.
+        this.deps.log.warn('acknowledged, but the notices could not be sent yet; the sweeper retries', {
+          incidentId,
+          error: (error as Error).message,
+        });
+      }
+      return { outcome: 'acknowledged', escalation: (await store.getEscalation(incidentId)) ?? next };
+    }
+    throw new DependencyUnavailableError('state store (DynamoDB)', new Error('too many concurrent writers'));
+  }
+
+  /** Checks a signed ack link's token against the current key and clock. */
+  async verifyLink(token: string): Promise<AckVerification> {
+    return verifyAckToken(await this.deps.links.ackKey(), token, this.deps.clock.now());
+  }
+
+  /** The escalation as the API shows it, with the next tier and when it is due. */
+  async view(incident: Incident) {
+    const escalation = await this.deps.store.getEscalation(incident.id);
+    if (!escalation) return null;
+    const tiers = planTiers(this.deps.config.escalation, escalation.severity, incident.labels, this.scale);
+    const pagedTiers = new Set(escalation.sent.filter((s) => s.event === 'page').map((s) => s.tier));
+    const next =
+      escalation.status === 'paging'
+        ? tiers.find((tier) => !tier.route && !pagedTiers.has(tier.name))
+        : undefined;
+    return {
+      status: escalation.status,
+      severity: escalation.severity,
+      startedAt: escalation.startedAt,
+      acknowledged: escalation.acknowledged ?? null,
+      resolvedAt: escalation.resolvedAt ?? null,
+      sent: escalation.sent,
+      nextTier: next
+        ? { name: next.name, dueAt: plus(escalation.startedAt, next.offsetMs).toISOString() }
+        : null,
+    };
+  }
+
+  private updated(current: Escalation | undefined, incident: Incident): Escalation | undefined {
+    const now = this.deps.clock.now().toISOString();
+    if (!current) {
+      if (incident.status === 'resolved') return undefined;
+      return {
+        incidentId: incident.id,
+        severity: incident.severity,
+        startedAt: now,
+        status: 'paging',
+        sent: [],
+        dueAt: now,
+        version: 1,
+      };
+    }
+    if (incident.status === 'resolved' && current.status !== 'resolved') {
+      return {
+        ...current,
+        status: 'resolved',
+        resolvedAt: incident.resolvedAt ?? now,
+        dueAt: now,
+        version: current.version + 1,
+      };
+    }
+    if (current.status === 'paging' && severityRank(incident.severity) < severityRank(current.severity)) {
+      return { ...current, severity: incident.severity, dueAt: now, version: current.version + 1 };
+    }
+    return current;
+  }
+
+  private workOf(escalation: Escalation, incident: Incident, now: Date): Work[] {
+    const sentKeys = new Set(escalation.sent.map((notice) => notice.key));
+    const work: Work[] = [];
+    if (escalation.status === 'paging') {
+      for (const tier of planTiers(
+        this.deps.config.escalation,
+        escalation.severity,
+        incident.labels,
+        this.scale,
+      )) {
+        if (plus(escalation.startedAt, tier.offsetMs) > now) continue;
+        for (const topic of tier.topics) {
+          const key = `page:${tier.name}:${topic}`;
+          if (!sentKeys.has(key)) work.push({ key, event: 'page', tier, topic });
+        }
+      }
+      return work;
+    }
+    // Acknowledged or resolved: one notice to every topic that was paged.
+    const event: NoticeEvent = escalation.status;
+    const paged = new Map<string, SentNotice>();
+    for (const notice of escalation.sent)
+      if (notice.event === 'page' && !paged.has(notice.topic)) paged.set(notice.topic, notice);
+    for (const [topic, page] of paged) {
+      const key = `${event}:${topic}`;
+      if (sentKeys.has(key)) continue;
+      work.push({
+        key,
+        event,
+        topic,
+        tier: { name: page.tier, level: 0, topics: [topic], offsetMs: 0, reason: event, route: false },
+      });
+    }
+    return work;
+  }
+
+  /** When the sweeper next has work here; undefined takes the escalation out of the sweep index. */
+  private dueOf(escalation: Escalation, incident: Incident, now: Date): string | undefined {
+    if (escalation.status !== 'paging') {
+      return this.workOf(escalation, incident, now).length > 0 ? now.toISOString() : undefined;
+    }
+    const sentKeys = new Set(escalation.sent.map((notice) => notice.key));
+    let due: Date | undefined;
+    for (const tier of planTiers(
+      this.deps.config.escalation,
+      escalation.severity,
+      incident.labels,
+      this.scale,
+    )) {
+      if (tier.topics.every((topic) => sentKeys.has(`page:${tier.name}:${topic}`))) continue;
+      const at = plus(escalation.startedAt, tier.offsetMs);
+      if (!due || at < due) due = at;
+    }
+    return due?.toISOString();
+  }
+
+  /** Sends what is due under a lease, then records it; repeats while more became due meanwhile. */
+  private async advance(incidentId: string): Promise<EscalationReport> {
+    const { store, clock } = this.deps;
+    const delivered: Delivered[] = [];
+    let status: EscalationReport['status'] = 'none';
+    for (let round = 0; round < 3; round++) {
+      const escalation = await store.getEscalation(incidentId);
+      const incident = await store.getIncident(incidentId);
+      if (!escalation || !incident) return { incidentId, status, sent: delivered };
+      status = escalation.status;
+      const now = clock.now();
+      const work = this.workOf(escalation, incident, now);
+      if (work.length === 0) {
+        const dueAt = this.dueOf(escalation, incident, now);
+        if (dueAt !== escalation.dueAt) {
+          await store.saveEscalation(
+            { ...escalation, dueAt, version: escalation.version + 1 },
+            escalation.version,
+          );
+        }
+        return { incidentId, status, sent: delivered };
+      }
+      const lease = escalation.lease;
+      if (lease && lease.owner !== this.owner && Date.parse(lease.until) > now.getTime()) {
+        return { incidentId, status, sent: delivered, busy: true };
+      }
+      const leased: Escalation = {
+        ...escalation,
+        lease: { owner: this.owner, until: new Date(now.getTime() + LEASE_MS).toISOString() },
+        version: escalation.version + 1,
+      };
+      if (!(await store.saveEscalation(leased, escalation.version))) continue;
+
+      const { sent, failures } = await this.send(work, escalation, incident);
+      const after = await this.record(incidentId, incident, sent);
+      status = after?.status ?? status;
+      delivered.push(...sent.map((notice) => ({ ...notice, incidentId })));
+      if (failures.length > 0) {
+        const first = failures[0];
+        throw new DependencyUnavailableError(
+          'pager (SNS)',
+          new Error(
+            `${failures.length} of ${work.length} messages not sent (${first?.topic}: ${first?.error}); they stay due`,
+          ),
+        );
+      }
+    }
+    return { incidentId, status, sent: delivered };
+  }
+
+  private async send(work: readonly Work[], escalation: Escalation, incident: Incident) {
+    const { config, clock, links } = this.deps;
+    const policy = config.escalation.policy[escalation.severity];
+    const service = incident.labels.service ?? config.service;
+    const base = links.publicUrl.replace(/\/$/, '');
+    const needsKey = work.some((item) => item.event === 'page');
+    const key = needsKey ? await links.ackKey() : '';
+    const tiersOf = policy.tiers.length;
+    const sent: SentNotice[] = [];
+    const failures: { topic: string; error: string }[] = [];
+    for (const item of work) {
+      const expiresAt = new Date(clock.now().getTime() + config.escalation.ackLinkTtlHours * 3_600_000);
+      const ack =
+        item.event === 'page'
+          ? `${base}/ack/${signAckToken(key, { incidentId: incident.id, tier: item.tier.name, expiresAt })}`
+          : undefined;
+      const page = buildPage({
+        event: item.event,
+        incident,
+        service,
+        topic: item.topic,
+        tier: { name: item.tier.name, level: item.tier.level, of: tiersOf },
+        respondWithin: policy.respondWithin,
+        reason: item.tier.reason,
+        links: {
+          incident: `${base}/api/incidents/${incident.id}`,
+          ack,
+          ackExpiresAt: ack ? expiresAt.toISOString() : undefined,
+        },
+        acknowledged: escalation.acknowledged,
+        resolvedAt: escalation.resolvedAt,
+      });
+      try {
+        const { messageId } = await this.deps.pager.publish(page);
+        const notice: SentNotice = {
+          key: item.key,
+          event: item.event,
+          tier: item.tier.name,
+          topic: item.topic,
+          at: clock.now().toISOString(),
+          messageId,
+        };
+        sent.push(notice);
+        await this.audit(
+          incident.id,
+          item.event === 'page' ? 'escalation.paged' : `escalation.notified`,
+          item.event === 'page'
+            ? `paged ${item.tier.name} (topic ${item.topic}): ${item.tier.reason}`
+            : `told ${item.topic} the incident was ${item.event}`,
+          { topic: item.topic, tier: item.tier.name, event: item.event, messageId, subject: page.subject },
+        ).catch(() => undefined);
+      } catch (error) {
+        failures.push({ topic: item.topic, error: (error as Error).message });
+        this.deps.log.error('page not sent; it stays due', {
+          incidentId: incident.id,
+          topic: item.topic,
+          event: item.event,
+          error: (error as Error).message,
+        });
+      }
+    }
+    return { sent, failures };
+  }
+
+  /** Adds what was sent to the record and gives the lease back; merges with anyone who wrote meanwhile. */
+  private async record(incidentId: string, incident: Incident, sent: readonly SentNotice[]) {
+    const { store, clock } = this.deps;
+    for (let attempt = 0; attempt < MAX_WRITES; attempt++) {
+      const current = await store.getEscalation(incidentId);
+      if (!current) return undefined;
+      const known = new Set(current.sent.map((notice) => notice.key));
+      const merged: Escalation = {
+        ...current,
+        sent: [...current.sent, ...sent.filter((notice) => !known.has(notice.key))],
+        lease: current.lease?.owner === this.owner ? undefined : current.lease,
+        version: current.version + 1,
+      };
+      const next = { ...merged, dueAt: this.dueOf(merged, incident, clock.now()) };
+      if (await store.saveEscalation(next, current.version)) return next;
+    }
+    throw new DependencyUnavailableError('state store (DynamoDB)', new Error('too many concurrent writers'));
+  }
+
+  private audit(incidentId: string, type: string, message: string, data?: Record<string, unknown>) {
+    return this.deps.store.appendAudit(
+      { at: this.deps.clock.now().toISOString(), incidentId, type, actor: 'escalation', message, data },
+      this.deps.config.auditRetentionDays,
+    );
+  }
+}
