@@ -56,8 +56,8 @@ export function toSubject(text: string): string {
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .replace(/[\u2013\u2014]/g, '-')
-    .replace(/[^\x20-\x7e]/g, '?')
     .replace(/\s+/g, ' ')
+    .replace(/[^\x20-\x7e]/g, '?')
     .trim();
   const subject =
     ascii.length > SNS_SUBJECT_MAX ? `${ascii.slice(0, SNS_SUBJECT_MAX - 3).trimEnd()}...` : ascii;
