@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -58,7 +58,7 @@ describe('CLI: responder', () => {
   it('prints usage, and --help for every command', async () => {
     const help = await responder(['--help']);
     expect(help.code).toBe(0);
-    for (const command of ['dev', 'send', 'incidents', 'automation']) {
+    for (const command of ['dev', 'send', 'incidents', 'probe', 'ack', 'automation']) {
       expect(help.stdout).toMatch(new RegExp(`^  ${command}\\s`, 'm'));
       const own = await responder([command, '--help']);
       expect(own.code).toBe(0);
@@ -119,6 +119,27 @@ describe('CLI: responder', () => {
     const table = await responder(['incidents'], cli);
     expect(table.stdout).toMatch(/ID\s+STATUS\s+SEV/);
     expect(table.stdout).toContain(incidents[0]?.id);
+
+    // WHEN on-call, paged into the outbox, acknowledges from the CLI
+    const id = incidents[0]?.id as string;
+    const outbox = await waitFor('the page in the outbox', async () => {
+      const lines = await readFile(join(dataDir, 'outbox.jsonl'), 'utf8').catch(() => '');
+      return lines.includes(id) && lines;
+    });
+    expect(JSON.parse(outbox.trim().split('\n')[0] ?? '{}')).toMatchObject({
+      topic: 'on-call',
+      attributes: { incident_id: id, severity: 'P1', event: 'page' },
+    });
+    const acked = await responder(['ack', id, '--by', 'alice'], cli);
+    expect(acked.code).toBe(0);
+    expect(acked.stdout).toContain(
+      `${id} acknowledged by alice. No further tiers will be paged; telling on-call`,
+    );
+    const twice = await responder(['ack', id, '--by', 'bob'], cli);
+    expect(twice.stdout).toContain('already acknowledged by alice');
+    const unknown = await responder(['ack', '20200101-00000000'], cli);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/404 .*no incident/s);
 
     // WHEN the kill switch is flipped from the CLI
     const noReason = await responder(['automation', 'off'], cli);

@@ -249,7 +249,9 @@ describe('Escalation over time, with an injected clock', () => {
     expect(await at(minutes(15))).toEqual(['on-call', 'team-lead']);
     const teamLead = publishes()[1];
     expect(teamLead?.MessageAttributes?.tier?.StringValue).toBe('team-lead');
-    expect(bodies(teamLead ?? {}).email).toContain('nobody acknowledged within 15 minutes of paging on-call');
+    expect(bodies(teamLead ?? { Message: '{}' }).email).toContain(
+      'nobody acknowledged within 15 minutes of paging on-call',
+    );
     expect(await at(minutes(29))).toEqual(['on-call', 'team-lead']);
     expect(await at(minutes(30))).toEqual(['on-call', 'team-lead', 'cto']);
     expect(await at(minutes(120))).toEqual(['on-call', 'team-lead', 'cto']);

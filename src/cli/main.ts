@@ -45,7 +45,11 @@ async function call(method: string, path: string, body?: string) {
   try {
     response = await fetch(`${url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        'user-agent': 'responder-cli',
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
       body,
     });
   } catch (error) {
@@ -85,6 +89,7 @@ Environment: PORT (9095), RESPONDER_DATA_DIR, RESPONDER_WEBHOOK_TOKEN, RESPONDER
   API         : ${runtime.url}/api/incidents   health: ${runtime.url}/healthz
   Token       : ${runtime.token}   (Bearer, or basic auth as '${runtime.username}')
   Data        : ${runtime.dataDir}
+  Pages       : console and ${runtime.dataDir}/outbox.jsonl${config.local.pagerWebhookUrl ? ` and ${config.local.pagerWebhookUrl}` : ''}${config.local.escalationDelayScale < 1 ? ` (delays x${config.local.escalationDelayScale})` : ''}
   Automation  : ${config.safety.automationEnabled ? 'enabled' : 'DISABLED by config'}${config.safety.dryRun ? ', dry run' : ''}
 Try: ${example}    then: npx responder incidents
 Press Ctrl-C to stop.`);
@@ -204,6 +209,43 @@ ${connectionHelp}`,
       };
       console.log(values.json ? JSON.stringify(report.results, null, 2) : formatProbeTable(report.results));
       return report.results.every((r) => r.ok && r.healthy) ? 0 : 1;
+    },
+  },
+  ack: {
+    summary: 'acknowledge an incident: stop paging further tiers',
+    usage: 'responder ack <incident-id> [--by NAME] [--json]',
+    help: `Acknowledges the incident (POST /api/incidents/{id}/ack): no further tier is paged, and the tiers
+already paged are told who acknowledged. --by names you (default: $USER). Exits 1 when the incident is
+unknown or already resolved. ${connectionHelp}`,
+    options: { by: { type: 'string' }, json: { type: 'boolean' } },
+    async run(values, positionals) {
+      const id = positionals[0];
+      if (!id) throw new UsageError('name the incident, e.g. responder ack 20261123-0a1b2c3d');
+      const by = (values.by as string | undefined) ?? process.env.USER ?? process.env.USERNAME;
+      const result = await call(
+        'POST',
+        `/api/incidents/${encodeURIComponent(id)}/ack`,
+        JSON.stringify(by ? { by } : {}),
+      );
+      if (values.json || result.status !== 200) {
+        const out = `${result.status === 200 ? '' : `${result.status} `}${JSON.stringify(result.body, null, 2)}`;
+        (result.status === 200 ? console.log : console.error)(out);
+        return result.status === 200 ? 0 : 1;
+      }
+      const body = result.body as {
+        outcome: string;
+        acknowledged: { by: string; at: string };
+        escalation: { sent: Array<{ event: string; tier: string; topic: string }> } | null;
+      };
+      const paged = [
+        ...new Set((body.escalation?.sent ?? []).filter((s) => s.event === 'page').map((s) => s.tier)),
+      ];
+      console.log(
+        body.outcome === 'already-acknowledged'
+          ? `${id} was already acknowledged by ${body.acknowledged.by} at ${body.acknowledged.at}.`
+          : `${id} acknowledged by ${body.acknowledged.by}. No further tiers will be paged${paged.length ? `; telling ${paged.join(', ')}` : ''}.`,
+      );
+      return 0;
     },
   },
   automation: {

@@ -1,0 +1,193 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ackKeyOf, signAckToken } from '../src/escalation/ack-link.ts';
+import { LOCAL_ACK_SECRET } from '../src/local/runtime.ts';
+import { type AlertmanagerServer, startAlertmanager } from './support/alertmanager.ts';
+import { waitFor } from './support/processes.ts';
+import {
+  type Json,
+  loadEvent,
+  startTestRuntime,
+  TEST_TOKEN,
+  type TestRuntime,
+  testConfig,
+} from './support/runtime.ts';
+
+interface OutboxEntry {
+  at: string;
+  topic: string;
+  subject: string;
+  attributes: Record<string, string>;
+  messages: { default: string; email: string; sms: string; json: string };
+}
+
+async function outbox(t: TestRuntime): Promise<OutboxEntry[]> {
+  const text = await readFile(join(t.runtime.dataDir, 'outbox.jsonl'), 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as OutboxEntry);
+}
+
+const of = (entries: OutboxEntry[], incidentId: string) =>
+  entries
+    .filter((entry) => entry.attributes.incident_id === incidentId)
+    .map((entry) => `${entry.attributes.event}:${entry.topic}`);
+
+/** P1's 15-minute tiers become 1.8 seconds. */
+const SCALE = 0.002;
+const TIER_MS = 15 * 60_000 * SCALE;
+
+describe('Escalation end to end: Alertmanager → responder → outbox → ack link', () => {
+  let t: TestRuntime | undefined;
+  let am: AlertmanagerServer | undefined;
+  afterEach(async () => {
+    await am?.stop();
+    await t?.stop();
+    am = undefined;
+    t = undefined;
+  });
+
+  it('pages on-call, takes an ack from the signed link, stops that escalation, and refuses bad links', async () => {
+    // GIVEN a real Alertmanager posting to the local responder, delays shortened
+    t = await startTestRuntime({ config: testConfig({ local: { escalationDelayScale: SCALE } }) });
+    const rt = t;
+    am = await startAlertmanager({ webhookUrl: rt.runtime.webhookUrl, token: TEST_TOKEN });
+    // WHEN two P1 alerts fire in separate groups
+    await am.amtool({ alertname: 'PostgresDown', severity: 'critical', service: 'payments-api' });
+    await am.amtool({ alertname: 'ApiLatencyHigh', severity: 'critical', service: 'payments-api' });
+    const incidents: Json[] = await waitFor('two incidents', async () => {
+      const list = (await rt.get('/api/incidents')).body.incidents;
+      return list.length === 2 && list;
+    });
+    const acked = incidents.find((i) => i.title.startsWith('PostgresDown'));
+    const control = incidents.find((i) => i.title.startsWith('ApiLatencyHigh'));
+    await rt.runtime.dispatcher.idle();
+    // THEN on-call is paged for each, once
+    const first = await waitFor('the first pages', async () => {
+      const entries = await outbox(rt);
+      return of(entries, acked.id).length === 1 && of(entries, control.id).length === 1 && entries;
+    });
+    const page = first.find((entry) => entry.attributes.incident_id === acked.id);
+    if (!page) throw new Error('no page');
+    expect(page.topic).toBe('on-call');
+    expect(page.subject).toMatch(/^\[P1\] payments-api: PostgresDown/);
+    const link: string = JSON.parse(page.messages.json).links.ack;
+    expect(page.messages.sms).toContain(link);
+    expect(link.startsWith(`${rt.runtime.url}/ack/`)).toBe(true);
+
+    // WHEN someone tries a tampered link and an expired one
+    const tampered = link.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    const key = ackKeyOf(await rt.runtime.secrets.getSecretString(LOCAL_ACK_SECRET));
+    const expired = `${rt.runtime.url}/ack/${signAckToken(key, {
+      incidentId: acked.id,
+      tier: 'on-call',
+      expiresAt: new Date(Date.now() - 1000),
+    })}`;
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    for (const bad of [tampered, expired]) {
+      expect((await fetch(bad)).status).toBe(403);
+      const refused = await fetch(bad, { method: 'POST', headers: form, body: 'by=Mallory' });
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).toContain('This acknowledge link is not valid');
+    }
+    // THEN nothing changed
+    expect((await rt.get(`/api/incidents/${acked.id}`)).body.escalation).toMatchObject({
+      status: 'paging',
+      acknowledged: null,
+    });
+
+    // WHEN on-call opens the real link on a phone: the GET shows a button and acknowledges nothing
+    const shown = await fetch(link);
+    expect(shown.status).toBe(200);
+    expect(shown.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(await shown.text()).toMatch(/Acknowledge this incident\?[\s\S]*<form method="post">/);
+    expect((await rt.get(`/api/incidents/${acked.id}`)).body.escalation.acknowledged).toBeNull();
+    // and presses it
+    const pressed = await fetch(link, { method: 'POST', headers: form, body: 'by=Alice' });
+    expect(pressed.status).toBe(200);
+    expect(await pressed.text()).toContain('<h1>Acknowledged</h1>');
+
+    // THEN on-call hears who acknowledged
+    const notices = await waitFor('the ack notice', async () => {
+      const entries = await outbox(rt);
+      return of(entries, acked.id).includes('acknowledged:on-call') && entries;
+    });
+    const notice = notices.find(
+      (entry) => entry.attributes.incident_id === acked.id && entry.attributes.event === 'acknowledged',
+    );
+    expect(notice?.subject).toMatch(/acknowledged by Alice$/);
+    expect(notice?.messages.email).toContain('Acknowledged by Alice');
+    expect(notice?.messages.email).toContain('via link:on-call');
+
+    // WHEN the team-lead tier comes due and the sweeper runs (twice)
+    const { nextTier: due, startedAt } = (await rt.get(`/api/incidents/${control.id}`)).body.escalation;
+    expect(due.name).toBe('team-lead');
+    expect(Date.parse(due.dueAt) - Date.parse(startedAt)).toBe(TIER_MS);
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, Date.parse(due.dueAt) + 100 - Date.now())),
+    );
+    await rt.runtime.sweepEscalations();
+    await rt.runtime.sweepEscalations();
+    // THEN the acknowledged incident pages nobody more; the control one pages its team lead once
+    const after = await outbox(rt);
+    expect(of(after, acked.id)).toEqual(['page:on-call', 'acknowledged:on-call']);
+    expect(of(after, control.id)).toEqual(['page:on-call', 'page:team-lead']);
+
+    // WHEN the control alert resolves in Alertmanager
+    await am.amtool(
+      { alertname: 'ApiLatencyHigh', severity: 'critical', service: 'payments-api' },
+      { endsAt: new Date(Date.now() - 1000) },
+    );
+    // THEN everyone paged for it hears, and the escalation ends
+    const resolved = await waitFor('the resolved notices', async () => {
+      const entries = of(await outbox(rt), control.id);
+      return entries.length === 4 && entries;
+    });
+    expect(resolved.slice(2).sort()).toEqual(['resolved:on-call', 'resolved:team-lead']);
+    expect((await rt.get(`/api/incidents/${control.id}`)).body.escalation.status).toBe('resolved');
+  });
+});
+
+describe('POST /api/incidents/{id}/ack', () => {
+  let t: TestRuntime | undefined;
+  afterEach(async () => {
+    await t?.stop();
+    t = undefined;
+  });
+
+  it('acknowledges with the API token, and answers 401, 400, 404 and 409 where it should', async () => {
+    t = await startTestRuntime();
+    const sent = await t.post('/alertmanager', loadEvent('firing.json'));
+    const id = sent.body.incident.id as string;
+    await t.runtime.dispatcher.idle();
+    const ackPath = `/api/incidents/${id}/ack`;
+    // unauthenticated, malformed, unknown
+    expect(
+      (await t.post(ackPath, { by: 'eve' }, { authorization: 'Bearer wrong-token-wrong-token' })).status,
+    ).toBe(401);
+    expect((await t.post('/api/incidents/nope/ack', {})).status).toBe(400);
+    expect((await t.post(ackPath, { by: 'x'.repeat(81) })).status).toBe(400);
+    expect((await t.post(ackPath, '{not json')).status).toBe(400);
+    expect((await t.post('/api/incidents/20200101-00000000/ack', {})).status).toBe(404);
+    expect((await t.get(`/api/incidents/${id}`)).body.escalation).toMatchObject({
+      status: 'paging',
+      acknowledged: null,
+      nextTier: { name: 'team-lead' },
+    });
+    // acknowledged
+    const acked = await t.post(ackPath, { by: 'alice' });
+    expect(acked.status).toBe(200);
+    expect(acked.body).toMatchObject({
+      outcome: 'acknowledged',
+      acknowledged: { by: 'alice', via: 'api' },
+      escalation: { status: 'acknowledged', nextTier: null },
+    });
+    expect((await t.post(ackPath, {})).body.outcome).toBe('already-acknowledged');
+    // resolved incidents have nothing to acknowledge
+    await t.post('/alertmanager', loadEvent('resolved.json'));
+    expect((await t.post(ackPath, {})).status).toBe(409);
+    expect((await t.get(ackPath)).status).toBe(405);
+  });
+});
