@@ -21,6 +21,7 @@ type Handler = (event: unknown, context: Context) => Promise<Record<string, unkn
  */
 function fakeAws(secretString: string) {
   const events: Array<{ DetailType: string; Detail: string; EventBusName: string }> = [];
+  const published: URLSearchParams[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
     req.on('data', (chunk) => {
@@ -28,14 +29,23 @@ function fakeAws(secretString: string) {
     });
     req.on('end', () => {
       const target = String(req.headers['x-amz-target']);
+      if (body.startsWith('Action=Publish&')) {
+        // SNS speaks the query protocol: a form in, XML out.
+        published.push(new URLSearchParams(body));
+        res.setHeader('content-type', 'text/xml');
+        res.end(
+          `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>sns-${published.length}</MessageId></PublishResult><ResponseMetadata><RequestId>r-${published.length}</RequestId></ResponseMetadata></PublishResponse>`,
+        );
+        return;
+      }
       res.setHeader('content-type', 'application/x-amz-json-1.1');
       if (target === 'secretsmanager.GetSecretValue') {
         const { SecretId } = JSON.parse(body) as { SecretId: string };
         res.end(
           JSON.stringify({
             ARN: SecretId,
-            Name: 'responder-webhook',
-            SecretString: secretString,
+            Name: SecretId.includes('ack') ? 'responder-ack' : 'responder-webhook',
+            SecretString: SecretId.includes('ack') ? JSON.stringify({ key: 'a'.repeat(64) }) : secretString,
             VersionId: 'v1',
           }),
         );
@@ -51,7 +61,7 @@ function fakeAws(secretString: string) {
       }
     });
   });
-  return { server, events };
+  return { server, events, published };
 }
 
 const context = (name: string) =>
@@ -97,6 +107,12 @@ describe('Lambda bundles', () => {
       AWS_ENDPOINT_URL_DYNAMODB: t.runtime.endpoints.dynamodb,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: fakeUrl,
       AWS_ENDPOINT_URL_EVENTBRIDGE: fakeUrl,
+      AWS_ENDPOINT_URL_SNS: fakeUrl,
+      ESCALATION_TOPICS: JSON.stringify({
+        'on-call': 'arn:aws:sns:eu-west-1:123456789012:responder-on-call',
+      }),
+      ACK_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:responder-ack-AbCdEf',
+      PUBLIC_URL: 'https://api.example.com',
       STATE_TABLE_NAME: 'responder-state',
       EVENT_BUS_NAME: 'responder-bus',
       WEBHOOK_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:responder-webhook-AbCdEf',
@@ -105,7 +121,7 @@ describe('Lambda bundles', () => {
       POWERTOOLS_METRICS_DISABLED: 'true',
     });
     out = await mkdtemp(join(tmpdir(), 'responder-bundles-'));
-    for (const name of ['ingest', 'api', 'probe', 'failover']) {
+    for (const name of ['ingest', 'api', 'probe', 'failover', 'escalate']) {
       const file = join(out, name, 'index.mjs');
       await build({
         ...esbuildOptions(join(ROOT, 'functions', name, 'handler.ts'), testConfig()),
@@ -169,5 +185,28 @@ describe('Lambda bundles', () => {
       status: 'skipped',
       reason: 'malformed request',
     });
+  });
+
+  it('the escalate bundle pages on-call through SNS, and the API bundle takes the acknowledgement', async () => {
+    const escalateEvent = fake.events.find((event) => JSON.parse(event.Detail).kind === 'escalate');
+    const detail = JSON.parse(String(escalateEvent?.Detail));
+    expect(await handlers.escalate?.({ detail }, context('escalate'))).toMatchObject({ status: 'done' });
+    expect(fake.published).toHaveLength(1);
+    const publish = fake.published[0];
+    expect(publish?.get('TopicArn')).toBe('arn:aws:sns:eu-west-1:123456789012:responder-on-call');
+    expect(publish?.get('MessageStructure')).toBe('json');
+    expect(publish?.get('Subject')).toMatch(/^\[P1\] payments-api: PostgresDown/);
+    const sms = JSON.parse(publish?.get('Message') ?? '{}').sms as string;
+    expect(sms).toMatch(/Ack: https:\/\/api\.example\.com\/ack\/\S+$/);
+    const ack = await handlers.api?.(
+      apiEvent('POST', `/api/incidents/${detail.incidentId}/ack`, JSON.stringify({ by: 'alice' })),
+      context('api'),
+    );
+    expect(ack?.statusCode).toBe(200);
+    // the acknowledgement notice went to on-call from the API function
+    expect(fake.published.map((p) => p.get('MessageAttributes.entry.5.Value.StringValue'))).toEqual([
+      'page',
+      'acknowledged',
+    ]);
   });
 });
