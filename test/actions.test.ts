@@ -121,3 +121,72 @@ describe('Function: runActionRequest', () => {
     ).toBe('duplicate');
   });
 });
+
+describe('Failed remediations page by their kind', () => {
+  let t: TestRuntime;
+  const dispatched: ActionRequest[] = [];
+  beforeAll(async () => {
+    t = await startTestRuntime();
+  });
+  afterAll(async () => {
+    await t.stop();
+  });
+  const deps = () => ({
+    config: testConfig({ severity: { actionFailures: { backup: 'P2', failover: 'P1' } } }),
+    store: t.runtime.store,
+    clock: systemClock,
+    log: silentLog,
+    dispatcher: {
+      async dispatch(requests: readonly ActionRequest[]) {
+        dispatched.push(...requests);
+      },
+    },
+  });
+  const outcome = (status: ActionOutcome['status'], summary: string) => async (): Promise<ActionOutcome> => ({
+    status,
+    summary,
+  });
+
+  it('a failed backup opens a P2 incident and asks for a page; the next success resolves it', async () => {
+    const backup = (id: string) =>
+      request({ actionId: id, kind: 'backup', incidentId: undefined, params: { database: 'payments' } });
+    // WHEN a backup fails twice and then succeeds
+    await runActionRequest(
+      'backup',
+      backup('backup-1'),
+      outcome('failed', 'pg_dump: connection refused'),
+      deps(),
+    );
+    await runActionRequest(
+      'backup',
+      backup('backup-2'),
+      outcome('failed', 'pg_dump: connection refused'),
+      deps(),
+    );
+    const open = (await t.runtime.store.listIncidents({ limit: 10, status: 'open' })).incidents;
+    // THEN one incident, at the configured severity, with an escalation per failure (the escalation dedupes)
+    expect(open).toEqual([
+      expect.objectContaining({
+        severity: 'P2',
+        title: 'backup of payments failed: pg_dump: connection refused',
+        labels: expect.objectContaining({ alertname: 'BackupFailed', subject: 'payments' }),
+      }),
+    ]);
+    expect(dispatched.map((r) => [r.kind, r.incidentId])).toEqual([
+      ['escalate', open[0]?.id],
+      ['escalate', open[0]?.id],
+    ]);
+    await runActionRequest('backup', backup('backup-3'), outcome('completed', 'dumped 12 MB'), deps());
+    expect((await t.runtime.store.getIncident(open[0]?.id ?? ''))?.status).toBe('resolved');
+    expect(dispatched).toHaveLength(3);
+    // a success with nothing open opens nothing; dry runs and recorded placeholders never page
+    await runActionRequest('backup', backup('backup-4'), outcome('completed', 'dumped 12 MB'), deps());
+    await runActionRequest(
+      'failover',
+      request({ kind: 'failover', dryRun: true, incidentId: undefined }),
+      outcome('failed', 'would fail'),
+      deps(),
+    );
+    expect(dispatched).toHaveLength(3);
+  });
+});

@@ -1,6 +1,7 @@
 import { type ActionKind, REMEDIATION_KINDS, type ResponderConfig } from '../config/schema.ts';
 import type { ActionRequest } from '../domain/actions.ts';
-import type { Clock, Log, StateStore } from '../ports.ts';
+import { recordActionOutcome } from '../incidents/action-outcomes.ts';
+import type { ActionDispatcher, Clock, Log, StateStore } from '../ports.ts';
 
 /** What a capability reports back; `summary` goes into the audit trail as the operator will read it. */
 export interface ActionOutcome {
@@ -10,6 +11,8 @@ export interface ActionOutcome {
   readonly data?: Record<string, unknown>;
   /** Returned to a synchronous caller (the CLI, the API), not audited. */
   readonly result?: unknown;
+  /** What was acted on (a database, a secret); groups incidents for failed remediations. */
+  readonly subject?: string;
 }
 
 /** The body of one capability (probe, backup, ...). It must honour `request.dryRun`. */
@@ -20,6 +23,8 @@ export interface ActionDeps {
   readonly store: StateStore;
   readonly clock: Clock;
   readonly log: Log;
+  /** Where a failed remediation asks for a page; without one, failures are only audited. */
+  readonly dispatcher?: ActionDispatcher;
 }
 
 export type ActionResult =
@@ -79,6 +84,14 @@ export async function runActionRequest(
     await audit('action.received', `${kind} received${request.dryRun ? ' (dry run)' : ''}`);
     const outcome = await perform(request);
     await audit(`action.${outcome.status}`, outcome.summary, outcome.data);
+    if (deps.dispatcher) {
+      await recordActionOutcome(kind, request, outcome, {
+        config,
+        store,
+        clock,
+        dispatcher: deps.dispatcher,
+      });
+    }
     await store.finishAction(request.actionId, clock.now(), ACTION_MEMORY_SECONDS, outcome.status);
     return { status: 'done', outcome };
   } catch (error) {
