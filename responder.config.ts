@@ -27,28 +27,22 @@ export default defineConfig({
       name: 'primary-site-down',
       matchers: ['alertname="PrimarySiteDown"', 'severity="critical"'],
       // Failover starts as a dry run: it records what it would change until you trust it.
-      actions: [{ kind: 'failover', params: { to: 'dr' }, dryRun: true }, { kind: 'escalate' }],
+      actions: [{ kind: 'failover', params: { to: 'dr' }, dryRun: true }],
     },
     {
       name: 'database-trouble',
       matchers: ['alertname=~"Postgres.*"'],
-      actions: [{ kind: 'probe', params: { targets: ['database'] } }, { kind: 'escalate' }],
+      actions: [{ kind: 'probe', params: { targets: ['database'] } }],
     },
     {
       name: 'secret-exposed',
       matchers: ['category="security"', 'alertname="SecretExposed"'],
-      actions: [{ kind: 'rotate', params: { secret: 'payments/jwt-signing-key' } }, { kind: 'escalate' }],
+      actions: [{ kind: 'rotate', params: { secret: 'payments/jwt-signing-key' } }],
     },
     {
       name: 'backup-missing',
       matchers: ['alertname="BackupMissing"'],
       actions: [{ kind: 'backup', params: { database: 'payments' } }],
-    },
-    {
-      name: 'page-on-call',
-      matchers: [],
-      actions: [{ kind: 'escalate' }],
-      on: ['firing', 'resolved'],
     },
   ],
 
@@ -83,10 +77,32 @@ export default defineConfig({
   backups: { schedule: 'cron(0 3 * * ? *)', databases: [] },
   secrets: { rotations: [] },
   failover: {},
-  escalation: { sweepSchedule: 'rate(1 minute)' },
+  // Paging. Every incident from an alert pages its severity's first tier; unacknowledged, the next
+  // tier follows. The policy left out here is the runbook matrix: P1 On-Call → Team Lead → CTO
+  // (15 minutes each), P2 On-Call → Team Lead (1 hour), P3 On-Call (4 hours), P4 On-Call (next
+  // business day); category="security" also pages `security`, category="database" pages `dba`.
+  escalation: {
+    sweepSchedule: 'rate(1 minute)',
+    topics: {
+      // One SNS topic each. Subscribers confirm by email/HTTPS; `filter` keeps P3/P4 off phones.
+      'on-call': {
+        subscriptions: [
+          // { protocol: 'email', endpoint: 'oncall@example.com' },
+          // { protocol: 'sms', endpoint: '+14155550100', filter: { severity: ['P1', 'P2'] } },
+          // { protocol: 'https', endpoint: 'https://chat.example.com/hooks/responder' },
+        ],
+      },
+      'team-lead': { subscriptions: [] },
+      cto: { subscriptions: [] },
+      security: { subscriptions: [] },
+      dba: { subscriptions: [] },
+    },
+    ackLinkTtlHours: 24,
+  },
 
   safety: { automationEnabled: true, dryRun: false },
-  local: { demoEnvironment: true },
+  // escalationDelayScale: 0.01 turns P1's 15-minute tiers into 9 seconds to try paging out locally.
+  local: { demoEnvironment: true, escalationDelayScale: 1 },
   logRetentionDays: 30,
   auditRetentionDays: 400,
 });

@@ -1,10 +1,14 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import exampleConfig from '../responder.config.ts';
 import { ConfigError, parseConfig } from '../src/config/schema.ts';
+import { actionRequestSchema } from '../src/domain/actions.ts';
 import { checkPayload, deliveryKeyOf, type WebhookPayload } from '../src/domain/alertmanager.ts';
 import { matchesAll, parseMatcher } from '../src/domain/matchers.ts';
 import { compileRoutes, planActions } from '../src/domain/routing.ts';
 import { mostSevere, severityOfLabels } from '../src/domain/severity.ts';
+import { planTiers } from '../src/escalation/policy.ts';
 import { groupIdOf } from '../src/incidents/record-incident.ts';
 import { nextFireTime } from '../src/local/schedules.ts';
 import { loadEvent, testConfig } from './support/runtime.ts';
@@ -21,7 +25,9 @@ describe('Config', () => {
     expect(config.webhook).toMatchObject({ maxBodyBytes: 1048576, dedupeTtlSeconds: 86400 });
     expect(config.probes.schedule).toBe('rate(5 minutes)');
     expect(config.safety).toEqual({ automationEnabled: true, dryRun: false });
-    expect(config.routes.map((route) => route.name)).toContain('page-on-call');
+    expect(config.routes.map((route) => route.name)).toContain('database-trouble');
+    expect(config.escalation).toMatchObject({ escalateAlerts: true, sweepSchedule: 'rate(1 minute)' });
+    expect(Object.keys(config.escalation.topics)).toEqual(['on-call', 'team-lead', 'cto', 'security', 'dba']);
   });
 
   it.each([
@@ -181,5 +187,75 @@ describe('Schedules', () => {
     ['cron(0 9 ? * MON-FRI *)', '2026-11-23T09:00:00.000Z'],
   ])('%s fires next at %s', (expression, expected) => {
     expect(nextFireTime(expression, at).toISOString()).toBe(expected);
+  });
+});
+
+describe('Sample events in events/', () => {
+  const files = readdirSync(join(import.meta.dirname, '..', 'events')).filter((name) =>
+    name.endsWith('.json'),
+  );
+
+  it.each(files)('%s is a valid Alertmanager payload or action request', (name) => {
+    const event = loadEvent(name);
+    const valid = 'alerts' in event ? checkPayload(event).ok : actionRequestSchema.safeParse(event).success;
+    expect(valid).toBe(true);
+  });
+
+  it('the security sample routes to the security topic as well as on-call', () => {
+    const { escalation } = parseConfig(exampleConfig);
+    const event = loadEvent('security-incident.json') as unknown as WebhookPayload;
+    const tiers = planTiers(escalation, 'P1', event.commonLabels);
+    expect(tiers.filter((tier) => tier.offsetMs === 0).flatMap((tier) => tier.topics)).toEqual([
+      'on-call',
+      'security',
+    ]);
+  });
+});
+
+describe('Escalation config', () => {
+  const base = { service: 'svc', aws: { region: 'eu-west-1', drRegion: 'eu-central-1' } };
+
+  it('ships the runbook matrix', () => {
+    const { policy } = parseConfig(base).escalation;
+    expect(policy.P1.tiers.map((tier) => [tier.name, tier.escalateAfterMinutes])).toEqual([
+      ['on-call', 15],
+      ['team-lead', 15],
+      ['cto', undefined],
+    ]);
+    expect(policy.P2.tiers.map((tier) => tier.name)).toEqual(['on-call', 'team-lead']);
+    expect(policy.P3.respondWithin).toBe('4 hours');
+    expect(policy.P4.respondWithin).toBe('the next business day');
+  });
+
+  it('names the field and the fix for a bad policy or subscription', () => {
+    const bad = {
+      ...base,
+      escalation: {
+        topics: { 'on-call': { subscriptions: [{ protocol: 'sms', endpoint: '555-0100' }] } },
+        policy: {
+          P1: {
+            respondWithin: '15 minutes',
+            tiers: [
+              { name: 'on-call', topics: ['on-call'] },
+              { name: 'boss', topics: ['boss'] },
+            ],
+          },
+          P2: { respondWithin: '1 hour', tiers: [{ name: 'on-call', topics: ['on-call'] }] },
+          P3: { respondWithin: '4 hours', tiers: [{ name: 'on-call', topics: ['on-call'] }] },
+          P4: { respondWithin: 'later', tiers: [{ name: 'on-call', topics: ['on-call'] }] },
+        },
+        routes: [],
+      },
+    };
+    expect(() => parseConfig(bad)).toThrow(ConfigError);
+    try {
+      parseConfig(bad);
+    } catch (error) {
+      expect((error as ConfigError).issues).toEqual([
+        'escalation.topics.on-call.subscriptions[0].endpoint: use an E.164 phone number such as "+14155550100"',
+        'escalation.policy.P1.tiers[0].escalateAfterMinutes: say how many minutes to wait for an acknowledgement before paging the next tier',
+        "escalation.policy.P1.tiers[1].topics[0]: no topic 'boss' in escalation.topics (known: on-call)",
+      ]);
+    }
   });
 });
