@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handleAlertmanagerWebhook, type IngestDeps } from '../functions/ingest/ingest-alerts.ts';
 import { DynamoDbStateStore } from '../src/adapters/dynamodb-state-store.ts';
 import { staticCredentialSource } from '../src/adapters/secrets-manager-credentials.ts';
@@ -493,5 +493,40 @@ describe('faults', () => {
     } finally {
       await t.stop();
     }
+  });
+});
+
+describe('large groups', () => {
+  let large: TestRuntime;
+  beforeAll(async () => {
+    large = await startTestRuntime();
+  });
+  afterAll(async () => {
+    await large.stop();
+  });
+
+  it('a group bigger than a DynamoDB item still opens an incident, keeping the firing alerts that fit', async () => {
+    // GIVEN a 1 MiB-class delivery: 400 alerts with 1.5 KB descriptions
+    const big = clone(loadEvent('multiple-alerts.json'));
+    const template = big.alerts[0] as Record<string, unknown>;
+    big.alerts = Array.from({ length: 400 }, (_, i) => ({
+      ...template,
+      fingerprint: `big-${i}`,
+      labels: { ...(template.labels as object), instance: `node-${i}:9100` },
+      annotations: { description: 'd'.repeat(1_500) },
+      startsAt: new Date(Date.parse('2026-11-23T03:00:00Z') + i * 1000).toISOString(),
+    }));
+    expect(JSON.stringify(big).length).toBeGreaterThan(600_000);
+    // WHEN
+    const answer = await large.post('/alertmanager', big);
+    // THEN accepted, not a 500 Alertmanager would retry forever
+    expect(answer.status).toBe(202);
+    const detail = (await large.get(`/api/incidents/${answer.body.incident.id}`)).body;
+    expect(detail.alerts.firing + detail.alerts.truncated).toBe(400);
+    expect(detail.alerts.firing).toBeGreaterThan(100);
+    // the newest alerts are the ones kept
+    const kept = detail.alertDetails.map((alert: { fingerprint: string }) => alert.fingerprint);
+    expect(kept).toContain('big-399');
+    expect(kept).not.toContain('big-0');
   });
 });

@@ -33,6 +33,54 @@ export interface IncidentDeps {
   readonly actor: string;
 }
 
+/**
+ * A DynamoDB item holds 400 KB, and a 1 MiB webhook can carry more. Incidents are kept under this
+ * budget: long label and annotation values are cut, then resolved and the oldest firing alerts are
+ * left out (counted with Alertmanager's own truncatedAlerts), so a huge group still opens an incident.
+ */
+const INCIDENT_BUDGET_BYTES = 300_000;
+const FIELD_CAP = 1_024;
+
+function capValues(record: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(record).map(([k, v]) => [k, v.length > FIELD_CAP ? `${v.slice(0, FIELD_CAP - 1)}…` : v]),
+  );
+}
+
+export function fitIncident<T extends Incident>(incident: T): T {
+  const size = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
+  if (size(incident) <= INCIDENT_BUDGET_BYTES) return incident;
+  const capped = incident.alerts.map((alert) => ({
+    ...alert,
+    labels: capValues(alert.labels),
+    annotations: capValues(alert.annotations),
+  }));
+  // Firing alerts first, newest first: the ones an on-call engineer needs to see.
+  const ordered = [...capped].sort(
+    (a, b) =>
+      Number(b.status === 'firing') - Number(a.status === 'firing') || b.startsAt.localeCompare(a.startsAt),
+  );
+  const base = {
+    ...incident,
+    labels: capValues(incident.labels),
+    annotations: capValues(incident.annotations),
+    alerts: [] as IncidentAlert[],
+  };
+  let budget = INCIDENT_BUDGET_BYTES - size(base);
+  const kept: IncidentAlert[] = [];
+  for (const alert of ordered) {
+    const cost = size(alert) + 1;
+    if (cost > budget) break;
+    budget -= cost;
+    kept.push(alert);
+  }
+  return {
+    ...base,
+    alerts: kept,
+    truncatedAlerts: incident.truncatedAlerts + (incident.alerts.length - kept.length),
+  };
+}
+
 /** Concurrent writers to one group retry a few times before the caller answers 503. */
 const MAX_WRITE_ATTEMPTS = 6;
 
@@ -81,7 +129,7 @@ export async function recordIncident(
       const merged = new Map(existing.alerts.map((alert) => [alert.fingerprint, alert]));
       for (const alert of signal.alerts) merged.set(alert.fingerprint, alert);
       const resolving = signal.status === 'resolved';
-      const next: Incident = {
+      const next: Incident = fitIncident({
         ...existing,
         status: resolving ? 'resolved' : 'open',
         severity:
@@ -96,7 +144,7 @@ export async function recordIncident(
         resolvedAt: resolving ? now : undefined,
         deliveries: existing.deliveries + 1,
         version: existing.version + 1,
-      };
+      });
       if (!(await store.saveIncident(next, existing.version))) continue;
       const firing = next.alerts.filter((alert) => alert.status === 'firing').length;
       const truncated = signal.truncatedAlerts ? `, ${signal.truncatedAlerts} truncated by Alertmanager` : '';
@@ -122,7 +170,7 @@ export async function recordIncident(
       );
       return existing;
     }
-    const incident: Incident = {
+    const incident: Incident = fitIncident({
       id: current.incidentId && !existing ? current.incidentId : newIncidentId(deps.clock.now()),
       groupId,
       groupKey: signal.groupKey,
@@ -139,7 +187,7 @@ export async function recordIncident(
       updatedAt: now,
       deliveries: 1,
       version: 1,
-    };
+    });
     if (!(await store.openIncident(incident, current.incidentId))) continue;
     await audit(incident.id, 'incident.opened', `opened ${incident.severity}: ${incident.title}`, {
       groupKey: signal.groupKey,
