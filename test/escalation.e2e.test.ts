@@ -117,7 +117,7 @@ describe('Escalation end to end: Alertmanager → responder → outbox → ack l
     const notice = notices.find(
       (entry) => entry.attributes.incident_id === acked.id && entry.attributes.event === 'acknowledged',
     );
-    expect(notice?.subject).toMatch(/acknowledged by Alice$/);
+    expect(notice?.subject).toMatch(/^\[P1 ACK\] Alice acknowledged payments-api: PostgresDown/);
     expect(notice?.messages.email).toContain('Acknowledged by Alice');
     expect(notice?.messages.email).toContain('via link:on-call');
 

@@ -5,6 +5,7 @@ import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type ResponderApp } from '../lib/app.ts';
+import { EscalationTopics } from '../lib/constructs/escalation-topics.ts';
 import { ResponderFunction } from '../lib/constructs/responder-function.ts';
 import { WebhookApi } from '../lib/constructs/webhook-api.ts';
 import { ACTION_KINDS, type ResponderConfig } from '../src/config/schema.ts';
@@ -112,10 +113,13 @@ describe('Stack: Responder (primary region)', () => {
       'PUT /api/automation',
       'GET /api/probes',
       'POST /api/probes',
+      'POST /api/incidents/{id}/ack',
+      'GET /ack/{token}',
+      'POST /ack/{token}',
     ]) {
       template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: route });
     }
-    template.resourceCountIs('AWS::ApiGatewayV2::Route', 8);
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 11);
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
@@ -203,18 +207,22 @@ describe('Stack: Responder (primary region)', () => {
   });
 
   it('creates the webhook credential unless the config names one', () => {
-    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
-    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+    const webhookSecret = {
       GenerateSecretString: Match.objectLike({
         GenerateStringKey: 'token',
         SecretStringTemplate: '{"username":"alertmanager"}',
       }),
-    });
+    };
+    template.resourcePropertiesCountIs('AWS::SecretsManager::Secret', webhookSecret, 1);
     const imported = buildApp(
       testConfig({ webhook: { credentialSecret: 'ops/responder-webhook' } }),
       appWithoutBundling(),
     );
-    Template.fromStack(imported.primary).resourceCountIs('AWS::SecretsManager::Secret', 0);
+    Template.fromStack(imported.primary).resourcePropertiesCountIs(
+      'AWS::SecretsManager::Secret',
+      webhookSecret,
+      0,
+    );
   });
 });
 
@@ -291,6 +299,285 @@ describe('Stack: Responder, probes', () => {
   });
 });
 
+describe('Stack: Responder, escalation paging', () => {
+  const TOPIC_NAMES = ['on-call', 'team-lead', 'cto', 'security', 'dba'];
+  const pagingConfig = (overrides: { ackSigningSecret?: string; publicUrl?: string } = {}) =>
+    testConfig({
+      api: { publicUrl: overrides.publicUrl },
+      escalation: {
+        ackSigningSecret: overrides.ackSigningSecret,
+        topics: {
+          'on-call': {
+            subscriptions: [
+              { protocol: 'email', endpoint: 'oncall@example.com', filter: { severity: ['P1', 'P2'] } },
+              { protocol: 'sms', endpoint: '+14155550100', filter: { severity: ['P1'], event: ['page'] } },
+            ],
+          },
+          'team-lead': {
+            displayName: 'Payments leads',
+            subscriptions: [{ protocol: 'https', endpoint: 'https://hooks.example.com/page' }],
+          },
+          cto: { subscriptions: [{ protocol: 'email', endpoint: 'cto@example.com' }] },
+          security: {},
+          dba: {
+            subscriptions: [
+              { protocol: 'https', endpoint: 'https://dba.example.com/hook', filter: { tier: ['dba'] } },
+            ],
+          },
+        },
+      },
+    });
+  let built: ResponderApp;
+  let template: Template;
+  beforeAll(() => {
+    built = buildApp(pagingConfig(), appWithoutBundling());
+    template = Template.fromStack(built.primary);
+  });
+
+  const idsOf = (type: string) => Object.keys(template.findResources(type));
+  const topicIds = () => idsOf('AWS::SNS::Topic');
+  const topicId = (name: string) => {
+    const id = topicIds().find((candidate) =>
+      candidate.startsWith(`EscalationTopics${name.replace(/-/g, '')}`),
+    );
+    if (!id) throw new Error(`no topic ${name}`);
+    return id;
+  };
+  const functionId = (prefix: string) => idsOf('AWS::Lambda::Function').find((id) => id.startsWith(prefix));
+  const variablesOf = (tmpl: Template) =>
+    Object.fromEntries(
+      Object.entries(tmpl.findResources('AWS::Lambda::Function') as Resources).map(([id, fn]) => [
+        id,
+        (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables,
+      ]),
+    );
+
+  it('creates one SNS topic per configured topic, encrypted with a rotating customer-managed key', () => {
+    template.resourceCountIs('AWS::SNS::Topic', TOPIC_NAMES.length);
+    const keyId = idsOf('AWS::KMS::Key').find((id) => id.startsWith('EscalationTopicsKey'));
+    expect(keyId).toBeDefined();
+    template.hasResourceProperties('AWS::KMS::Key', {
+      Description: 'Responder paging topics encryption',
+      EnableKeyRotation: true,
+    });
+    template.allResourcesProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::SNS::Topic', { DisplayName: 'payments-api on-call' });
+    template.hasResourceProperties('AWS::SNS::Topic', { DisplayName: 'Payments leads' });
+    expect(topicIds()).toHaveLength(new Set(TOPIC_NAMES.map(topicId)).size);
+  });
+
+  it('refuses publishing to every topic without TLS', () => {
+    template.resourceCountIs('AWS::SNS::TopicPolicy', TOPIC_NAMES.length);
+    for (const name of TOPIC_NAMES) {
+      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        Topics: [{ Ref: topicId(name) }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Principal: '*',
+              Action: 'sns:Publish',
+              Resource: { Ref: topicId(name) },
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('subscribes the configured email, SMS and HTTPS endpoints with their filter policies', () => {
+    template.resourceCountIs('AWS::SNS::Subscription', 5);
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      TopicArn: { Ref: topicId('on-call') },
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+      FilterPolicy: { severity: ['P1', 'P2'] },
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      TopicArn: { Ref: topicId('on-call') },
+      Protocol: 'sms',
+      Endpoint: '+14155550100',
+      FilterPolicy: { severity: ['P1'], event: ['page'] },
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      TopicArn: { Ref: topicId('team-lead') },
+      Protocol: 'https',
+      Endpoint: 'https://hooks.example.com/page',
+      FilterPolicy: Match.absent(),
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      TopicArn: { Ref: topicId('cto') },
+      Protocol: 'email',
+      Endpoint: 'cto@example.com',
+      FilterPolicy: Match.absent(),
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      TopicArn: { Ref: topicId('dba') },
+      Protocol: 'https',
+      Endpoint: 'https://dba.example.com/hook',
+      FilterPolicy: { tier: ['dba'] },
+    });
+  });
+
+  it('gives the escalate and API functions, and no other, the topics, the ack key and the public URL', () => {
+    const escalate = functionId('EscalateAction');
+    const api = functionId('IncidentApi');
+    const ackSecret = idsOf('AWS::SecretsManager::Secret').find((id) => id.startsWith('AckSigningKey'));
+    const topics = Object.fromEntries(TOPIC_NAMES.map((name) => [name, { Ref: topicId(name) }]));
+    const variables = variablesOf(template);
+    for (const [id, env] of Object.entries(variables)) {
+      if (id === escalate || id === api) {
+        // ESCALATION_TOPICS is a JSON object built from the topic ARNs at deploy time.
+        const join = env.ESCALATION_TOPICS as { 'Fn::Join': [string, unknown[]] };
+        expect(join['Fn::Join'][0]).toBe('');
+        const refs = join['Fn::Join'][1].filter((part) => typeof part !== 'string');
+        expect(refs).toEqual(Object.values(topics));
+        const text = join['Fn::Join'][1]
+          .map((part) => (typeof part === 'string' ? part : `ARN:${(part as { Ref: string }).Ref}`))
+          .join('');
+        expect(JSON.parse(text)).toEqual(
+          Object.fromEntries(TOPIC_NAMES.map((name) => [name, `ARN:${topicId(name)}`])),
+        );
+        expect(env.ACK_SECRET_ARN).toEqual({ Ref: ackSecret });
+        expect(env.PUBLIC_URL).toEqual({
+          'Fn::GetAtt': [expect.stringMatching(/^WebhookApiHttpApi/), 'ApiEndpoint'],
+        });
+      } else {
+        expect(env).not.toHaveProperty('ESCALATION_TOPICS');
+        expect(env).not.toHaveProperty('ACK_SECRET_ARN');
+        expect(env).not.toHaveProperty('PUBLIC_URL');
+      }
+    }
+    expect(Object.keys(variables)).toEqual(expect.arrayContaining([escalate, api]));
+  });
+
+  it('lets only the escalate and API functions publish, on the topic ARNs only, and use the topic key', () => {
+    const statements = statementsOf(template);
+    const publish = statements.filter((s) => actionsOf(s).includes('sns:Publish'));
+    expect(new Set(publish.map((s) => s.policy.replace(/Function.*$/, '')))).toEqual(
+      new Set(['EscalateAction', 'IncidentApi']),
+    );
+    const topicRefs = TOPIC_NAMES.map((name) => ({ Ref: topicId(name) }));
+    for (const policy of ['EscalateAction', 'IncidentApi']) {
+      const own = publish.filter((s) => s.policy.startsWith(policy));
+      expect(own.every((s) => s.Effect === 'Allow' && actionsOf(s).length === 1)).toBe(true);
+      const resources = own.flatMap((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]));
+      expect(resources).toHaveLength(topicRefs.length);
+      expect(resources).toEqual(expect.arrayContaining(topicRefs));
+    }
+    const keyId = idsOf('AWS::KMS::Key').find((id) => id.startsWith('EscalationTopicsKey'));
+    const keyStatements = statements.filter((s) => JSON.stringify(s.Resource).includes(`"${keyId}"`));
+    expect(new Set(keyStatements.map((s) => s.policy.replace(/Function.*$/, '')))).toEqual(
+      new Set(['EscalateAction', 'IncidentApi']),
+    );
+    for (const statement of keyStatements) {
+      expect(actionsOf(statement).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
+      expect(statement.Resource).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+    }
+    const ackSecret = idsOf('AWS::SecretsManager::Secret').find((id) => id.startsWith('AckSigningKey'));
+    const ackReaders = statements.filter(
+      (s) => JSON.stringify(s.Resource) === JSON.stringify({ Ref: ackSecret }),
+    );
+    expect(new Set(ackReaders.map((s) => s.policy.replace(/Function.*$/, '')))).toEqual(
+      new Set(['EscalateAction', 'IncidentApi']),
+    );
+    for (const statement of ackReaders)
+      expect(actionsOf(statement)).toContain('secretsmanager:GetSecretValue');
+  });
+
+  it('creates a 64-character ack signing key when the config names none', () => {
+    template.resourcePropertiesCountIs(
+      'AWS::SecretsManager::Secret',
+      {
+        GenerateSecretString: {
+          SecretStringTemplate: '{}',
+          GenerateStringKey: 'key',
+          PasswordLength: 64,
+          ExcludePunctuation: true,
+        },
+      },
+      1,
+    );
+  });
+
+  it('outputs each topic ARN and the ack signing secret name', () => {
+    const outputs = template.findOutputs('*');
+    for (const name of TOPIC_NAMES) {
+      const output = Object.values(outputs).find(
+        (o) => JSON.stringify(o.Value) === JSON.stringify({ Ref: topicId(name) }),
+      );
+      expect(output?.Description).toContain(`'${name}'`);
+    }
+    expect(Object.keys(outputs)).toEqual(
+      expect.arrayContaining([
+        'EscalationTopicArnOnCall',
+        'EscalationTopicArnTeamLead',
+        'EscalationTopicArnCto',
+        'EscalationTopicArnSecurity',
+        'EscalationTopicArnDba',
+        'AckSigningSecretName',
+      ]),
+    );
+    expect(JSON.stringify(outputs.AckSigningSecretName?.Value)).toMatch(/AckSigningKey/);
+  });
+
+  it('stays free of unacknowledged cdk-nag findings with subscriptions', () => {
+    const report = new AwsSolutionsChecks(built.app).validateScope(built.app);
+    expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+  });
+
+  describe('with an ack signing secret and a public URL in the config', () => {
+    const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ops/ack-key-AbCdEf';
+    let imported: ResponderApp;
+    let importedTemplate: Template;
+    beforeAll(() => {
+      imported = buildApp(
+        pagingConfig({ ackSigningSecret: secretArn, publicUrl: 'https://responder.example.com' }),
+        appWithoutBundling(),
+      );
+      importedTemplate = Template.fromStack(imported.primary);
+    });
+
+    it('creates no ack signing key, and reads and advertises the named one', () => {
+      importedTemplate.resourcePropertiesCountIs(
+        'AWS::SecretsManager::Secret',
+        { GenerateSecretString: Match.objectLike({ GenerateStringKey: 'key' }) },
+        0,
+      );
+      importedTemplate.resourcePropertiesCountIs(
+        'AWS::SecretsManager::Secret',
+        { GenerateSecretString: Match.objectLike({ GenerateStringKey: 'token' }) },
+        1,
+      );
+      const readers = statementsOf(importedTemplate).filter((s) => s.Resource === secretArn);
+      expect(new Set(readers.map((s) => s.policy.replace(/Function.*$/, '')))).toEqual(
+        new Set(['EscalateAction', 'IncidentApi']),
+      );
+      importedTemplate.hasOutput('AckSigningSecretName', { Value: 'ops/ack-key' });
+    });
+
+    it('passes the named secret and the public URL to the escalate and API functions', () => {
+      const paged = Object.entries(variablesOf(importedTemplate)).filter(([, env]) => 'PUBLIC_URL' in env);
+      expect(paged.map(([id]) => id.replace(/Function.*$/, '')).sort()).toEqual([
+        'EscalateAction',
+        'IncidentApi',
+      ]);
+      for (const [, env] of paged) {
+        expect(env.PUBLIC_URL).toBe('https://responder.example.com');
+        expect(env.ACK_SECRET_ARN).toBe(secretArn);
+      }
+    });
+
+    it('stays free of unacknowledged cdk-nag findings', () => {
+      const report = new AwsSolutionsChecks(imported.app).validateScope(imported.app);
+      expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+    });
+  });
+});
+
 describe('Stack: Responder DR region', () => {
   it('holds the failover function and its own encrypted table', () => {
     const { dr } = buildApp(testConfig(), appWithoutBundling());
@@ -333,6 +620,49 @@ describe('Construct validation', () => {
     expect(
       () => new WebhookApi(stack, 'Webhook', { ingest: fn, api: fn, rateLimit: 0, burstLimit: 10 }),
     ).toThrow(/must be positive/);
+  });
+
+  it('EscalationTopics refuses a filter on an attribute pages do not carry, and a doubled endpoint', () => {
+    const stack = new Stack(appWithoutBundling(), 'Topics');
+    expect(
+      () =>
+        new EscalationTopics(stack, 'Bad', {
+          displayNamePrefix: 'x',
+          topics: {
+            'on-call': {
+              subscriptions: [{ protocol: 'email', endpoint: 'a@example.com', filter: { priority: ['P1'] } }],
+            },
+          },
+        }),
+    ).toThrow(/filter on 'priority' would drop every page/);
+    expect(
+      () =>
+        new EscalationTopics(stack, 'Twice', {
+          displayNamePrefix: 'x',
+          topics: {
+            'on-call': {
+              subscriptions: [
+                { protocol: 'sms', endpoint: '+14155550100' },
+                { protocol: 'sms', endpoint: '+14155550100', filter: { severity: ['P1'] } },
+              ],
+            },
+          },
+        }),
+    ).toThrow(/subscribed twice/);
+    expect(() => new EscalationTopics(stack, 'None', { displayNamePrefix: 'x', topics: {} })).toThrow(
+      /at least one topic/,
+    );
+  });
+
+  it('EscalationTopics truncates a default display name to the 100 characters SNS allows', () => {
+    const stack = new Stack(appWithoutBundling(), 'LongName');
+    new EscalationTopics(stack, 'Topics', {
+      displayNamePrefix: 'p'.repeat(95),
+      topics: { 'on-call': { subscriptions: [] } },
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::SNS::Topic', {
+      DisplayName: `${'p'.repeat(95)} on-c`,
+    });
   });
 
   it('ResponderFunction refuses a memory size Lambda does not offer', () => {

@@ -94,7 +94,8 @@ function headline(ctx: PageContext): string {
     case 'page':
       return `[${incident.severity}] ${ctx.service}: ${incident.title}`;
     case 'acknowledged':
-      return `[${incident.severity} ACK] ${ctx.service}: ${incident.title} - acknowledged by ${ctx.acknowledged?.by ?? 'someone'}`;
+      // Who comes first: a long title must not push the name out of a 100-character subject.
+      return `[${incident.severity} ACK] ${ctx.acknowledged?.by ?? 'someone'} acknowledged ${ctx.service}: ${incident.title}`;
     case 'resolved':
       return `[RESOLVED ${incident.severity}] ${ctx.service}: ${incident.title}`;
   }
@@ -150,7 +151,8 @@ function emailOf(ctx: PageContext, budget: Budget, note: string | undefined): st
   for (const [name, value] of Object.entries(incident.annotations))
     lines.push(`${name}: ${cut(value, budget.field)}`);
   if (incident.alerts.length > 0) {
-    lines.push('', `Alerts (${firing} firing, ${incident.alerts.length - firing} resolved):`);
+    const more = incident.truncatedAlerts ? `, ${incident.truncatedAlerts} more not kept` : '';
+    lines.push('', `Alerts (${firing} firing, ${incident.alerts.length - firing} resolved${more}):`);
     for (const alert of alerts) lines.push(alertBlock(alert, budget));
   }
   if (note) lines.push('', note);
