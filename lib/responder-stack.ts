@@ -13,11 +13,14 @@ import type { Construct } from 'constructs';
 import type { ActionKind, ResponderConfig } from '../src/config/schema.ts';
 import { ACTION_REQUESTED, EVENT_SOURCE } from '../src/domain/actions.ts';
 import { ActionDispatch } from './constructs/action-dispatch.ts';
+import { EscalationTopics } from './constructs/escalation-topics.ts';
 import { ResponderFunction, retentionFor } from './constructs/responder-function.ts';
 import { StateTable } from './constructs/state-table.ts';
 import { WebhookApi } from './constructs/webhook-api.ts';
 import {
   acknowledgeFunctionFindings,
+  acknowledgeGeneratedSecret,
+  acknowledgePagingKeyAccess,
   acknowledgeStackFindings,
   acknowledgeVpcAccess,
   grantStateAccess,
@@ -42,6 +45,14 @@ export function probeSecretIds(config: ResponderConfig): string[] {
   return [...ids];
 }
 
+/** `on-call` → `OnCall`: output ids are alphanumeric. */
+function outputIdOf(name: string): string {
+  return name
+    .split('-')
+    .map((part) => `${part[0]?.toUpperCase() ?? ''}${part.slice(1)}`)
+    .join('');
+}
+
 export interface ResponderStackProps extends StackProps {
   readonly config: ResponderConfig;
   /** Written into the incident API's /healthz answer. */
@@ -58,11 +69,15 @@ const ACTION_FUNCTIONS: ReadonlyArray<{ kind: ActionKind; description: string; t
 
 /**
  * The primary-region stack: the webhook and incident API, the state table, the action bus and the
- * five action functions, and the schedules that feed them.
+ * five action functions, the schedules that feed them, and the paging topics and ack-link key.
  */
 export class ResponderStack extends Stack {
   public readonly state: StateTable;
   public readonly webhookSecret: ISecret;
+  /** The paging topics, one per `escalation.topics` entry, and their key. */
+  public readonly escalation: EscalationTopics;
+  /** The HMAC key of the signed acknowledge links in pages (`escalation.ackSigningSecret`, or created). */
+  public readonly ackSigningSecret: ISecret;
   public readonly api: WebhookApi;
   public readonly dispatch: ActionDispatch;
   public readonly functions: Record<'ingest' | 'api' | ActionKind, ResponderFunction>;
@@ -73,6 +88,11 @@ export class ResponderStack extends Stack {
 
     this.state = new StateTable(this, 'State');
     this.webhookSecret = this.webhookCredential(config);
+    this.ackSigningSecret = this.ackSigningKey(config);
+    this.escalation = new EscalationTopics(this, 'EscalationTopics', {
+      topics: config.escalation.topics,
+      displayNamePrefix: config.service,
+    });
     const stateEnv = { STATE_TABLE_NAME: this.state.table.tableName };
 
     const ingest = new ResponderFunction(this, 'Ingest', {
@@ -149,6 +169,20 @@ export class ResponderStack extends Stack {
       accessLogRetention: retentionFor(config.logRetentionDays),
     });
 
+    // Paging: the escalate function pages and sweeps; the API acknowledges (and pages the tiers it tells).
+    const pagingEnv = {
+      ESCALATION_TOPICS: this.toJsonString(this.escalation.topicArns),
+      ACK_SECRET_ARN: this.ackSigningSecret.secretArn,
+      // The HTTP API's own endpoint (no trailing slash) unless the config names a custom domain.
+      PUBLIC_URL: config.api.publicUrl ?? this.api.httpApi.apiEndpoint,
+    };
+    for (const fn of [actions.escalate.function, api.function]) {
+      for (const [name, value] of Object.entries(pagingEnv)) fn.addEnvironment(name, value);
+      this.escalation.grantPublish(fn);
+      this.ackSigningSecret.grantRead(fn);
+      acknowledgePagingKeyAccess(fn);
+    }
+
     const dryRun = config.safety.dryRun;
     this.schedule('ProbeSchedule', 'probe', config.probes.schedule, 'health probes', dryRun);
     this.schedule('BackupSchedule', 'backup', config.backups.schedule, 'database backups', dryRun);
@@ -163,12 +197,22 @@ export class ResponderStack extends Stack {
       value: this.webhookSecret.secretArn,
       description: 'Secrets Manager secret with the webhook/API token ({"token","username"})',
     });
+    for (const [name, topic] of Object.entries(this.escalation.topics)) {
+      new CfnOutput(this, `EscalationTopicArn${outputIdOf(name)}`, {
+        value: topic.topicArn,
+        description: `SNS topic '${name}' for pages: subscribe people to it (email, sms, https)`,
+      });
+    }
+    new CfnOutput(this, 'AckSigningSecretName', {
+      value: this.ackSigningSecret.secretName,
+      description: 'Secrets Manager secret with the HMAC key of the acknowledge links in pages ({"key"})',
+    });
     new CfnOutput(this, 'StateTableName', { value: this.state.table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.dispatch.bus.eventBusName });
 
     for (const fn of Object.values(this.functions)) acknowledgeFunctionFindings(fn.function);
     if (probeNetwork) acknowledgeVpcAccess(actions.probe.function);
-    acknowledgeStackFindings(this, { generatedWebhookSecret: !config.webhook.credentialSecret });
+    acknowledgeStackFindings(this);
   }
 
   /** The VPC, subnets and security groups from `probes.vpc`, imported without lookups (synth stays offline). */
@@ -191,7 +235,7 @@ export class ResponderStack extends Stack {
   private webhookCredential(config: ResponderConfig): ISecret {
     const ref = config.webhook.credentialSecret;
     if (ref) return importSecret(this, 'WebhookCredential', ref);
-    return new Secret(this, 'WebhookCredential', {
+    const secret = new Secret(this, 'WebhookCredential', {
       description: `Responder (${config.service}) webhook and API credential: {"token","username"}`,
       generateSecretString: {
         secretStringTemplate: JSON.stringify({ username: config.webhook.basicAuthUsername }),
@@ -200,6 +244,31 @@ export class ResponderStack extends Stack {
         excludePunctuation: true,
       },
     });
+    acknowledgeGeneratedSecret(
+      secret,
+      'The webhook token is shared with Alertmanager, whose config must change in step; the operator rotates it deliberately (new secret version, then the Alertmanager config), not on a blind schedule.',
+    );
+    return secret;
+  }
+
+  /** The ack-link HMAC key: the secret the config names, else a generated `{"key"}` of 64 characters. */
+  private ackSigningKey(config: ResponderConfig): ISecret {
+    const ref = config.escalation.ackSigningSecret;
+    if (ref) return importSecret(this, 'AckSigningKey', ref);
+    const secret = new Secret(this, 'AckSigningKey', {
+      description: `Responder (${config.service}) HMAC key of the acknowledge links in pages: {"key"}`,
+      generateSecretString: {
+        secretStringTemplate: '{}',
+        generateStringKey: 'key',
+        passwordLength: 64,
+        excludePunctuation: true,
+      },
+    });
+    acknowledgeGeneratedSecret(
+      secret,
+      'Rotating the ack-link signing key invalidates every acknowledge link already sent in a page (they stay valid for escalation.ackLinkTtlHours); rotate it by hand, between incidents, when needed.',
+    );
+    return secret;
   }
 
   /** An EventBridge Scheduler schedule that puts an "Action Requested" event on the bus. */

@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 export interface WebhookApiProps {
   /** Handles `POST /alertmanager`. */
   readonly ingest: IFunction;
-  /** Handles `GET /healthz` and the `/api/...` routes. */
+  /** Handles `GET /healthz`, the `/api/...` routes and the acknowledge links (`/ack/{token}`). */
   readonly api: IFunction;
   /** Steady-state requests per second across the stage. */
   readonly rateLimit: number;
@@ -75,6 +75,14 @@ export class WebhookApi extends Construct {
     });
     this.httpApi.addRoutes({
       path: '/api/probes',
+      methods: [HttpMethod.GET, HttpMethod.POST],
+      integration: api,
+    });
+    // Acknowledging a page: by an operator with the API token, or from the signed link in the page
+    // (GET shows a confirmation page, POST acknowledges; the function checks the HMAC in the path).
+    this.httpApi.addRoutes({ path: '/api/incidents/{id}/ack', methods: [HttpMethod.POST], integration: api });
+    this.httpApi.addRoutes({
+      path: '/ack/{token}',
       methods: [HttpMethod.GET, HttpMethod.POST],
       integration: api,
     });

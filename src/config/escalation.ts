@@ -35,7 +35,7 @@ const subscriptionSchema = z
   });
 
 const topicSchema = z.strictObject({
-  /** Shown as the sender of SMS and email. @default the topic's name */
+  /** Shown as the sender of SMS and email. @default `${service} ${name}` */
   displayName: z.string().max(100).optional(),
   subscriptions: z.array(subscriptionSchema).default([]),
 });
