@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the local runtime's webhook latency (p50/p99) and throughput under concurrent
- * posts, and each Lambda bundle's size and cold import time. Figures go to stdout and to
+ * posts, probe fan-out, an escalation sweep, and each Lambda bundle's size and cold import time. Figures go to stdout and to
  * bench/results/latest.json. Nothing here is a pass/fail test: it measures.
  */
 import { execFileSync } from 'node:child_process';
@@ -16,6 +16,7 @@ import { esbuildOptions, FUNCTION_NAMES } from '../lib/bundling.ts';
 import { loadConfigFile } from '../src/config/load.ts';
 import { probeTargetSchema } from '../src/config/probe-targets.ts';
 import { parseConfig } from '../src/config/schema.ts';
+import { recordIncident } from '../src/incidents/record-incident.ts';
 import { startLocalRuntime } from '../src/local/runtime.ts';
 import { silentLog, systemClock } from '../src/ports.ts';
 
@@ -225,6 +226,69 @@ async function benchProbes() {
   };
 }
 
+const SWEEP_ESCALATIONS = Number(process.env.BENCH_SWEEP_ESCALATIONS ?? 200);
+
+/** One sweep that finds 200 P1 escalations due for their team-lead tier, then an idle sweep. */
+async function benchSweep() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'responder-bench-sweep-'));
+  let now = Date.parse('2026-11-23T03:00:00.000Z');
+  const clock = { now: () => new Date(now) };
+  const config = parseConfig({
+    ...(await loadConfigFile()),
+    probes: undefined,
+    local: { demoEnvironment: false },
+  });
+  const runtime = await startLocalRuntime({
+    config,
+    log: silentLog,
+    port: 0,
+    token: TOKEN,
+    timers: false,
+    dataDir,
+    clock,
+  });
+  try {
+    for (let i = 0; i < SWEEP_ESCALATIONS; i++) {
+      const incident = await recordIncident(
+        {
+          groupKey: `bench-sweep-${i}`,
+          status: 'firing',
+          severity: 'P1',
+          title: `BenchDown ${i}`,
+          labels: { alertname: 'BenchDown', service: 'bench' },
+          annotations: {},
+          alerts: [],
+          receiver: 'bench',
+          externalURL: '',
+          truncatedAlerts: 0,
+          resolvedBecause: '',
+          auditData: {},
+        },
+        { store: runtime.store, clock, auditRetentionDays: 30, actor: 'bench' },
+      );
+      if (incident) await runtime.escalator.reconcile(incident.id);
+    }
+    now += 15 * 60_000;
+    const started = performance.now();
+    const swept = await runtime.escalator.sweep();
+    const wallMs = performance.now() - started;
+    const idleStarted = performance.now();
+    await runtime.escalator.sweep();
+    const idleMs = performance.now() - idleStarted;
+    if (swept.sent.length !== SWEEP_ESCALATIONS) throw new Error(`swept ${swept.sent.length} pages`);
+    return {
+      escalations: SWEEP_ESCALATIONS,
+      pages: swept.sent.length,
+      wallMs: round(wallMs, 0),
+      pagesPerSecond: round((swept.sent.length / wallMs) * 1000, 0),
+      idleSweepMs: round(idleMs, 1),
+    };
+  } finally {
+    await runtime.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 const machine = {
   node: process.version,
   cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
@@ -252,6 +316,13 @@ console.log(
 console.log(
   `  wall time ${probes.wallMs} ms (ideal: one timeout, ${probes.timeoutMs} ms; ${probes.overIdealMs} ms over), peak RSS ${probes.peakRssMiB} MiB (+${probes.rssGrowthMiB} MiB), heap +${probes.peakHeapGrowthMiB} MiB`,
 );
+const sweep = await benchSweep();
+console.log(
+  `\nEscalation sweep (local runtime: dynalite state, outbox pager; ${sweep.escalations} P1 escalations due)`,
+);
+console.log(
+  `  one sweep pages ${sweep.pages} team leads in ${sweep.wallMs} ms (${sweep.pagesPerSecond} pages/s); a sweep with nothing due: ${sweep.idleSweepMs} ms`,
+);
 const bundles = await benchBundles();
 console.log(
   '\nLambda bundles (esbuild, same options as the CDK stacks; cold import = median of fresh node processes)',
@@ -265,6 +336,6 @@ for (const b of bundles) {
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
 writeFileSync(
   join(ROOT, 'bench', 'results', 'latest.json'),
-  `${JSON.stringify({ at: new Date().toISOString(), machine, webhook, probes, bundles }, null, 2)}\n`,
+  `${JSON.stringify({ at: new Date().toISOString(), machine, webhook, probes, sweep, bundles }, null, 2)}\n`,
 );
 console.log('\nWritten to bench/results/latest.json');

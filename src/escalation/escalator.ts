@@ -30,6 +30,9 @@ export interface EscalatorDeps {
 /** A sender holds an escalation this long while it publishes; a crashed sender's lease runs out. */
 const LEASE_MS = 60_000;
 const MAX_WRITES = 8;
+/** Escalations one sweep takes on (the rest wait for the next), and how many it works on at once. */
+const SWEEP_LIMIT = 500;
+const SWEEP_CONCURRENCY = 8;
 
 interface Work {
   readonly key: string;
@@ -123,20 +126,26 @@ export class Escalator {
     sent: Delivered[];
     failed: { incidentId: string; error: string }[];
   }> {
-    const ids = await this.deps.store.listDueEscalations(this.deps.clock.now());
+    const ids = await this.deps.store.listDueEscalations(this.deps.clock.now(), SWEEP_LIMIT);
     const sent: Delivered[] = [];
     const failed: { incidentId: string; error: string }[] = [];
-    for (const incidentId of ids) {
-      try {
-        sent.push(...(await this.reconcile(incidentId)).sent);
-      } catch (error) {
-        failed.push({ incidentId, error: (error as Error).message });
-        this.deps.log.error('escalation sweep: sending failed; the next sweep retries', {
-          incidentId,
-          error: (error as Error).message,
-        });
+    let next = 0;
+    // A few escalations at once: a storm of incidents must not make the last tier wait on the first.
+    const worker = async () => {
+      while (next < ids.length) {
+        const incidentId = ids[next++] as string;
+        try {
+          sent.push(...(await this.reconcile(incidentId)).sent);
+        } catch (error) {
+          failed.push({ incidentId, error: (error as Error).message });
+          this.deps.log.error('escalation sweep: sending failed; the next sweep retries', {
+            incidentId,
+            error: (error as Error).message,
+          });
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, worker));
     return { checked: ids.length, sent, failed };
   }
 
