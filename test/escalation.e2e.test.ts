@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ackKeyOf, signAckToken } from '../src/escalation/ack-link.ts';
@@ -147,6 +149,65 @@ describe('Escalation end to end: Alertmanager → responder → outbox → ack l
     });
     expect(resolved.slice(2).sort()).toEqual(['resolved:on-call', 'resolved:team-lead']);
     expect((await rt.get(`/api/incidents/${control.id}`)).body.escalation.status).toBe('resolved');
+  });
+});
+
+describe('Local pager and sweeper timer', () => {
+  let t: TestRuntime | undefined;
+  let hook: Server | undefined;
+  afterEach(async () => {
+    await t?.stop();
+    hook?.close();
+    t = undefined;
+  });
+
+  it('the sweeper runs on its own timer, scaled by local.escalationDelayScale, and pages reach the webhook too', async () => {
+    // GIVEN a chat-style webhook and a runtime with its timers on
+    const received: Json[] = [];
+    hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        received.push({ contentType: req.headers['content-type'], body: JSON.parse(body) });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => hook?.listen(0, '127.0.0.1', resolve));
+    const pagerWebhookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+    t = await startTestRuntime({
+      timers: true,
+      config: testConfig({ local: { escalationDelayScale: SCALE, pagerWebhookUrl } }),
+    });
+    const rt = t;
+    // WHEN a P1 fires and nobody acknowledges
+    const id = (await rt.post('/alertmanager', loadEvent('firing.json'))).body.incident.id;
+    // THEN the timer-driven sweeper pages the team lead after the scaled 15 minutes, once
+    const pages = await waitFor(
+      'the team-lead page',
+      async () => {
+        const entries = of(await outbox(rt), id);
+        return entries.includes('page:team-lead') && entries;
+      },
+      15_000,
+    );
+    expect(pages).toEqual(['page:on-call', 'page:team-lead']);
+    // and each page's JSON went to the webhook
+    await waitFor('the webhook deliveries', async () => received.length >= 2);
+    expect(received.slice(0, 2)).toEqual([
+      {
+        contentType: 'application/json',
+        body: expect.objectContaining({
+          schema: 'responder.page/v1',
+          tier: expect.objectContaining({ name: 'on-call' }),
+        }),
+      },
+      {
+        contentType: 'application/json',
+        body: expect.objectContaining({ tier: expect.objectContaining({ name: 'team-lead' }) }),
+      },
+    ]);
   });
 });
 
