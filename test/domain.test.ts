@@ -205,7 +205,7 @@ describe('Sample events in events/', () => {
     const { escalation } = parseConfig(exampleConfig);
     const event = loadEvent('security-incident.json') as unknown as WebhookPayload;
     const tiers = planTiers(escalation, 'P1', event.commonLabels);
-    expect(tiers.filter((tier) => tier.offsetMs === 0).flatMap((tier) => tier.topics)).toEqual([
+    expect(tiers.filter((tier) => tier.level === 0).flatMap((tier) => tier.topics)).toEqual([
       'on-call',
       'security',
     ]);

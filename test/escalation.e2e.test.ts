@@ -124,9 +124,10 @@ describe('Escalation end to end: Alertmanager → responder → outbox → ack l
     expect(notice?.messages.email).toContain('via link:on-call');
 
     // WHEN the team-lead tier comes due and the sweeper runs (twice)
-    const { nextTier: due, startedAt } = (await rt.get(`/api/incidents/${control.id}`)).body.escalation;
+    const { nextTier: due, sent } = (await rt.get(`/api/incidents/${control.id}`)).body.escalation;
     expect(due.name).toBe('team-lead');
-    expect(Date.parse(due.dueAt) - Date.parse(startedAt)).toBe(TIER_MS);
+    // due 15 (scaled) minutes after on-call was paged
+    expect(Date.parse(due.dueAt) - Date.parse(sent[0].at)).toBe(TIER_MS);
     await new Promise((resolve) =>
       setTimeout(resolve, Math.max(0, Date.parse(due.dueAt) + 100 - Date.now())),
     );

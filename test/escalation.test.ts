@@ -126,15 +126,7 @@ describe('SNS pages: the exact commands', () => {
         event: { DataType: 'String', StringValue: 'page' },
       });
       const message = bodies(input);
-      expect(Object.keys(message).sort()).toEqual([
-        'default',
-        'email',
-        'http',
-        'https',
-        'lambda',
-        'sms',
-        'sqs',
-      ]);
+      expect(Object.keys(message).sort()).toEqual(['default', 'email', 'https', 'sms']);
       // a signed ack link that verifies, in every human-facing body
       const ack = /https:\/\/api\.example\.com\/ack\/(\S+)/.exec(message.sms ?? '')?.[1] ?? '';
       const verified = verifyAckToken(KEY, ack, clock.now());
@@ -152,7 +144,6 @@ describe('SNS pages: the exact commands', () => {
         respondWithin: within,
         links: { ack: `${PUBLIC_URL}/ack/${ack}`, incident: `${PUBLIC_URL}/api/incidents/${opened.id}` },
       });
-      expect(message.http).toBe(message.https);
     },
   );
 
@@ -201,6 +192,18 @@ describe('SNS pages: the exact commands', () => {
     expect(doc.truncated.alertsOmitted).toBeGreaterThan(0);
     expect(doc.alerts.length + doc.truncated.alertsOmitted).toBe(stored);
     expect(doc.alerts.length).toBeGreaterThan(50);
+  });
+
+  it('stays under 256 KB when free text outside the alerts is huge (a 70 KB service label and Alertmanager URL)', async () => {
+    const opened = await incident('P1', { labels: { service: 's'.repeat(70_000) } });
+    await store.saveIncident(
+      { ...opened, externalURL: `http://am/${'u'.repeat(70_000)}`, version: opened.version + 1 },
+      opened.version,
+    );
+    await escalator().reconcile(opened.id);
+    const [input] = publishes();
+    expect(Buffer.byteLength(input?.Message ?? '')).toBeLessThanOrEqual(SNS_MESSAGE_MAX_BYTES);
+    expect(input?.MessageAttributes?.service?.StringValue?.length).toBeLessThanOrEqual(256);
   });
 
   it('folds any subject to printable ASCII of at most 100 characters', () => {
@@ -258,8 +261,8 @@ describe('Escalation over time, with an injected clock', () => {
     expect(await at(minutes(29))).toEqual(['on-call', 'team-lead']);
     expect(await at(minutes(30))).toEqual(['on-call', 'team-lead', 'cto']);
     expect(await at(minutes(120))).toEqual(['on-call', 'team-lead', 'cto']);
-    // nothing is left for the sweeper: the escalation is out of the due index
-    expect(await store.listDueEscalations(new Date(T0 + minutes(600)))).not.toContain(opened.id);
+    // with every tier paged, the sweeper only looks again hourly (in case a resolution was lost)
+    expect((await store.getEscalation(opened.id))?.dueAt).toBe(new Date(T0 + minutes(180)).toISOString());
   });
 
   it.each([
@@ -271,8 +274,10 @@ describe('Escalation over time, with an injected clock', () => {
     async (tier, paged) => {
       const opened = await incident('P1');
       await escalator().reconcile(opened.id);
-      now = T0 + minutes(15 * tier);
-      await escalator().sweep();
+      for (let step = 1; step <= tier; step++) {
+        now = T0 + minutes(15 * step);
+        await escalator().sweep();
+      }
       expect(topicsPaged()).toEqual(paged);
       // WHEN someone acknowledges
       now += minutes(1);
@@ -347,7 +352,55 @@ describe('Escalation over time, with an injected clock', () => {
     expect(new Set((await store.getEscalation(opened.id))?.sent.map((s) => s.key)).size).toBe(4);
   });
 
-  it('group updates never page a tier again; a raised severity pages the tiers now due', async () => {
+  it('one escalator racing itself (as in the local runtime) pages each tier once', async () => {
+    sns.on(PublishCommand).callsFake(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      return { MessageId: `m-${++sequence}` };
+    });
+    const opened = await incident('P1');
+    const shared = escalator();
+    await Promise.all([shared.reconcile(opened.id), shared.reconcile(opened.id), shared.sweep()]);
+    now = T0 + minutes(15);
+    await Promise.all([shared.sweep(), shared.sweep()]);
+    expect(topicsPaged()).toEqual(['on-call', 'team-lead']);
+  });
+
+  it('an acknowledgement during a send stops the pages not yet published', async () => {
+    // GIVEN a slow SNS and a P1 that pages on-call and security in one round
+    sns.on(PublishCommand).callsFake(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      return { MessageId: `m-${++sequence}` };
+    });
+    const opened = await incident('P1', { labels: { category: 'security' } });
+    // WHEN someone acknowledges while the on-call page is being published
+    const sending = escalator().reconcile(opened.id);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect((await escalator().acknowledge(opened.id, 'Alice', 'api')).outcome).toBe('acknowledged');
+    await sending;
+    // THEN security is never paged, and on-call hears of the acknowledgement
+    expect(
+      publishes().map(
+        (input) => `${input.MessageAttributes?.event?.StringValue}:${input.TopicArn?.split('responder-')[1]}`,
+      ),
+    ).toEqual(['page:on-call', 'acknowledged:on-call']);
+  });
+
+  it('a lost resolution is caught by the hourly re-check even after every tier was paged', async () => {
+    const opened = await incident('P3', { groupKey: 'lost-after-all-paged' });
+    await escalator().reconcile(opened.id);
+    now = T0 + minutes(5);
+    await incident('P3', { groupKey: 'lost-after-all-paged', status: 'resolved' });
+    now = T0 + minutes(59);
+    await escalator().sweep();
+    expect(topicsPaged()).toEqual(['on-call']);
+    now = T0 + minutes(61);
+    await escalator().sweep();
+    expect(topicsPaged()).toEqual(['on-call', 'on-call']);
+    expect(publishes()[1]?.MessageAttributes?.event?.StringValue).toBe('resolved');
+    expect((await store.getEscalation(opened.id))?.dueAt).toBeUndefined();
+  });
+
+  it('group updates never page a tier again; a raised severity pages the next tier now and the one after on its delay', async () => {
     const opened = await incident('P3', { groupKey: 'raising' });
     await escalator().reconcile(opened.id);
     for (let i = 0; i < 3; i++) await escalator().reconcile(opened.id);
@@ -356,9 +409,13 @@ describe('Escalation over time, with an injected clock', () => {
     now = T0 + minutes(20);
     await incident('P1', { groupKey: 'raising' });
     await escalator().reconcile(opened.id);
-    // THEN on-call is not paged again; team lead (due at 15 minutes) is paged now, CTO at 30
+    // THEN on-call is not paged again; team lead (15 minutes after on-call was paged) is paged now,
+    // and the CTO 15 minutes after that, not at once
     expect(topicsPaged()).toEqual(['on-call', 'team-lead']);
-    now = T0 + minutes(30);
+    now = T0 + minutes(34);
+    await escalator().sweep();
+    expect(topicsPaged()).toEqual(['on-call', 'team-lead']);
+    now = T0 + minutes(35);
     await escalator().sweep();
     expect(topicsPaged()).toEqual(['on-call', 'team-lead', 'cto']);
   });

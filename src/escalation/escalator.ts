@@ -33,6 +33,8 @@ const MAX_WRITES = 8;
 /** Escalations one sweep takes on (the rest wait for the next), and how many it works on at once. */
 const SWEEP_LIMIT = 500;
 const SWEEP_CONCURRENCY = 8;
+/** An open escalation with nothing due is still looked at this often, in case its resolution was lost. */
+const RECHECK_MS = 3_600_000;
 
 interface Work {
   readonly key: string;
@@ -59,7 +61,11 @@ export type AckResult =
   | { readonly outcome: 'acknowledged' | 'already-acknowledged'; readonly escalation: Escalation }
   | { readonly outcome: 'resolved' | 'no-incident' };
 
-const plus = (iso: string, ms: number) => new Date(Date.parse(iso) + ms);
+/** Rewrites `dueAt` only when it must move: gone, stale, or later than the next thing due. */
+function needsNewDue(current: string | undefined, wanted: string | undefined, now: Date): boolean {
+  if (current === undefined || wanted === undefined) return current !== wanted;
+  return Date.parse(current) <= now.getTime() || Date.parse(wanted) < Date.parse(current);
+}
 
 /**
  * Pages along the escalation matrix without timers: everything lives in one record per incident,
@@ -203,11 +209,9 @@ export class Escalator {
   async view(incident: Incident) {
     const escalation = await this.deps.store.getEscalation(incident.id);
     if (!escalation) return null;
-    const tiers = planTiers(this.deps.config.escalation, escalation.severity, incident.labels, this.scale);
-    const pagedTiers = new Set(escalation.sent.filter((s) => s.event === 'page').map((s) => s.tier));
     const next =
       escalation.status === 'paging'
-        ? tiers.find((tier) => !tier.route && !pagedTiers.has(tier.name))
+        ? this.schedule(escalation, incident).find((entry) => !entry.tier.route && !entry.paged)
         : undefined;
     return {
       status: escalation.status,
@@ -216,10 +220,38 @@ export class Escalator {
       acknowledged: escalation.acknowledged ?? null,
       resolvedAt: escalation.resolvedAt ?? null,
       sent: escalation.sent,
-      nextTier: next
-        ? { name: next.name, dueAt: plus(escalation.startedAt, next.offsetMs).toISOString() }
-        : null,
+      nextTier: next ? { name: next.tier.name, dueAt: next.dueAt?.toISOString() ?? null } : null,
     };
+  }
+
+  /**
+   * Each tier and route with when it is due: the first tier and the routes when the escalation
+   * starts, every later tier its delay after the tier before it was first paged (not yet, while that
+   * one is unpaged). So a tier's delay always gives the tier before it that long to acknowledge, also
+   * after a raised severity or a late page.
+   */
+  private schedule(escalation: Escalation, incident: Incident) {
+    const sent = escalation.sent.filter((notice) => notice.event === 'page');
+    const firstPaged = (tier: PlannedTier) =>
+      sent
+        .filter((notice) => notice.tier === tier.name)
+        .map((notice) => Date.parse(notice.at))
+        .sort((a, b) => a - b)[0];
+    const sentKeys = new Set(sent.map((notice) => notice.key));
+    const entries: { tier: PlannedTier; dueAt?: Date; paged: boolean }[] = [];
+    let previousPagedAt: number | undefined = Date.parse(escalation.startedAt);
+    for (const tier of planTiers(
+      this.deps.config.escalation,
+      escalation.severity,
+      incident.labels,
+      this.scale,
+    )) {
+      const base = tier.route || tier.level === 0 ? Date.parse(escalation.startedAt) : previousPagedAt;
+      const paged = tier.topics.every((topic) => sentKeys.has(`page:${tier.name}:${topic}`));
+      entries.push({ tier, dueAt: base === undefined ? undefined : new Date(base + tier.delayMs), paged });
+      if (!tier.route) previousPagedAt = firstPaged(tier);
+    }
+    return entries;
   }
 
   private updated(current: Escalation | undefined, incident: Incident): Escalation | undefined {
@@ -255,13 +287,8 @@ export class Escalator {
     const sentKeys = new Set(escalation.sent.map((notice) => notice.key));
     const work: Work[] = [];
     if (escalation.status === 'paging') {
-      for (const tier of planTiers(
-        this.deps.config.escalation,
-        escalation.severity,
-        incident.labels,
-        this.scale,
-      )) {
-        if (plus(escalation.startedAt, tier.offsetMs) > now) continue;
+      for (const { tier, dueAt } of this.schedule(escalation, incident)) {
+        if (!dueAt || dueAt > now) continue;
         for (const topic of tier.topics) {
           const key = `page:${tier.name}:${topic}`;
           if (!sentKeys.has(key)) work.push({ key, event: 'page', tier, topic });
@@ -281,30 +308,27 @@ export class Escalator {
         key,
         event,
         topic,
-        tier: { name: page.tier, level: 0, topics: [topic], offsetMs: 0, reason: event, route: false },
+        tier: { name: page.tier, level: 0, topics: [topic], delayMs: 0, reason: event, route: false },
       });
     }
     return work;
   }
 
-  /** When the sweeper next has work here; undefined takes the escalation out of the sweep index. */
+  /**
+   * When the sweeper next has work here: the next tier, a notice owed, or, while the incident is
+   * not resolved, an hourly re-check that catches a resolution whose request was lost. Undefined
+   * (out of the sweep index) once the escalation has ended and everyone was told.
+   */
   private dueOf(escalation: Escalation, incident: Incident, now: Date): string | undefined {
-    if (escalation.status !== 'paging') {
-      return this.workOf(escalation, incident, now).length > 0 ? now.toISOString() : undefined;
+    if (this.workOf(escalation, incident, now).length > 0) return now.toISOString();
+    if (escalation.status === 'resolved') return undefined;
+    let due = new Date(now.getTime() + RECHECK_MS);
+    if (escalation.status === 'paging') {
+      for (const { dueAt, paged } of this.schedule(escalation, incident)) {
+        if (!paged && dueAt && dueAt < due) due = dueAt;
+      }
     }
-    const sentKeys = new Set(escalation.sent.map((notice) => notice.key));
-    let due: Date | undefined;
-    for (const tier of planTiers(
-      this.deps.config.escalation,
-      escalation.severity,
-      incident.labels,
-      this.scale,
-    )) {
-      if (tier.topics.every((topic) => sentKeys.has(`page:${tier.name}:${topic}`))) continue;
-      const at = plus(escalation.startedAt, tier.offsetMs);
-      if (!due || at < due) due = at;
-    }
-    return due?.toISOString();
+    return due.toISOString();
   }
 
   /** Sends what is due under a lease, then records it; repeats while more became due meanwhile. */
@@ -321,7 +345,7 @@ export class Escalator {
       const work = this.workOf(escalation, incident, now);
       if (work.length === 0) {
         const dueAt = this.dueOf(escalation, incident, now);
-        if (dueAt !== escalation.dueAt) {
+        if (needsNewDue(escalation.dueAt, dueAt, now)) {
           await store.saveEscalation(
             { ...escalation, dueAt, version: escalation.version + 1 },
             escalation.version,
@@ -330,18 +354,21 @@ export class Escalator {
         return { incidentId, status, sent: delivered };
       }
       const lease = escalation.lease;
-      if (lease && lease.owner !== this.owner && Date.parse(lease.until) > now.getTime()) {
+      // Every send takes its own lease, so two calls in one process (the local runtime shares one
+      // escalator between ingest, the API and the sweeper timer) exclude each other too.
+      const token = `${this.owner}-${randomBytes(4).toString('hex')}`;
+      if (lease && Date.parse(lease.until) > now.getTime()) {
         return { incidentId, status, sent: delivered, busy: true };
       }
       const leased: Escalation = {
         ...escalation,
-        lease: { owner: this.owner, until: new Date(now.getTime() + LEASE_MS).toISOString() },
+        lease: { owner: token, until: new Date(now.getTime() + LEASE_MS).toISOString() },
         version: escalation.version + 1,
       };
       if (!(await store.saveEscalation(leased, escalation.version))) continue;
 
-      const { sent, failures } = await this.send(work, escalation, incident);
-      const after = await this.record(incidentId, incident, sent);
+      const { sent, failures } = await this.send(work, escalation, incident, token);
+      const after = await this.record(incidentId, incident, sent, token);
       status = after?.status ?? status;
       delivered.push(...sent.map((notice) => ({ ...notice, incidentId })));
       if (failures.length > 0) {
@@ -357,17 +384,26 @@ export class Escalator {
     return { incidentId, status, sent: delivered };
   }
 
-  private async send(work: readonly Work[], escalation: Escalation, incident: Incident) {
+  private async send(work: readonly Work[], escalation: Escalation, incident: Incident, token: string) {
     const { config, clock, links } = this.deps;
     const policy = config.escalation.policy[escalation.severity];
     const service = incident.labels.service ?? config.service;
     const base = links.publicUrl.replace(/\/$/, '');
+    if (!base)
+      throw new Error('no public URL for the links in pages: PUBLIC_URL is not set; redeploy the stack');
     const needsKey = work.some((item) => item.event === 'page');
     const key = needsKey ? await links.ackKey() : '';
     const tiersOf = policy.tiers.length;
     const sent: SentNotice[] = [];
     const failures: { topic: string; error: string }[] = [];
-    for (const item of work) {
+    for (const [index, item] of work.entries()) {
+      if (index > 0) {
+        // Between publishes: stop if the lease ran out and another sender took over, and send no more
+        // pages once someone acknowledged (the notices follow in the next round).
+        const current = await this.deps.store.getEscalation(incident.id);
+        if (current?.lease?.owner !== token) break;
+        if (item.event === 'page' && current.status !== 'paging') continue;
+      }
       const expiresAt = new Date(clock.now().getTime() + config.escalation.ackLinkTtlHours * 3_600_000);
       const ack =
         item.event === 'page'
@@ -422,7 +458,7 @@ export class Escalator {
   }
 
   /** Adds what was sent to the record and gives the lease back; merges with anyone who wrote meanwhile. */
-  private async record(incidentId: string, incident: Incident, sent: readonly SentNotice[]) {
+  private async record(incidentId: string, incident: Incident, sent: readonly SentNotice[], token: string) {
     const { store, clock } = this.deps;
     for (let attempt = 0; attempt < MAX_WRITES; attempt++) {
       const current = await store.getEscalation(incidentId);
@@ -431,7 +467,7 @@ export class Escalator {
       const merged: Escalation = {
         ...current,
         sent: [...current.sent, ...sent.filter((notice) => !known.has(notice.key))],
-        lease: current.lease?.owner === this.owner ? undefined : current.lease,
+        lease: current.lease?.owner === token ? undefined : current.lease,
         version: current.version + 1,
       };
       const next = { ...merged, dueAt: this.dueOf(merged, incident, clock.now()) };

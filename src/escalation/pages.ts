@@ -29,16 +29,17 @@ export interface PageContext {
   readonly resolvedAt?: string;
 }
 
-/** The SNS `Message` for `MessageStructure: 'json'`: one body per protocol, `default` for the rest. */
+/**
+ * The SNS `Message` for `MessageStructure: 'json'`: a body for each protocol the stack subscribes
+ * (email, SMS, HTTPS); `default` serves any other subscription added by hand. Every body counts
+ * toward the one 256 KB limit, so the JSON document is not repeated for http, sqs and lambda.
+ */
 export function snsMessageOf(messages: PageMessages): string {
   return JSON.stringify({
     default: messages.default,
     email: messages.email,
     sms: messages.sms,
     https: messages.json,
-    http: messages.json,
-    sqs: messages.json,
-    lambda: messages.json,
   });
 }
 
@@ -255,7 +256,19 @@ const fits = (page: Page) => pageBytes(page) <= SNS_MESSAGE_MAX_BYTES - HEADROOM
  * too big for SNS, alerts are left out (as many as needed, found by bisection), then long fields and
  * label lists are cut, and the message says so and links the full incident.
  */
-export function buildPage(ctx: PageContext): Page {
+export function buildPage(input: PageContext): Page {
+  // Free text outside the budgeted fields is bounded up front, so the smallest page always fits.
+  const ctx: PageContext = {
+    ...input,
+    service: cut(input.service, 200),
+    reason: cut(input.reason, 1_000),
+    respondWithin: cut(input.respondWithin, 200),
+    incident: {
+      ...input.incident,
+      title: cut(input.incident.title, 2_000),
+      externalURL: cut(input.incident.externalURL, 2_000),
+    },
+  };
   const full = compose(ctx, FULL);
   if (fits(full)) return full;
   for (const field of [1_000, 200, 40]) {

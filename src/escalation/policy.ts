@@ -8,8 +8,11 @@ export interface PlannedTier {
   /** 0 for the first tier (and the extra routes, paged with it). */
   readonly level: number;
   readonly topics: readonly string[];
-  /** Milliseconds after the escalation started. */
-  readonly offsetMs: number;
+  /**
+   * Milliseconds after the tier before it was paged without an acknowledgement (0 for the first
+   * tier and the extra routes, due when the escalation starts).
+   */
+  readonly delayMs: number;
   readonly reason: string;
   readonly route: boolean;
 }
@@ -20,8 +23,8 @@ function minutes(value: number): string {
 }
 
 /**
- * The tiers for a severity, each due after the delays of the tiers before it (scaled for trying it
- * out locally), and the extra routes whose matchers the incident's labels satisfy, due at once.
+ * The tiers for a severity, each due its delay after the tier before it was paged (scaled for trying
+ * it out locally), and the extra routes whose matchers the incident's labels satisfy, due at once.
  */
 export function planTiers(
   escalation: EscalationConfig,
@@ -31,21 +34,19 @@ export function planTiers(
 ): PlannedTier[] {
   const policy = escalation.policy[severity];
   const planned: PlannedTier[] = [];
-  let offsetMinutes = 0;
   policy.tiers.forEach((tier, level) => {
     const previous = policy.tiers[level - 1];
     planned.push({
       name: tier.name,
       level,
       topics: tier.topics,
-      offsetMs: Math.round(offsetMinutes * 60_000 * delayScale),
+      delayMs: Math.round((previous?.escalateAfterMinutes ?? 0) * 60_000 * delayScale),
       reason:
         level === 0
           ? `first tier for ${severity}`
           : `nobody acknowledged within ${minutes(previous?.escalateAfterMinutes ?? 0)} of paging ${previous?.name}`,
       route: false,
     });
-    offsetMinutes += tier.escalateAfterMinutes ?? 0;
   });
   for (const route of escalation.routes) {
     if (!matchesAll(route.matchers.map(parseMatcher), labels)) continue;
@@ -53,7 +54,7 @@ export function planTiers(
       name: route.name,
       level: 0,
       topics: route.topics,
-      offsetMs: 0,
+      delayMs: 0,
       reason: `labels match the ${route.name} route (${route.matchers.join(', ')})`,
       route: true,
     });
