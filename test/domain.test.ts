@@ -215,6 +215,14 @@ describe('Sample events in events/', () => {
 describe('Escalation config', () => {
   const base = { service: 'svc', aws: { region: 'eu-west-1', drRegion: 'eu-central-1' } };
 
+  it('refuses an extra route named like a tier', () => {
+    const config = {
+      ...base,
+      escalation: { routes: [{ name: 'cto', matchers: ['team="exec"'], topics: ['cto'] }] },
+    };
+    expect(() => parseConfig(config)).toThrow(/escalation\.routes\[0\]\.name: a tier is also called cto/);
+  });
+
   it('ships the runbook matrix', () => {
     const { policy } = parseConfig(base).escalation;
     expect(policy.P1.tiers.map((tier) => [tier.name, tier.escalateAfterMinutes])).toEqual([

@@ -230,6 +230,8 @@ describe('POST /api/incidents/{id}/ack', () => {
       (await t.post(ackPath, { by: 'eve' }, { authorization: 'Bearer wrong-token-wrong-token' })).status,
     ).toBe(401);
     expect((await t.post('/api/incidents/nope/ack', {})).status).toBe(400);
+    expect((await t.post('/api/incidents/%E0%A4%A/ack', {})).status).toBe(400);
+    expect((await t.get('/ack/%E0%A4%A')).status).toBe(403);
     expect((await t.post(ackPath, { by: 'x'.repeat(81) })).status).toBe(400);
     expect((await t.post(ackPath, '{not json')).status).toBe(400);
     expect((await t.post('/api/incidents/20200101-00000000/ack', {})).status).toBe(404);

@@ -529,4 +529,37 @@ describe('large groups', () => {
     expect(kept).toContain('big-399');
     expect(kept).not.toContain('big-0');
   });
+
+  it('a 450 KB summary (the incident title) is cut rather than failing the item write', async () => {
+    const body = clone(loadEvent('firing.json'));
+    (body.commonAnnotations as Record<string, string>).summary = 's'.repeat(450_000);
+    (body as Record<string, unknown>).groupKey = '{}:{alertname="HugeSummary"}';
+    const answer = await large.post('/alertmanager', body);
+    expect(answer.status).toBe(202);
+    const detail = (await large.get(`/api/incidents/${answer.body.incident.id}`)).body;
+    expect(detail.title.length).toBeLessThanOrEqual(1024);
+    expect(detail.title.startsWith('PostgresDown (payments-api): sss')).toBe(true);
+  });
+});
+
+describe('escalation requests from ingest', () => {
+  it('a dry-run escalate from a route does not stand in for the escalation policy', async () => {
+    const t = await startTestRuntime({
+      config: testConfig({
+        routes: [{ name: 'rehearse', matchers: [], actions: [{ kind: 'escalate', dryRun: true }] }],
+      }),
+    });
+    try {
+      const answer = await t.post('/alertmanager', loadEvent('firing.json'));
+      expect(answer.body.actions.map((a: Json) => [a.rule, a.dryRun])).toEqual([
+        ['rehearse', true],
+        ['escalation-policy', false],
+      ]);
+      await t.runtime.dispatcher.idle();
+      const escalation = (await t.get(`/api/incidents/${answer.body.incident.id}`)).body.escalation;
+      expect(escalation.sent.map((s: Json) => s.tier)).toEqual(['on-call']);
+    } finally {
+      await t.stop();
+    }
+  });
 });

@@ -220,6 +220,37 @@ describe('Probe runs against the local runtime', () => {
     expect((await incidents())[0].status).toBe('resolved');
   });
 
+  it('a bus failure after the incident opened loses no page: the next run asks again, and on-call is paged once', async () => {
+    // GIVEN the bus refuses the first escalation request
+    let refusals = 1;
+    t = await startTestRuntime({
+      config: config(),
+      wrapDispatcher: (bus) => ({
+        async dispatch(requests) {
+          if (requests.some((r) => r.kind === 'escalate') && refusals-- > 0) {
+            throw new DependencyUnavailableError('event bus (EventBridge)', new Error('throttled'));
+          }
+          return bus.dispatch(requests);
+        },
+      }),
+    });
+    await probe();
+    await probe();
+    expect((await probe()).status).toBe(503);
+    await t.runtime.dispatcher.idle();
+    const [opened] = await incidents();
+    expect(opened).toMatchObject({ status: 'open' });
+    expect((await t.get(`/api/incidents/${opened.id}`)).body.escalation).toBeNull();
+    // WHEN the next run, still failing, comes
+    expect((await probe()).body.results[0]).toMatchObject({ healthy: false, incidentId: opened.id });
+    await t.runtime.dispatcher.idle();
+    // THEN the escalation started and paged on-call once; later runs page no one again
+    await probe();
+    await t.runtime.dispatcher.idle();
+    const escalation = (await t.get(`/api/incidents/${opened.id}`)).body.escalation;
+    expect(escalation.sent.map((s: Json) => `${s.event}:${s.tier}`)).toEqual(['page:on-call']);
+  });
+
   it('answers 404 for an unknown target and 400 for a malformed request', async () => {
     t = await startTestRuntime({ config: config() });
     expect((await probe({ targets: ['nope'] })).status).toBe(404);

@@ -99,7 +99,7 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
     if (link) {
       // Authenticated by its signature: the link works from a phone, without the API token.
       if (!deps.escalator) return problem(503, 'escalation is not available here');
-      return await handleAckLink(req, decodeURIComponent(link[1] ?? ''), {
+      return await handleAckLink(req, safeDecode(link[1] ?? ''), {
         ...deps,
         escalator: deps.escalator,
       });
@@ -124,7 +124,7 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
     const match = /^\/api\/incidents\/([^/]+)$/.exec(req.path);
     if (match) {
       if (req.method !== 'GET') return methodNotAllowed('GET');
-      const id = decodeURIComponent(match[1] ?? '');
+      const id = safeDecode(match[1] ?? '');
       if (!INCIDENT_ID.test(id)) return problem(400, `'${id}' is not an incident id (YYYYMMDD-xxxxxxxx)`);
       const incident = await deps.store.getIncident(id);
       if (!incident) return problem(404, `no incident ${id}`);
@@ -137,7 +137,7 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
     if (ack) {
       if (req.method !== 'POST') return methodNotAllowed('POST');
       if (!deps.escalator) return problem(503, 'escalation is not available here');
-      const id = decodeURIComponent(ack[1] ?? '');
+      const id = safeDecode(ack[1] ?? '');
       if (!INCIDENT_ID.test(id)) return problem(400, `'${id}' is not an incident id (YYYYMMDD-xxxxxxxx)`);
       let body: unknown = {};
       if (req.body.length > 0) {
@@ -276,6 +276,15 @@ async function automationView(deps: ApiDeps) {
     config: { automationEnabled: configEnabled, dryRun: deps.config.safety.dryRun },
     runtimeFlag: flag,
   };
+}
+
+/** A path segment decoded; a malformed %-sequence stays as it is and fails the id check (400). */
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function methodNotAllowed(allow: string) {

@@ -243,14 +243,19 @@ function escalationRequest(
   requestedAt: string,
   deps: IngestDeps,
 ): ActionRequest | undefined {
-  if (!incident || requests.some((request) => request.kind === 'escalate')) return undefined;
+  if (!incident) return undefined;
   if (!deps.config.escalation.escalateAlerts && incident.status !== 'resolved') return undefined;
+  const dryRun = deps.config.safety.dryRun || incident.alerts.some((a) => a.labels[DRY_RUN_LABEL] === 'true');
+  // A route's escalate stands in for this one, unless it is a dry run and this one would page.
+  if (requests.some((request) => request.kind === 'escalate' && (!request.dryRun || dryRun))) {
+    return undefined;
+  }
   return {
     actionId: sha256(`${deliveryKey}|escalation-policy`).slice(0, 40),
     kind: 'escalate',
     trigger: 'alert',
     requestedAt,
-    dryRun: deps.config.safety.dryRun || incident.alerts.some((a) => a.labels[DRY_RUN_LABEL] === 'true'),
+    dryRun,
     params: {},
     rule: ESCALATION_POLICY_RULE,
     incidentId: incident.id,

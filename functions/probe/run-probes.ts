@@ -126,9 +126,8 @@ async function recordHealth(
     if (!health.healthy && !health.incidentId) {
       const incident = await recordIncident(signalFor(target, result, health, 'firing'), incidentDeps);
       if (incident) {
-        saved = { ...health, incidentId: incident.id, version: health.version + 1 };
-        // Losing this write to a newer run is fine: that run sees the incident through the group pointer.
-        await deps.store.saveTargetHealth(saved, health.version);
+        // Page first, then remember the incident: a failure in between leaves the target without an
+        // incident id, so the next run asks again (the escalation pages a tier once however often).
         await deps.dispatcher.dispatch([
           actionRequestSchema.parse({
             actionId: `probe-${target.name}-unhealthy-${health.lastTransitionAt ?? result.at}-escalate`,
@@ -141,6 +140,9 @@ async function recordHealth(
             severity: incident.severity,
           }),
         ]);
+        saved = { ...health, incidentId: incident.id, version: health.version + 1 };
+        // Losing this write to a newer run is fine: that run sees the incident through the group pointer.
+        await deps.store.saveTargetHealth(saved, health.version);
       }
     }
     return {

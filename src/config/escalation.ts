@@ -153,6 +153,9 @@ export const escalationSchema = z
         });
       });
     }
+    const tierNames = new Set(
+      SEVERITY_NAMES.flatMap((severity) => escalation.policy[severity].tiers.map((t) => t.name)),
+    );
     const routeNames = new Set<string>();
     escalation.routes.forEach((route, index) => {
       if (routeNames.has(route.name)) {
@@ -163,6 +166,13 @@ export const escalationSchema = z
         });
       }
       routeNames.add(route.name);
+      if (tierNames.has(route.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', index, 'name'],
+          message: `a tier is also called ${route.name}: give the route its own name, or its pages would count as that tier's`,
+        });
+      }
       route.topics.forEach((topic, t) => {
         if (!topics.has(topic)) {
           ctx.addIssue({

@@ -60,12 +60,21 @@ export function fitIncident<T extends Incident>(incident: T): T {
     (a, b) =>
       Number(b.status === 'firing') - Number(a.status === 'firing') || b.startsAt.localeCompare(a.startsAt),
   );
-  const base = {
+  const cut = (text: string) => (text.length > FIELD_CAP ? `${text.slice(0, FIELD_CAP - 1)}…` : text);
+  let base = {
     ...incident,
+    title: cut(incident.title),
+    externalURL: cut(incident.externalURL),
     labels: capValues(incident.labels),
     annotations: capValues(incident.annotations),
     alerts: [] as IncidentAlert[],
   };
+  if (size(base) > INCIDENT_BUDGET_BYTES / 2) {
+    // Thousands of labels: keep the first hundred of each.
+    const first = (record: Record<string, string>) =>
+      Object.fromEntries(Object.entries(record).slice(0, 100));
+    base = { ...base, labels: first(base.labels), annotations: first(base.annotations) };
+  }
   let budget = INCIDENT_BUDGET_BYTES - size(base);
   const kept: IncidentAlert[] = [];
   for (const alert of ordered) {

@@ -22,7 +22,14 @@ import { compileRoutes } from '../domain/routing.ts';
 import { ackKeyOf } from '../escalation/ack-link.ts';
 import { Escalator } from '../escalation/escalator.ts';
 import type { HttpRequest, HttpResponse } from '../http/types.ts';
-import { type Clock, type Log, noProbeMetrics, type StateStore, systemClock } from '../ports.ts';
+import {
+  type ActionDispatcher,
+  type Clock,
+  type Log,
+  noProbeMetrics,
+  type StateStore,
+  systemClock,
+} from '../ports.ts';
 import { startDemoEnvironment } from './demo-environment.ts';
 import { type ActionEventHandler, InProcessDispatcher } from './in-process-dispatcher.ts';
 import { LocalPager } from './local-pager.ts';
@@ -53,6 +60,8 @@ export interface LocalRuntimeOptions {
   readonly token?: string;
   readonly log: Log;
   readonly clock?: Clock;
+  /** Wraps the dispatcher that ingest and the actions use, e.g. to inject bus faults in tests. */
+  readonly wrapDispatcher?: (dispatcher: ActionDispatcher) => ActionDispatcher;
   /** Wraps the state store, e.g. to inject faults in tests. */
   readonly wrapStore?: (store: StateStore) => StateStore;
   /** Run the schedules on timers. @default true */
@@ -206,6 +215,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     deadLetterFile: join(dataDir, 'dead-letters.jsonl'),
     retryDelaysMs: options.retryDelaysMs,
   });
+  const bus = options.wrapDispatcher ? options.wrapDispatcher(dispatcher) : dispatcher;
   const ackSecret = config.escalation.ackSigningSecret ?? LOCAL_ACK_SECRET;
   await ensureLocalAckKey(secrets, ackSecret);
   const publicUrl = { value: config.api.publicUrl ?? '' };
@@ -232,7 +242,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     config,
     store,
     secrets,
-    dispatcher,
+    dispatcher: bus,
     clock,
     log,
     metrics: noProbeMetrics,
@@ -244,7 +254,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     config,
     routes: compileRoutes(config.routes),
     store,
-    dispatcher,
+    dispatcher: bus,
     credentials,
     clock,
     log,
