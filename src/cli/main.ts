@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.ts';
@@ -215,13 +216,14 @@ ${connectionHelp}`,
     summary: 'acknowledge an incident: stop paging further tiers',
     usage: 'responder ack <incident-id> [--by NAME] [--json]',
     help: `Acknowledges the incident (POST /api/incidents/{id}/ack): no further tier is paged, and the tiers
-already paged are told who acknowledged. --by names you (default: $USER). Exits 1 when the incident is
-unknown or already resolved. ${connectionHelp}`,
+already paged are told who acknowledged. --by names you (default: $USER, else your login name).
+Exits 1 when the incident is unknown or already resolved. ${connectionHelp}`,
     options: { by: { type: 'string' }, json: { type: 'boolean' } },
     async run(values, positionals) {
       const id = positionals[0];
       if (!id) throw new UsageError('name the incident, e.g. responder ack 20261123-0a1b2c3d');
-      const by = (values.by as string | undefined) ?? process.env.USER ?? process.env.USERNAME;
+      const by =
+        (values.by as string | undefined) || process.env.USER || process.env.USERNAME || userInfo().username;
       const result = await call(
         'POST',
         `/api/incidents/${encodeURIComponent(id)}/ack`,
