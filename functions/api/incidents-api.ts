@@ -124,8 +124,8 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
     const match = /^\/api\/incidents\/([^/]+)$/.exec(req.path);
     if (match) {
       if (req.method !== 'GET') return methodNotAllowed('GET');
-      const id = safeDecode(match[1] ?? '');
-      if (!INCIDENT_ID.test(id)) return problem(400, `'${id}' is not an incident id (YYYYMMDD-xxxxxxxx)`);
+      const id = incidentIdOf(match[1]);
+      if (typeof id !== 'string') return id;
       const incident = await deps.store.getIncident(id);
       if (!incident) return problem(404, `no incident ${id}`);
       const audit = await deps.store.listAudit(id);
@@ -137,24 +137,10 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
     if (ack) {
       if (req.method !== 'POST') return methodNotAllowed('POST');
       if (!deps.escalator) return problem(503, 'escalation is not available here');
-      const id = safeDecode(ack[1] ?? '');
-      if (!INCIDENT_ID.test(id)) return problem(400, `'${id}' is not an incident id (YYYYMMDD-xxxxxxxx)`);
-      let body: unknown = {};
-      if (req.body.length > 0) {
-        try {
-          body = JSON.parse(req.body.toString('utf8'));
-        } catch {
-          return problem(400, 'body is not valid JSON');
-        }
-      }
-      const parsed = ackBody.safeParse(body);
-      if (!parsed.success) {
-        return problem(
-          400,
-          'invalid acknowledgement',
-          parsed.error.issues.map((issue) => `${describeIssuePath(issue.path, '(body)')}: ${issue.message}`),
-        );
-      }
+      const id = incidentIdOf(ack[1]);
+      if (typeof id !== 'string') return id;
+      const parsed = parseBody(req, ackBody, 'invalid acknowledgement', {});
+      if (!parsed.ok) return parsed.response;
       const by = parsed.data.by ?? auth.principal;
       const via = req.headers['user-agent']?.startsWith('responder-cli') ? 'cli' : 'api';
       const result = await deps.escalator.acknowledge(id, by, via);
@@ -195,22 +181,8 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
       }
       if (req.method !== 'POST') return methodNotAllowed('GET, POST');
       if (!deps.runProbes) return problem(503, 'probing is not available here');
-      let body: unknown = {};
-      if (req.body.length > 0) {
-        try {
-          body = JSON.parse(req.body.toString('utf8'));
-        } catch {
-          return problem(400, 'body is not valid JSON');
-        }
-      }
-      const parsed = probeBody.safeParse(body);
-      if (!parsed.success) {
-        return problem(
-          400,
-          'invalid probe request',
-          parsed.error.issues.map((issue) => `${describeIssuePath(issue.path, '(body)')}: ${issue.message}`),
-        );
-      }
+      const parsed = parseBody(req, probeBody, 'invalid probe request', {});
+      if (!parsed.ok) return parsed.response;
       const report = await deps.runProbes(parsed.data.targets);
       if (!report) return problem(409, 'the probe run was skipped; see the audit trail');
       if (report.unknownTargets.length > 0 && report.results.length === 0) {
@@ -222,20 +194,8 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
     if (req.path === '/api/automation') {
       if (req.method === 'GET') return json(200, await automationView(deps));
       if (req.method !== 'PUT') return methodNotAllowed('GET, PUT');
-      let body: unknown;
-      try {
-        body = JSON.parse(req.body.toString('utf8'));
-      } catch {
-        return problem(400, 'body is not valid JSON');
-      }
-      const parsed = automationBody.safeParse(body);
-      if (!parsed.success) {
-        return problem(
-          400,
-          'invalid automation change',
-          parsed.error.issues.map((issue) => `${describeIssuePath(issue.path, '(body)')}: ${issue.message}`),
-        );
-      }
+      const parsed = parseBody(req, automationBody, 'invalid automation change');
+      if (!parsed.ok) return parsed.response;
       const at = deps.clock.now().toISOString();
       const by = parsed.data.by ?? auth.principal;
       await deps.store.setAutomationFlag({
@@ -276,6 +236,42 @@ async function automationView(deps: ApiDeps) {
     config: { automationEnabled: configEnabled, dryRun: deps.config.safety.dryRun },
     runtimeFlag: flag,
   };
+}
+
+/**
+ * Parses and validates a JSON body; each problem in the 400 names its field. An empty body stands
+ * for `whenEmpty` where the route allows one (otherwise it is not valid JSON).
+ */
+function parseBody<S extends z.ZodType>(
+  req: HttpRequest,
+  schema: S,
+  invalid: string,
+  whenEmpty?: unknown,
+): { ok: true; data: z.output<S> } | { ok: false; response: HttpResponse } {
+  let body: unknown = whenEmpty;
+  if (req.body.length > 0 || whenEmpty === undefined) {
+    try {
+      body = JSON.parse(req.body.toString('utf8'));
+    } catch {
+      return { ok: false, response: problem(400, 'body is not valid JSON') };
+    }
+  }
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return { ok: true, data: parsed.data };
+  return {
+    ok: false,
+    response: problem(
+      400,
+      invalid,
+      parsed.error.issues.map((issue) => `${describeIssuePath(issue.path, '(body)')}: ${issue.message}`),
+    ),
+  };
+}
+
+/** The incident id of a path segment, or the 400 that names what is wrong with it. */
+function incidentIdOf(segment: string | undefined): string | HttpResponse {
+  const id = safeDecode(segment ?? '');
+  return INCIDENT_ID.test(id) ? id : problem(400, `'${id}' is not an incident id (YYYYMMDD-xxxxxxxx)`);
 }
 
 /** A path segment decoded; a malformed %-sequence stays as it is and fails the id check (400). */
