@@ -18,7 +18,7 @@ import { probeTargetSchema } from '../src/config/probe-targets.ts';
 import { parseConfig } from '../src/config/schema.ts';
 import { recordIncident } from '../src/incidents/record-incident.ts';
 import { startLocalRuntime } from '../src/local/runtime.ts';
-import { silentLog, systemClock } from '../src/ports.ts';
+import { type Clock, silentLog, systemClock } from '../src/ports.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROOT = join(import.meta.dirname, '..');
@@ -49,7 +49,8 @@ const median = (values: number[]) =>
   );
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 
-async function benchWebhook() {
+/** The local runtime on the example config, without probes, demo environment or timers; `stop` removes its data. */
+async function startBenchRuntime(clock?: Clock) {
   const dataDir = mkdtempSync(join(tmpdir(), 'responder-bench-'));
   const config = parseConfig({
     ...(await loadConfigFile()),
@@ -63,7 +64,19 @@ async function benchWebhook() {
     token: TOKEN,
     timers: false,
     dataDir,
+    clock,
   });
+  return {
+    runtime,
+    async stop() {
+      await runtime.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function benchWebhook() {
+  const { runtime, stop } = await startBenchRuntime();
   const post = async (body: string) => {
     const started = performance.now();
     const response = await fetch(runtime.webhookUrl, {
@@ -115,8 +128,7 @@ async function benchWebhook() {
       duplicates: { requests: 200, p50Ms: round(percentile(d, 50)), p99Ms: round(percentile(d, 99)) },
     };
   } finally {
-    await runtime.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await stop();
   }
 }
 
@@ -230,23 +242,9 @@ const SWEEP_ESCALATIONS = Number(process.env.BENCH_SWEEP_ESCALATIONS ?? 200);
 
 /** One sweep that finds 200 P1 escalations due for their team-lead tier, then an idle sweep. */
 async function benchSweep() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'responder-bench-sweep-'));
   let now = Date.parse('2026-11-23T03:00:00.000Z');
   const clock = { now: () => new Date(now) };
-  const config = parseConfig({
-    ...(await loadConfigFile()),
-    probes: undefined,
-    local: { demoEnvironment: false },
-  });
-  const runtime = await startLocalRuntime({
-    config,
-    log: silentLog,
-    port: 0,
-    token: TOKEN,
-    timers: false,
-    dataDir,
-    clock,
-  });
+  const { runtime, stop } = await startBenchRuntime(clock);
   try {
     for (let i = 0; i < SWEEP_ESCALATIONS; i++) {
       const incident = await recordIncident(
@@ -284,8 +282,7 @@ async function benchSweep() {
       idleSweepMs: round(idleMs, 1),
     };
   } finally {
-    await runtime.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await stop();
   }
 }
 
