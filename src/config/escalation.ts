@@ -1,17 +1,7 @@
 import { z } from 'zod';
-import { parseMatcher } from '../domain/matchers.ts';
-import { secretRef } from './fields.ts';
+import { matcherString, SEVERITIES, secretRef } from './fields.ts';
 
-const SEVERITY_NAMES = ['P1', 'P2', 'P3', 'P4'] as const;
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'use 1-40 lower-case letters, digits and dashes');
-
-const matcherString = z.string().superRefine((value, ctx) => {
-  try {
-    parseMatcher(value);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-  }
-});
 
 /** An SNS subscription the stack creates; `filter` becomes its filter policy on the page attributes. */
 const subscriptionSchema = z
@@ -59,16 +49,13 @@ const severityPolicySchema = z
     tiers: z.array(tierSchema).min(1, 'list at least one tier'),
   })
   .superRefine((policy, ctx) => {
-    const seen = new Set<string>();
+    flagRepeats(
+      policy.tiers.map((tier) => tier.name),
+      (index) => ['tiers', index, 'name'],
+      'tier',
+      ctx,
+    );
     policy.tiers.forEach((tier, index) => {
-      if (seen.has(tier.name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['tiers', index, 'name'],
-          message: `tier ${tier.name} is listed twice`,
-        });
-      }
-      seen.add(tier.name);
       if (index < policy.tiers.length - 1 && tier.escalateAfterMinutes === undefined) {
         ctx.addIssue({
           code: 'custom',
@@ -138,34 +125,22 @@ export const escalationSchema = z
     ackSigningSecret: secretRef.optional(),
   })
   .superRefine((escalation, ctx) => {
-    const topics = new Set(Object.keys(escalation.topics));
-    const known = [...topics].join(', ') || 'none';
-    for (const severity of SEVERITY_NAMES) {
+    const known = new Set(Object.keys(escalation.topics));
+    for (const severity of SEVERITIES) {
       escalation.policy[severity].tiers.forEach((tier, index) => {
-        tier.topics.forEach((topic, t) => {
-          if (!topics.has(topic)) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['policy', severity, 'tiers', index, 'topics', t],
-              message: `no topic '${topic}' in escalation.topics (known: ${known})`,
-            });
-          }
-        });
+        flagUnknownTopics(tier.topics, known, ['policy', severity, 'tiers', index, 'topics'], ctx);
       });
     }
-    const tierNames = new Set(
-      SEVERITY_NAMES.flatMap((severity) => escalation.policy[severity].tiers.map((t) => t.name)),
+    flagRepeats(
+      escalation.routes.map((route) => route.name),
+      (index) => ['routes', index, 'name'],
+      'route',
+      ctx,
     );
-    const routeNames = new Set<string>();
+    const tierNames = new Set(
+      SEVERITIES.flatMap((severity) => escalation.policy[severity].tiers.map((t) => t.name)),
+    );
     escalation.routes.forEach((route, index) => {
-      if (routeNames.has(route.name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['routes', index, 'name'],
-          message: `route ${route.name} is listed twice`,
-        });
-      }
-      routeNames.add(route.name);
       if (tierNames.has(route.name)) {
         ctx.addIssue({
           code: 'custom',
@@ -173,17 +148,43 @@ export const escalationSchema = z
           message: `a tier is also called ${route.name}: give the route its own name, or its pages would count as that tier's`,
         });
       }
-      route.topics.forEach((topic, t) => {
-        if (!topics.has(topic)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['routes', index, 'topics', t],
-            message: `no topic '${topic}' in escalation.topics (known: ${known})`,
-          });
-        }
-      });
+      flagUnknownTopics(route.topics, known, ['routes', index, 'topics'], ctx);
     });
   });
+
+/** One issue per name seen before in the list, e.g. "tier on-call is listed twice". */
+function flagRepeats(
+  names: readonly string[],
+  pathOf: (index: number) => PropertyKey[],
+  what: string,
+  ctx: z.RefinementCtx,
+) {
+  const seen = new Set<string>();
+  names.forEach((value, index) => {
+    if (seen.has(value)) {
+      ctx.addIssue({ code: 'custom', path: pathOf(index), message: `${what} ${value} is listed twice` });
+    }
+    seen.add(value);
+  });
+}
+
+/** One issue per topic that `escalation.topics` does not define, naming the ones it does. */
+function flagUnknownTopics(
+  topics: readonly string[],
+  known: ReadonlySet<string>,
+  path: PropertyKey[],
+  ctx: z.RefinementCtx,
+) {
+  topics.forEach((topic, index) => {
+    if (!known.has(topic)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, index],
+        message: `no topic '${topic}' in escalation.topics (known: ${[...known].join(', ') || 'none'})`,
+      });
+    }
+  });
+}
 
 export type EscalationConfig = z.output<typeof escalationSchema>;
 export type EscalationTier = EscalationConfig['policy']['P1']['tiers'][number];

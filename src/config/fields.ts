@@ -1,4 +1,17 @@
 import { z } from 'zod';
+import { parseMatcher } from '../domain/matchers.ts';
+
+export const SEVERITIES = ['P1', 'P2', 'P3', 'P4'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** A label matcher in Alertmanager's syntax; the error says how to write one. */
+export const matcherString = z.string().superRefine((value, ctx) => {
+  try {
+    parseMatcher(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
 
 /** An EventBridge Scheduler expression; the local runtime runs the same ones on timers. */
 export const scheduleExpression = z

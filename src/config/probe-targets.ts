@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { scheduleExpression, secretRef } from './fields.ts';
+import { SEVERITIES, scheduleExpression, secretRef } from './fields.ts';
 
-const SEVERITY = z.enum(['P1', 'P2', 'P3', 'P4']);
+const SEVERITY = z.enum(SEVERITIES);
 const host = z.string().min(1, 'name the host (an IP or a DNS name)');
 const port = z.number().int().min(1).max(65535, 'use a TCP port between 1 and 65535');
 /** Settings every probe target shares. */

@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { parseMatcher } from '../domain/matchers.ts';
 import { describeIssuePath } from '../issue-path.ts';
 import { escalationSchema } from './escalation.ts';
-import { scheduleExpression, secretRef } from './fields.ts';
+import { matcherString, SEVERITIES, scheduleExpression, secretRef } from './fields.ts';
 import { probesSchema } from './probe-targets.ts';
 
 export const ACTION_KINDS = ['probe', 'backup', 'rotate', 'failover', 'escalate'] as const;
@@ -11,16 +10,7 @@ export type ActionKind = (typeof ACTION_KINDS)[number];
 /** Kinds that change something in production; the kill switch turns these into recorded skips. */
 export const REMEDIATION_KINDS: readonly ActionKind[] = ['backup', 'rotate', 'failover'];
 
-export const SEVERITIES = ['P1', 'P2', 'P3', 'P4'] as const;
-export type Severity = (typeof SEVERITIES)[number];
-
-const matcherString = z.string().superRefine((value, ctx) => {
-  try {
-    parseMatcher(value);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-  }
-});
+export { SEVERITIES, type Severity } from './fields.ts';
 
 const actionSchema = z.strictObject({
   kind: z.enum(ACTION_KINDS, { message: `use one of: ${ACTION_KINDS.join(', ')}` }),
