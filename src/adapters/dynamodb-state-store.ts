@@ -12,6 +12,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Escalation } from '../domain/escalation.ts';
@@ -362,38 +363,58 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   saveTargetHealth(health: TargetHealth, expectedVersion: number) {
-    return this.conditional(() =>
-      this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { ...key.targetHealth(health.target), entity: 'target-health', ...health },
-          ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : '#version = :expected',
-          ExpressionAttributeNames: expectedVersion === 0 ? undefined : { '#version': 'version' },
-          ExpressionAttributeValues: expectedVersion === 0 ? undefined : { ':expected': expectedVersion },
-        }),
-      ),
+    return this.putVersioned(
+      { ...key.targetHealth(health.target), entity: 'target-health', ...health },
+      expectedVersion,
     );
   }
 
   async listTargetHealth() {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :probes AND begins_with(sk, :target)',
+      ExpressionAttributeValues: { ':probes': 'PROBES', ':target': 'TARGET#' },
+      ConsistentRead: true,
+    });
+    return items.map((item) => this.toTargetHealth(item));
+  }
+
+  /** Every item a query matches, page by page, up to `limit`. */
+  private async queryAll(
+    input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey' | 'Limit'>,
+    limit = Number.POSITIVE_INFINITY,
+  ) {
     const items: Record<string, unknown>[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.call(() =>
         this.doc.send(
           new QueryCommand({
+            ...input,
             TableName: this.table,
-            KeyConditionExpression: 'pk = :probes AND begins_with(sk, :target)',
-            ExpressionAttributeValues: { ':probes': 'PROBES', ':target': 'TARGET#' },
-            ConsistentRead: true,
+            Limit: Number.isFinite(limit) ? limit - items.length : undefined,
             ExclusiveStartKey: startKey,
           }),
         ),
       );
       items.push(...(page.Items ?? []));
       startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return items.map((item) => this.toTargetHealth(item));
+    } while (startKey && items.length < limit);
+    return items;
+  }
+
+  /** Writes an item that carries `version`: new when `expectedVersion` is 0, else only over that version. */
+  private putVersioned(item: Record<string, unknown>, expectedVersion: number) {
+    return this.conditional(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: item,
+          ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : '#version = :expected',
+          ExpressionAttributeNames: expectedVersion === 0 ? undefined : { '#version': 'version' },
+          ExpressionAttributeValues: expectedVersion === 0 ? undefined : { ':expected': expectedVersion },
+        }),
+      ),
+    );
   }
 
   private toTargetHealth(item: Record<string, unknown>): TargetHealth {
@@ -416,40 +437,23 @@ export class DynamoDbStateStore implements StateStore {
     const due = escalation.dueAt
       ? { gsi1pk: ESCALATION_DUE_PARTITION, gsi1sk: `${escalation.dueAt}#${escalation.incidentId}` }
       : {};
-    return this.conditional(() =>
-      this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { ...key.escalation(escalation.incidentId), entity: 'escalation', ...escalation, ...due },
-          ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : '#version = :expected',
-          ExpressionAttributeNames: expectedVersion === 0 ? undefined : { '#version': 'version' },
-          ExpressionAttributeValues: expectedVersion === 0 ? undefined : { ':expected': expectedVersion },
-        }),
-      ),
+    return this.putVersioned(
+      { ...key.escalation(escalation.incidentId), entity: 'escalation', ...escalation, ...due },
+      expectedVersion,
     );
   }
 
   async listDueEscalations(now: Date, limit = 100) {
-    const ids: string[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.call(() =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: INCIDENT_INDEX,
-            KeyConditionExpression: 'gsi1pk = :due AND gsi1sk <= :now',
-            // '~' sorts after every character of an incident id, so everything due by `now` is in.
-            ExpressionAttributeValues: { ':due': ESCALATION_DUE_PARTITION, ':now': `${now.toISOString()}#~` },
-            Limit: limit - ids.length,
-            ExclusiveStartKey: startKey,
-          }),
-        ),
-      );
-      for (const item of page.Items ?? []) ids.push(item.incidentId as string);
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && ids.length < limit);
-    return ids;
+    const items = await this.queryAll(
+      {
+        IndexName: INCIDENT_INDEX,
+        KeyConditionExpression: 'gsi1pk = :due AND gsi1sk <= :now',
+        // '~' sorts after every character of an incident id, so everything due by `now` is in.
+        ExpressionAttributeValues: { ':due': ESCALATION_DUE_PARTITION, ':now': `${now.toISOString()}#~` },
+      },
+      limit,
+    );
+    return items.map((item) => item.incidentId as string);
   }
 
   async getAutomationFlag(): Promise<AutomationFlag> {
