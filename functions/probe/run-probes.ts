@@ -1,6 +1,7 @@
+import type { ActionEnvironment } from '../../src/actions/environment.ts';
 import type { ActionOutcome, PerformAction } from '../../src/actions/run-action.ts';
 import type { ProbeTarget } from '../../src/config/probe-targets.ts';
-import type { ResponderConfig } from '../../src/config/schema.ts';
+import type { ResponderConfig, Severity } from '../../src/config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../../src/domain/actions.ts';
 import { ZERO_TIME } from '../../src/domain/alertmanager.ts';
 import {
@@ -10,18 +11,10 @@ import {
   type TargetHealth,
 } from '../../src/domain/probes.ts';
 import { type IncidentSignal, recordIncident } from '../../src/incidents/record-incident.ts';
-import type { ActionDispatcher, Clock, Log, ProbeMetrics, SecretStore, StateStore } from '../../src/ports.ts';
 import { probeAll } from './probe-targets.ts';
 
-export interface ProbeActionDeps {
-  readonly config: ResponderConfig;
-  readonly store: StateStore;
-  readonly secrets: SecretStore;
-  readonly dispatcher: ActionDispatcher;
-  readonly clock: Clock;
-  readonly log: Log;
-  readonly metrics: ProbeMetrics;
-}
+/** The action environment but the escalator: probes only ask for escalations, over the bus. */
+export type ProbeActionDeps = Omit<ActionEnvironment, 'escalator'>;
 
 export interface ProbedTarget extends ProbeResult {
   readonly healthy: boolean;
@@ -84,6 +77,33 @@ function signalFor(
 }
 
 /**
+ * Asks the escalation to follow the target's incident (start paging, or end with a resolved notice).
+ * The id names the transition, so a retried run asks once per transition.
+ */
+function requestEscalation(
+  target: ProbeTarget,
+  health: TargetHealth,
+  result: ProbeResult,
+  incidentId: string,
+  severity: Severity | undefined,
+  deps: ProbeActionDeps,
+) {
+  const state = health.healthy ? 'healthy' : 'unhealthy';
+  return deps.dispatcher.dispatch([
+    actionRequestSchema.parse({
+      actionId: `probe-${target.name}-${state}-${health.lastTransitionAt ?? result.at}-escalate`,
+      kind: 'escalate',
+      trigger: 'probe',
+      requestedAt: deps.clock.now().toISOString(),
+      dryRun: deps.config.safety.dryRun,
+      params: { target: target.name },
+      incidentId,
+      severity,
+    }),
+  ]);
+}
+
+/**
  * Folds a result into the target's health. The conditional health write decides which run owns a
  * transition, so two runs at once open one incident and request one page. A target left unhealthy
  * without an incident (a crash between the writes) gets its incident on the next run.
@@ -108,18 +128,7 @@ async function recordHealth(
       // Recovered: resolve the incident, then forget it. A failure in between retries on the next run.
       const resolved = await recordIncident(signalFor(target, result, health, 'resolved'), incidentDeps);
       // The escalation ends and the tiers paged hear of it; the request is idempotent per recovery.
-      await deps.dispatcher.dispatch([
-        actionRequestSchema.parse({
-          actionId: `probe-${target.name}-healthy-${health.lastTransitionAt ?? result.at}-escalate`,
-          kind: 'escalate',
-          trigger: 'probe',
-          requestedAt: deps.clock.now().toISOString(),
-          dryRun: deps.config.safety.dryRun,
-          params: { target: target.name },
-          incidentId: health.incidentId,
-          severity: resolved?.severity,
-        }),
-      ]);
+      await requestEscalation(target, health, result, health.incidentId, resolved?.severity, deps);
       saved = { ...health, incidentId: undefined, version: health.version + 1 };
       await deps.store.saveTargetHealth(saved, health.version);
     }
@@ -128,18 +137,7 @@ async function recordHealth(
       if (incident) {
         // Page first, then remember the incident: a failure in between leaves the target without an
         // incident id, so the next run asks again (the escalation pages a tier once however often).
-        await deps.dispatcher.dispatch([
-          actionRequestSchema.parse({
-            actionId: `probe-${target.name}-unhealthy-${health.lastTransitionAt ?? result.at}-escalate`,
-            kind: 'escalate',
-            trigger: 'probe',
-            requestedAt: deps.clock.now().toISOString(),
-            dryRun: deps.config.safety.dryRun,
-            params: { target: target.name },
-            incidentId: incident.id,
-            severity: incident.severity,
-          }),
-        ]);
+        await requestEscalation(target, health, result, incident.id, incident.severity, deps);
         saved = { ...health, incidentId: incident.id, version: health.version + 1 };
         // Losing this write to a newer run is fine: that run sees the incident through the group pointer.
         await deps.store.saveTargetHealth(saved, health.version);
