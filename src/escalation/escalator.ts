@@ -123,7 +123,7 @@ export class Escalator {
         break;
       }
     }
-    return this.advance(incidentId);
+    return this.advance(incident);
   }
 
   /** Sends what is due on every escalation the index lists as due. Failures are reported, not thrown. */
@@ -187,7 +187,7 @@ export class Escalator {
         via,
       });
       try {
-        await this.advance(incidentId);
+        await this.advance(incident);
       } catch (error) {
         // The acknowledgement stands; the notices stay due and the sweeper sends them.
         this.deps.log.warn('acknowledged, but the notices could not be sent yet; the sweeper retries', {
@@ -331,15 +331,18 @@ export class Escalator {
     return due.toISOString();
   }
 
-  /** Sends what is due under a lease, then records it; repeats while more became due meanwhile. */
-  private async advance(incidentId: string): Promise<EscalationReport> {
+  /**
+   * Sends what is due under a lease, then records it; repeats while more became due meanwhile. The
+   * incident is the one the caller just read: reconcile turns a change in it into the escalation's.
+   */
+  private async advance(incident: Incident): Promise<EscalationReport> {
+    const incidentId = incident.id;
     const { store, clock } = this.deps;
     const delivered: Delivered[] = [];
     let status: EscalationReport['status'] = 'none';
     for (let round = 0; round < 3; round++) {
       const escalation = await store.getEscalation(incidentId);
-      const incident = await store.getIncident(incidentId);
-      if (!escalation || !incident) return { incidentId, status, sent: delivered };
+      if (!escalation) return { incidentId, status, sent: delivered };
       status = escalation.status;
       const now = clock.now();
       const work = this.workOf(escalation, incident, now);

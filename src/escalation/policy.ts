@@ -1,6 +1,6 @@
 import type { EscalationConfig } from '../config/escalation.ts';
 import type { Severity } from '../config/schema.ts';
-import { matchesAll, parseMatcher } from '../domain/matchers.ts';
+import { type LabelMatcher, matchesAll, parseMatcher } from '../domain/matchers.ts';
 
 /** A tier or extra route as the escalation walks it: when it is due and what it pages. */
 export interface PlannedTier {
@@ -20,6 +20,17 @@ export interface PlannedTier {
 function minutes(value: number): string {
   if (value % 60 === 0) return `${value / 60} hour${value === 60 ? '' : 's'}`;
   return `${Number(value.toFixed(2))} minute${value === 1 ? '' : 's'}`;
+}
+
+/** Each route's matchers, parsed once per config (planTiers runs several times per escalation step). */
+const parsedMatchers = new WeakMap<EscalationConfig['routes'][number], LabelMatcher[]>();
+function compiled(route: EscalationConfig['routes'][number]): LabelMatcher[] {
+  let matchers = parsedMatchers.get(route);
+  if (!matchers) {
+    matchers = route.matchers.map(parseMatcher);
+    parsedMatchers.set(route, matchers);
+  }
+  return matchers;
 }
 
 /**
@@ -49,7 +60,7 @@ export function planTiers(
     });
   });
   for (const route of escalation.routes) {
-    if (!matchesAll(route.matchers.map(parseMatcher), labels)) continue;
+    if (!matchesAll(compiled(route), labels)) continue;
     planned.push({
       name: route.name,
       level: 0,
