@@ -1,6 +1,7 @@
 import type { ActionOutcome } from '../actions/run-action.ts';
 import type { ActionKind, ResponderConfig } from '../config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../domain/actions.ts';
+import { ZERO_TIME } from '../domain/alertmanager.ts';
 import type { ActionDispatcher, Clock, StateStore } from '../ports.ts';
 import { groupIdOf, recordIncident } from './record-incident.ts';
 
@@ -64,7 +65,7 @@ export async function recordActionOutcome(
           labels,
           annotations: { summary: outcome.summary },
           startsAt: now,
-          endsAt: status === 'resolved' ? now : '0001-01-01T00:00:00Z',
+          endsAt: status === 'resolved' ? now : ZERO_TIME,
           generatorURL: '',
         },
       ],
