@@ -206,6 +206,14 @@ describe('SNS pages: the exact commands', () => {
     expect(input?.MessageAttributes?.service?.StringValue?.length).toBeLessThanOrEqual(256);
   });
 
+  it('keeps word breaks and dashes in an SMS when the title has line breaks or an em dash', async () => {
+    const opened = await incident('P2', { title: 'Disk full\non db-1 — café' });
+    await escalator().reconcile(opened.id);
+    expect(bodies(publishes()[0] ?? { Message: '{}' }).sms).toMatch(
+      /^P2 payments-api: Disk full on db-1 - cafe Ack: /,
+    );
+  });
+
   it('folds any subject to printable ASCII of at most 100 characters', () => {
     expect(toSubject('\u{1F525} prod is down')).toMatch(/^[ -~]{1,100}$/);
     expect(toSubject('a'.repeat(300))).toHaveLength(100);

@@ -51,15 +51,23 @@ export function pageBytes(page: Page): number {
   return Buffer.byteLength(snsMessageOf(page.messages)) + Buffer.byteLength(page.subject) + attributes;
 }
 
-/** SNS subjects must be printable ASCII without line breaks: fold accents, drop the rest, cut with "...". */
-export function toSubject(text: string): string {
-  const ascii = text
+/**
+ * Printable ASCII on one line: accents folded, dashes made '-', any run of whitespace (line breaks
+ * included) one space, and anything else left replaced by `replacement`.
+ */
+function foldAscii(text: string, replacement: string): string {
+  return text
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .replace(/[\u2013\u2014]/g, '-')
     .replace(/\s+/g, ' ')
-    .replace(/[^\x20-\x7e]/g, '?')
+    .replace(/[^\x20-\x7e]/g, replacement)
     .trim();
+}
+
+/** SNS subjects must be printable ASCII without line breaks: fold accents, drop the rest, cut with "...". */
+export function toSubject(text: string): string {
+  const ascii = foldAscii(text, '?');
   const subject =
     ascii.length > SNS_SUBJECT_MAX ? `${ascii.slice(0, SNS_SUBJECT_MAX - 3).trimEnd()}...` : ascii;
   return /^[A-Za-z0-9[(!"#$%&'*+,./:;<=>?@\\^_`{|}~-]/.test(subject)
@@ -71,13 +79,9 @@ function cut(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, Math.max(0, max - 1))}…` : text;
 }
 
+/** SMS and attribute text: printable ASCII (GSM-7 safe), the rest dropped. */
 function asciiOnly(text: string): string {
-  return text
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .replace(/[^\x20-\x7e]/g, '')
-    .replace(/\s+/g, ' ')
-    .trim();
+  return foldAscii(text, '');
 }
 
 /** How much of the incident a message carries: lowered step by step until the page fits SNS. */
