@@ -1,3 +1,4 @@
+import type { Acknowledgement } from '../../src/domain/escalation.ts';
 import type { Incident } from '../../src/domain/incident.ts';
 import type { AckResult, Escalator } from '../../src/escalation/escalator.ts';
 import type { HttpRequest, HttpResponse } from '../../src/http/types.ts';
@@ -36,6 +37,16 @@ function html(
 function summary(incident: Incident): string {
   return `<p><span class="sev">${escapeHtml(incident.severity)}</span> ${escapeHtml(incident.title)}</p><p class="muted">Incident ${escapeHtml(incident.id)}, ${escapeHtml(incident.status)} since ${escapeHtml(incident.openedAt)}</p>`;
 }
+
+const alreadyResolved = (statusCode: number, incident: Incident) =>
+  html(statusCode, 'Resolved', `<h1>Already resolved</h1>${summary(incident)}`);
+
+const alreadyAcknowledged = (incident: Incident, ack: Acknowledgement | undefined) =>
+  html(
+    200,
+    'Acknowledged',
+    `<h1>Already acknowledged</h1>${summary(incident)}<p>By ${escapeHtml(ack?.by ?? '')} at ${escapeHtml(ack?.at ?? '')}.</p>`,
+  );
 
 const FORBIDDEN = () =>
   html(
@@ -76,17 +87,8 @@ export async function handleAckLink(
   if (!incident) return FORBIDDEN();
   if (req.method === 'GET') {
     const escalation = await deps.store.getEscalation(incidentId);
-    if (incident.status === 'resolved') {
-      return html(200, 'Resolved', `<h1>Already resolved</h1>${summary(incident)}`);
-    }
-    if (escalation?.acknowledged) {
-      const ack = escalation.acknowledged;
-      return html(
-        200,
-        'Acknowledged',
-        `<h1>Already acknowledged</h1>${summary(incident)}<p>By ${escapeHtml(ack.by)} at ${escapeHtml(ack.at)}.</p>`,
-      );
-    }
+    if (incident.status === 'resolved') return alreadyResolved(200, incident);
+    if (escalation?.acknowledged) return alreadyAcknowledged(incident, escalation.acknowledged);
     return html(
       200,
       `Acknowledge ${incident.severity}`,
@@ -102,16 +104,10 @@ export async function handleAckLink(
         'Acknowledged',
         `<h1>Acknowledged</h1>${summary(incident)}<p>By ${escapeHtml(by)}. No further tiers will be paged; those already paged are being told.</p>`,
       );
-    case 'already-acknowledged': {
-      const ack = result.escalation.acknowledged;
-      return html(
-        200,
-        'Acknowledged',
-        `<h1>Already acknowledged</h1>${summary(incident)}<p>By ${escapeHtml(ack?.by ?? '')} at ${escapeHtml(ack?.at ?? '')}.</p>`,
-      );
-    }
+    case 'already-acknowledged':
+      return alreadyAcknowledged(incident, result.escalation.acknowledged);
     case 'resolved':
-      return html(409, 'Resolved', `<h1>Already resolved</h1>${summary(incident)}`);
+      return alreadyResolved(409, incident);
     case 'no-incident':
       return FORBIDDEN();
   }
