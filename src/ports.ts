@@ -14,6 +14,14 @@ export class DependencyUnavailableError extends Error {
   }
 }
 
+/** A list cursor that this store did not hand out (garbled, forged or from another listing). */
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('cursor: not a cursor this listing returned; start again without one');
+    this.name = 'InvalidCursorError';
+  }
+}
+
 export interface Clock {
   now(): Date;
 }

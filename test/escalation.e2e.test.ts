@@ -120,7 +120,7 @@ describe('Escalation end to end: Alertmanager → responder → outbox → ack l
       (entry) => entry.attributes.incident_id === acked.id && entry.attributes.event === 'acknowledged',
     );
     expect(notice?.subject).toMatch(/^\[P1 ACK\] Alice acknowledged payments-api: PostgresDown/);
-    expect(notice?.messages.email).toContain('Acknowledged by Alice');
+    expect(notice?.messages.email).toContain('by "Alice" (the name they gave)');
     expect(notice?.messages.email).toContain('via link:on-call');
 
     // WHEN the team-lead tier comes due and the sweeper runs (twice)

@@ -297,7 +297,7 @@ describe('Escalation over time, with an injected clock', () => {
       for (const notice of notices) {
         expect(notice.MessageAttributes?.event?.StringValue).toBe('acknowledged');
         expect(notice.Subject).toMatch(/^\[P1 ACK\] Alice acknowledged payments-api: HighErrorRate/);
-        expect(bodies(notice).email).toContain('Acknowledged by Alice');
+        expect(bodies(notice).email).toContain('by "Alice" (the name they gave)');
       }
       // AND no later sweep pages anyone
       for (const offset of [30, 60, 240]) {

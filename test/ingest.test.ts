@@ -394,7 +394,8 @@ describe('safety', () => {
     try {
       const routed = await t.post('/alertmanager', primaryDown());
       const labelled = loadEvent('multiple-alerts.json');
-      (labelled.alerts[0]?.labels as Record<string, string>).responder_dry_run = 'true';
+      for (const alert of labelled.alerts)
+        (alert.labels as Record<string, string>).responder_dry_run = 'true';
       const byLabel = await t.post('/alertmanager', labelled);
       const plain = await t.post('/alertmanager', loadEvent('truncated-group.json'));
       expect(routed.body.actions[0].dryRun).toBe(true);

@@ -1,5 +1,6 @@
 import type { Acknowledgement } from '../../src/domain/escalation.ts';
 import type { Incident } from '../../src/domain/incident.ts';
+import { personName } from '../../src/domain/text.ts';
 import type { AckResult, Escalator } from '../../src/escalation/escalator.ts';
 import type { HttpRequest, HttpResponse } from '../../src/http/types.ts';
 import type { Log, StateStore } from '../../src/ports.ts';
@@ -58,10 +59,7 @@ const FORBIDDEN = () =>
 /** Reads "by" from the form a phone posts; anything odd becomes a plain, short name. */
 function nameFrom(req: HttpRequest, tier: string): string {
   const form = new URLSearchParams(req.body.toString('utf8').slice(0, 4096));
-  const by = (form.get('by') ?? '')
-    .replace(/[\p{C}]/gu, '')
-    .trim()
-    .slice(0, 80);
+  const by = personName(form.get('by') ?? '');
   return by || `a recipient of the ${tier} page`;
 }
 

@@ -3,11 +3,18 @@ import { z } from 'zod';
 import type { ResponderConfig } from '../../src/config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../../src/domain/actions.ts';
 import type { Incident } from '../../src/domain/incident.ts';
+import { personName } from '../../src/domain/text.ts';
 import type { Escalator } from '../../src/escalation/escalator.ts';
 import { authenticate, type CredentialSource, UNAUTHORIZED_HEADERS } from '../../src/http/auth.ts';
-import { type HttpRequest, type HttpResponse, json, problem } from '../../src/http/types.ts';
+import { type HttpRequest, type HttpResponse, json, problem, unavailable } from '../../src/http/types.ts';
 import { describeIssuePath } from '../../src/issue-path.ts';
-import { type Clock, DependencyUnavailableError, type Log, type StateStore } from '../../src/ports.ts';
+import {
+  type Clock,
+  DependencyUnavailableError,
+  InvalidCursorError,
+  type Log,
+  type StateStore,
+} from '../../src/ports.ts';
 import type { ProbeReport } from '../probe/run-probes.ts';
 import { handleAckLink } from './ack-pages.ts';
 
@@ -57,14 +64,38 @@ const listQuery = z.object({
     .optional(),
 });
 const ackBody = z.strictObject({
-  by: z.string().trim().min(1).max(80).optional(),
+  by: z
+    .string()
+    .max(80)
+    .transform(personName)
+    .pipe(z.string().min(1, "expected a name (letters, digits, spaces, . _ @ ' -)"))
+    .optional(),
 });
 
 const automationBody = z.strictObject({
   enabled: z.boolean(),
   reason: z.string().min(3, 'say why, for the audit trail').max(500),
-  by: z.string().min(1).max(100).optional(),
+  by: z
+    .string()
+    .max(80)
+    .transform(personName)
+    .pipe(z.string().min(1, "expected a name (letters, digits, spaces, . _ @ ' -)"))
+    .optional(),
 });
+
+/** The methods each authenticated route answers; anything else is 405, other paths 404. */
+const ALLOWED_METHODS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^\/api\/incidents$/, 'GET'],
+  [/^\/api\/incidents\/[^/]+$/, 'GET'],
+  [/^\/api\/incidents\/[^/]+\/ack$/, 'POST'],
+  [/^\/api\/probes$/, 'GET, POST'],
+  [/^\/api\/automation$/, 'GET, PUT'],
+];
+
+function isJsonRequest(req: HttpRequest): boolean {
+  const media = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+  return media === 'application/json';
+}
 
 /** The incident as the API shows it: stable field names an operator's scripts can rely on. */
 export function incidentView(incident: Incident) {
@@ -91,24 +122,35 @@ export function incidentView(incident: Incident) {
 export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise<HttpResponse> {
   try {
     if (req.path === '/healthz') {
+      if (req.method === 'HEAD') return { ...json(200, {}), body: '' };
       return req.method === 'GET'
         ? json(200, { status: 'ok', version: deps.version })
-        : methodNotAllowed('GET');
+        : methodNotAllowed('GET, HEAD');
     }
-    const link = /^\/ack\/([^/]{1,200})$/.exec(req.path);
-    if (link) {
-      // Authenticated by its signature: the link works from a phone, without the API token.
+    if (req.path === '/alertmanager') return methodNotAllowed('POST');
+    if (req.path.startsWith('/ack/')) {
+      // Authenticated by its signature: the link works from a phone, without the API token. A link
+      // that cannot be one (empty, too long, more segments) is as invalid as an altered one: 403.
       if (!deps.escalator) return problem(503, 'escalation is not available here');
-      return await handleAckLink(req, safeDecode(link[1] ?? ''), {
+      const token = /^\/ack\/([^/]{1,200})$/.exec(req.path)?.[1];
+      return await handleAckLink(req, token === undefined ? '' : safeDecode(token), {
         ...deps,
         escalator: deps.escalator,
       });
     }
+    const allowed = ALLOWED_METHODS.find(([pattern]) => pattern.test(req.path))?.[1];
+    if (!allowed) return problem(404, `no route ${req.method.slice(0, 10)} ${req.path.slice(0, 200)}`);
+    // No CORS: the API is for Alertmanager, the CLI and scripts, never for another site's pages.
+    if (req.method === 'OPTIONS') return { statusCode: 204, headers: { allow: allowed }, body: '' };
     const auth = authenticate(req.headers.authorization, await deps.credentials.get());
     if (!auth.ok) return problem(401, 'unauthorized', undefined, UNAUTHORIZED_HEADERS);
+    if (!allowed.split(', ').includes(req.method)) return methodNotAllowed(allowed);
+    if ((req.method === 'POST' || req.method === 'PUT') && !isJsonRequest(req)) {
+      // A form or text/plain POST is what a cross-site page can send without a preflight.
+      return problem(415, 'send the body as application/json (an empty body needs the header too)');
+    }
 
     if (req.path === '/api/incidents') {
-      if (req.method !== 'GET') return methodNotAllowed('GET');
       const query = listQuery.safeParse(req.query);
       if (!query.success) {
         return problem(
@@ -123,7 +165,6 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
 
     const match = /^\/api\/incidents\/([^/]+)$/.exec(req.path);
     if (match) {
-      if (req.method !== 'GET') return methodNotAllowed('GET');
       const id = incidentIdOf(match[1]);
       if (typeof id !== 'string') return id;
       const incident = await deps.store.getIncident(id);
@@ -135,7 +176,6 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
 
     const ack = /^\/api\/incidents\/([^/]+)\/ack$/.exec(req.path);
     if (ack) {
-      if (req.method !== 'POST') return methodNotAllowed('POST');
       if (!deps.escalator) return problem(503, 'escalation is not available here');
       const id = incidentIdOf(ack[1]);
       if (typeof id !== 'string') return id;
@@ -179,7 +219,6 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
           }),
         });
       }
-      if (req.method !== 'POST') return methodNotAllowed('GET, POST');
       if (!deps.runProbes) return problem(503, 'probing is not available here');
       const parsed = parseBody(req, probeBody, 'invalid probe request', {});
       if (!parsed.ok) return parsed.response;
@@ -193,7 +232,6 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
 
     if (req.path === '/api/automation') {
       if (req.method === 'GET') return json(200, await automationView(deps));
-      if (req.method !== 'PUT') return methodNotAllowed('GET, PUT');
       const parsed = parseBody(req, automationBody, 'invalid automation change');
       if (!parsed.ok) return parsed.response;
       const at = deps.clock.now().toISOString();
@@ -218,10 +256,9 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
     }
     return problem(404, `no route ${req.method} ${req.path}`);
   } catch (error) {
+    if (error instanceof InvalidCursorError) return problem(400, 'invalid query', [error.message]);
     if (error instanceof DependencyUnavailableError) {
-      return problem(503, `${error.dependency} is unavailable; retry later`, undefined, {
-        'retry-after': '5',
-      });
+      return unavailable(error);
     }
     deps.log.error('api request failed', { error: (error as Error).message, stack: (error as Error).stack });
     return problem(500, 'internal error');

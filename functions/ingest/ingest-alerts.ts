@@ -5,8 +5,9 @@ import { checkPayload, deliveryKeyOf, type WebhookPayload } from '../../src/doma
 import type { Incident, IncidentAlert } from '../../src/domain/incident.ts';
 import { type CompiledRoute, type PlannedAction, planActions } from '../../src/domain/routing.ts';
 import { mostSevere, severityOfLabels } from '../../src/domain/severity.ts';
+import { cutText, labelOf, oneLine, safeHttpUrl } from '../../src/domain/text.ts';
 import { authenticate, type CredentialSource, UNAUTHORIZED_HEADERS } from '../../src/http/auth.ts';
-import { type HttpRequest, type HttpResponse, json, problem } from '../../src/http/types.ts';
+import { type HttpRequest, type HttpResponse, json, problem, unavailable } from '../../src/http/types.ts';
 import { type IncidentSignal, recordIncident } from '../../src/incidents/record-incident.ts';
 import {
   type ActionDispatcher,
@@ -31,6 +32,14 @@ const DELIVERY_LEASE_SECONDS = 60;
 /** Bounds the alerts copied into each event so it stays far below EventBridge's 256 KB entry limit. */
 const MAX_ALERTS_PER_ACTION = 25;
 const DRY_RUN_LABEL = 'responder_dry_run';
+/** Each part of an incident title (alert name, where, summary) before it is joined. */
+const TITLE_FIELD_MAX = 300;
+/** Receiver names and the like: shown, never used as keys, so cut rather than refused. */
+const SHORT_FIELD_MAX = 256;
+
+/** A request is a dry run for its alerts only when every one of them asks for it (a test alert). */
+const allDryRun = (alerts: readonly { labels: Record<string, string> }[]) =>
+  alerts.length > 0 && alerts.every((alert) => labelOf(alert.labels, DRY_RUN_LABEL) === 'true');
 /** The `rule` of the escalation ingest requests by itself (escalation.escalateAlerts). */
 export const ESCALATION_POLICY_RULE = 'escalation-policy';
 
@@ -44,6 +53,9 @@ function isJson(contentType: string | undefined): boolean {
 
 /** `POST /alertmanager`: authenticate, validate, dedupe, record, route, answer 202 without waiting on actions. */
 export async function handleAlertmanagerWebhook(req: HttpRequest, deps: IngestDeps): Promise<HttpResponse> {
+  if (req.method !== 'POST') {
+    return problem(405, 'method not allowed; Alertmanager POSTs here', undefined, { allow: 'POST' });
+  }
   try {
     const credential = await deps.credentials.get();
     const auth = authenticate(req.headers.authorization, credential);
@@ -51,10 +63,14 @@ export async function handleAlertmanagerWebhook(req: HttpRequest, deps: IngestDe
       deps.log.warn('webhook rejected', { reason: auth.reason });
       return problem(401, 'unauthorized', undefined, UNAUTHORIZED_HEADERS);
     }
+    const encoding = req.headers['content-encoding']?.trim().toLowerCase();
+    if (encoding && encoding !== 'identity') {
+      return problem(415, `content encoding '${encoding.slice(0, 40)}' is not supported; send plain JSON`);
+    }
     if (!isJson(req.headers['content-type'])) {
       return problem(
         415,
-        `content type must be application/json, got '${req.headers['content-type'] ?? 'none'}'`,
+        `content type must be application/json, got '${(req.headers['content-type'] ?? 'none').slice(0, 100)}'`,
       );
     }
     const limit = deps.config.webhook.maxBodyBytes;
@@ -76,9 +92,7 @@ export async function handleAlertmanagerWebhook(req: HttpRequest, deps: IngestDe
         dependency: error.dependency,
         error: error.message,
       });
-      return problem(503, `${error.dependency} is unavailable; retry later`, undefined, {
-        'retry-after': '5',
-      });
+      return unavailable(error);
     }
     deps.log.error('webhook failed', { error: (error as Error).message, stack: (error as Error).stack });
     return problem(500, 'internal error');
@@ -128,7 +142,7 @@ function toIncidentAlerts(payload: WebhookPayload): IncidentAlert[] {
     annotations: alert.annotations,
     startsAt: alert.startsAt,
     endsAt: alert.endsAt,
-    generatorURL: alert.generatorURL,
+    generatorURL: safeHttpUrl(alert.generatorURL),
   }));
 }
 
@@ -143,15 +157,15 @@ function severityOf(payload: WebhookPayload, config: ResponderConfig) {
   );
 }
 
+/** `PostgresDown (payments-db): summary`, on one line and bounded, whatever the labels hold. */
 function titleOf(payload: WebhookPayload): string {
   const labels = payload.commonLabels;
-  const name = labels.alertname ?? payload.groupLabels.alertname ?? 'alert group';
-  const summary = payload.commonAnnotations.summary;
-  const where = labels.service ?? labels.job ?? labels.instance;
-  return [name, where ? `(${where})` : '', summary ? `: ${summary}` : '']
-    .join(' ')
-    .replace(/\s+:/, ':')
-    .trim();
+  const field = (text: string | undefined) => cutText(oneLine(text ?? ''), TITLE_FIELD_MAX);
+  const name =
+    field(labelOf(labels, 'alertname') ?? labelOf(payload.groupLabels, 'alertname')) || 'alert group';
+  const where = field(labelOf(labels, 'service') ?? labelOf(labels, 'job') ?? labelOf(labels, 'instance'));
+  const summary = field(labelOf(payload.commonAnnotations, 'summary'));
+  return `${name}${where ? ` (${where})` : ''}${summary ? `: ${summary}` : ''}`;
 }
 
 /** The delivery as an incident signal: the group's alerts, severity from labels, a readable title. */
@@ -164,8 +178,8 @@ function signalOf(payload: WebhookPayload, deliveryKey: string, config: Responde
     labels: payload.commonLabels,
     annotations: payload.commonAnnotations,
     alerts: toIncidentAlerts(payload),
-    receiver: payload.receiver,
-    externalURL: payload.externalURL,
+    receiver: cutText(payload.receiver, SHORT_FIELD_MAX),
+    externalURL: safeHttpUrl(payload.externalURL),
     truncatedAlerts: payload.truncatedAlerts,
     resolvedBecause: 'Alertmanager reported every alert in the group resolved',
     auditData: { deliveryKey },
@@ -192,10 +206,7 @@ async function requestActions(
       kind: action.kind,
       trigger: 'alert',
       requestedAt,
-      dryRun:
-        config.safety.dryRun ||
-        action.dryRun ||
-        action.alerts.some((a) => a.labels[DRY_RUN_LABEL] === 'true'),
+      dryRun: config.safety.dryRun || action.dryRun || allDryRun(action.alerts),
       params: action.params,
       rule: action.rule,
       incidentId: incident?.id,
@@ -245,7 +256,9 @@ function escalationRequest(
 ): ActionRequest | undefined {
   if (!incident) return undefined;
   if (!deps.config.escalation.escalateAlerts && incident.status !== 'resolved') return undefined;
-  const dryRun = deps.config.safety.dryRun || incident.alerts.some((a) => a.labels[DRY_RUN_LABEL] === 'true');
+  // One test alert must not mute the pages a real alert in the same group needs.
+  const dryRun =
+    deps.config.safety.dryRun || allDryRun(incident.alerts.filter((alert) => alert.status === 'firing'));
   // A route's escalate stands in for this one, unless it is a dry run and this one would page.
   if (requests.some((request) => request.kind === 'escalate' && (!request.dryRun || dryRun))) {
     return undefined;

@@ -23,8 +23,19 @@ import {
   type ClaimResult,
   DependencyUnavailableError,
   type IncidentPage,
+  InvalidCursorError,
   type StateStore,
 } from '../ports.ts';
+
+/**
+ * How items are marshalled. Every document client over one DynamoDBClient must use these same
+ * options: `DynamoDBDocumentClient.from()` writes them into the client's shared config, so the last
+ * one created decides for all. convertClassInstanceToMap: the marshaller tells a plain object by
+ * `value.constructor.name`, so a label set with a label named `constructor` would fail to marshal.
+ */
+export const DOCUMENT_TRANSLATION = {
+  marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
+} as const;
 
 /** Partition and sort keys of the single table; see the README's "State table" section. */
 const key = {
@@ -54,6 +65,28 @@ function isConditionFailure(error: unknown): boolean {
   );
 }
 
+/**
+ * The index key a listing cursor encodes, checked to be one this store hands out: anything else
+ * would reach DynamoDB as a malformed ExclusiveStartKey and fail as a server error.
+ */
+function incidentCursorKey(cursor: string): Record<string, string> {
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidCursorError();
+  }
+  if (typeof key !== 'object' || key === null || Array.isArray(key)) throw new InvalidCursorError();
+  const entries = Object.entries(key);
+  const names = entries.map(([name]) => name).sort();
+  const valid =
+    names.join(',') === 'gsi1pk,gsi1sk,pk,sk' &&
+    entries.every(([, value]) => typeof value === 'string' && value.length > 0 && value.length <= 512) &&
+    (key as Record<string, string>).gsi1pk === INCIDENT_PARTITION;
+  if (!valid) throw new InvalidCursorError();
+  return key as Record<string, string>;
+}
+
 export interface DynamoDbStateStoreProps {
   readonly client: DynamoDBClient;
   readonly tableName: string;
@@ -64,9 +97,7 @@ export class DynamoDbStateStore implements StateStore {
   private readonly table: string;
 
   constructor(props: DynamoDbStateStoreProps) {
-    this.doc = DynamoDBDocumentClient.from(props.client, {
-      marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-    });
+    this.doc = DynamoDBDocumentClient.from(props.client, DOCUMENT_TRANSLATION);
     this.table = props.tableName;
   }
 
@@ -76,6 +107,10 @@ export class DynamoDbStateStore implements StateStore {
     } catch (error) {
       if (isConditionFailure(error)) throw error;
       if (PERMANENT_ERRORS.has((error as { name?: string })?.name ?? '')) throw error;
+      // Only what came back from DynamoDB or the network (the SDK marks both with $metadata) is an
+      // outage worth a retry; an error raised here, such as marshalling a value, is not, and a 503
+      // for it would have Alertmanager retry a bad delivery for ever.
+      if (typeof error !== 'object' || error === null || !('$metadata' in error)) throw error;
       throw new DependencyUnavailableError('state store (DynamoDB)', error);
     }
   }
@@ -238,9 +273,7 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async listIncidents(options: { limit: number; status?: Incident['status']; cursor?: string }) {
-    const startKey = options.cursor
-      ? (JSON.parse(Buffer.from(options.cursor, 'base64url').toString('utf8')) as Record<string, unknown>)
-      : undefined;
+    const startKey = options.cursor === undefined ? undefined : incidentCursorKey(options.cursor);
     const page = await this.call(() =>
       this.doc.send(
         new QueryCommand({
@@ -477,7 +510,7 @@ export async function ensureStateTable(client: DynamoDBClient, tableName: string
   if (!(await tableExists(client, tableName))) await createStateTable(client, tableName);
   // A new table answers "not found" until it is ACTIVE; dynalite may also report ACTIVE and then
   // refuse writes for a few milliseconds more, so ready means several writes in a row succeed.
-  const doc = DynamoDBDocumentClient.from(client);
+  const doc = DynamoDBDocumentClient.from(client, DOCUMENT_TRANSLATION);
   let streak = 0;
   for (let waited = 0; streak < 5; waited += 20) {
     if (waited > 30_000) throw new Error(`table ${tableName} did not become writable within 30 s`);

@@ -17,14 +17,20 @@ export function parseCredential(
 ): WebhookCredential {
   if (!secretString) throw new Error('the webhook credential secret has no SecretString');
   const trimmed = secretString.trim();
-  if (!trimmed.startsWith('{')) return { token: trimmed, username: defaultUsername };
+  if (!trimmed.startsWith('{')) {
+    // A blank or short secret would let an empty or guessable token in.
+    if (trimmed.length < 16) {
+      throw new Error('the webhook credential secret holds a bare token shorter than 16 characters');
+    }
+    return { token: trimmed, username: defaultUsername };
+  }
   let parsed: { token?: unknown; username?: unknown };
   try {
     parsed = JSON.parse(trimmed);
   } catch {
     throw new Error('the webhook credential secret is neither JSON nor a bare token');
   }
-  if (typeof parsed.token !== 'string' || parsed.token.length < 16) {
+  if (typeof parsed.token !== 'string' || parsed.token.trim().length < 16) {
     throw new Error('the webhook credential secret needs a "token" of at least 16 characters');
   }
   return {

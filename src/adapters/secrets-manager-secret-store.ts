@@ -40,7 +40,11 @@ export class SecretsManagerSecretStore implements SecretStore {
           `cannot read secret ${secretId} (${name}): check its name and this function's access`,
         );
       }
-      throw new DependencyUnavailableError(`secret ${secretId} (Secrets Manager)`, error);
+      // The dependency's name reaches unauthenticated callers in 503 bodies: no secret ids in it.
+      throw new DependencyUnavailableError(
+        'secret store (Secrets Manager)',
+        new Error(`reading ${secretId}: ${(error as Error)?.message ?? String(error)}`, { cause: error }),
+      );
     }
     if (!value) throw new Error(`secret ${secretId} has no SecretString (binary secrets are not supported)`);
     this.cache.set(secretId, {

@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DependencyUnavailableError, type SecretStore } from '../ports.ts';
+import { DOCUMENT_TRANSLATION } from './dynamodb-state-store.ts';
 
 /**
  * The local stand-in for Secrets Manager: secret values kept in the state table (dynalite), so the
@@ -13,7 +14,7 @@ export class StateTableSecretStore implements SecretStore {
     client: DynamoDBClient,
     private readonly tableName: string,
   ) {
-    this.doc = DynamoDBDocumentClient.from(client);
+    this.doc = DynamoDBDocumentClient.from(client, DOCUMENT_TRANSLATION);
   }
 
   async getSecretString(secretId: string): Promise<string> {

@@ -5,7 +5,37 @@ import { describeIssuePath } from '../issue-path.ts';
 /** Alertmanager's "zero time", sent as endsAt while an alert is firing. */
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
-const labelSet = z.record(z.string(), z.string());
+/** Longer label names are refused: no real label is that long, and DynamoDB caps attribute names. */
+export const MAX_LABEL_NAME_LENGTH = 1_024;
+
+/**
+ * A label or annotation set. Built by hand rather than with z.record, which silently drops a
+ * `__proto__` key; here it is refused by name, and every other name (`constructor`...) is an own
+ * property (Object.fromEntries), so lookups never reach Object.prototype.
+ */
+const labelSet = z.unknown().transform((raw, ctx): Record<string, string> => {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    ctx.addIssue({ code: 'custom', message: 'expected an object of string values' });
+    return z.NEVER;
+  }
+  const entries = Object.entries(raw);
+  for (const [name, value] of entries) {
+    if (typeof value !== 'string') {
+      ctx.addIssue({ code: 'custom', path: [name], message: 'expected a string' });
+    } else if (name === '__proto__') {
+      // No real label has this name (Prometheus drops `__` names), JavaScript objects turn it into a
+      // prototype and DynamoDB's marshaller into an empty value: refused by name rather than lost.
+      ctx.addIssue({ code: 'custom', path: [name], message: 'the name __proto__ is reserved' });
+    } else if (name.length === 0 || name.length > MAX_LABEL_NAME_LENGTH) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name.slice(0, 40)],
+        message: `expected a name of 1 to ${MAX_LABEL_NAME_LENGTH} characters`,
+      });
+    }
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
+});
 const timestamp = z.iso.datetime({ offset: true, message: 'expected an RFC 3339 timestamp' });
 const alertStatus = z.enum(['firing', 'resolved'], { message: 'expected "firing" or "resolved"' });
 
@@ -16,7 +46,10 @@ export const alertSchema = z.object({
   startsAt: timestamp,
   endsAt: timestamp,
   generatorURL: z.string().default(''),
-  fingerprint: z.string().min(1, 'expected a non-empty fingerprint'),
+  fingerprint: z
+    .string()
+    .min(1, 'expected a non-empty fingerprint')
+    .max(512, 'expected a fingerprint of at most 512 characters'),
 });
 
 /** The webhook body Alertmanager sends (`version: "4"`). Unknown fields are ignored, as Alertmanager may add some. */
@@ -40,7 +73,11 @@ export type PayloadCheck = { ok: true; payload: WebhookPayload } | { ok: false; 
 
 export function checkPayload(body: unknown): PayloadCheck {
   const result = webhookPayloadSchema.safeParse(body);
-  if (result.success) return { ok: true, payload: result.data };
+  if (result.success) {
+    // One alert per fingerprint (the last one sent wins): a repeated alert is not two alerts.
+    const byFingerprint = new Map(result.data.alerts.map((alert) => [alert.fingerprint, alert]));
+    return { ok: true, payload: { ...result.data, alerts: [...byFingerprint.values()] } };
+  }
   return {
     ok: false,
     errors: result.error.issues

@@ -3,6 +3,8 @@
  * `name!~"regex"`. As in Alertmanager, regexes are anchored at both ends and a missing label matches
  * as the empty string.
  */
+import { labelOf } from './text.ts';
+
 export type MatchOperator = '=' | '!=' | '=~' | '!~';
 
 export interface LabelMatcher {
@@ -35,7 +37,7 @@ export function parseMatcher(text: string): LabelMatcher {
 }
 
 export function matches(matcher: LabelMatcher, labels: Readonly<Record<string, string>>): boolean {
-  const actual = labels[matcher.name] ?? '';
+  const actual = labelOf(labels, matcher.name) ?? '';
   switch (matcher.op) {
     case '=':
       return actual === matcher.value;

@@ -1,5 +1,6 @@
 import type { ResponderConfig, Severity } from '../config/schema.ts';
 import { SEVERITIES } from '../config/schema.ts';
+import { labelOf, lookup } from './text.ts';
 
 /** P1 is the most severe; a lower rank is more urgent. */
 export const severityRank = (severity: Severity): number => SEVERITIES.indexOf(severity);
@@ -18,9 +19,10 @@ export function severityOfLabels(
   rules: ResponderConfig['severity'],
 ): Severity {
   for (const name of rules.labels) {
-    const value = labels[name];
+    const value = labelOf(labels, name);
     if (value === undefined) continue;
-    const mapped = rules.map[value.toLowerCase()] ?? rules.map[value];
+    // Own keys only: a value such as `constructor` or `__proto__` must not find Object.prototype's.
+    const mapped = lookup(rules.map, value.toLowerCase()) ?? lookup(rules.map, value);
     if (mapped) return mapped;
   }
   return rules.default;

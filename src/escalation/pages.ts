@@ -1,5 +1,6 @@
 import type { Acknowledgement, NoticeEvent } from '../domain/escalation.ts';
 import type { Incident, IncidentAlert } from '../domain/incident.ts';
+import { oneLine, safeHttpUrl } from '../domain/text.ts';
 import type { Page, PageMessages } from '../ports.ts';
 
 /** SNS limits: a subject of at most 100 characters, a message of at most 256 KB (262,144 bytes). */
@@ -93,22 +94,43 @@ interface Budget {
 
 const FULL: Budget = { alerts: Number.POSITIVE_INFINITY, field: 4_000, labels: 100 };
 
+/**
+ * Alert text on one line with its links taken out: a title must not carry a second "Acknowledge:"
+ * link into the lines and SMS where the real one is. Linear: `\b` and a fixed scheme list.
+ */
+function plain(text: string): string {
+  return oneLine(text).replace(/\b(?:https?|ftp|file|javascript|data):\/*\S*/gi, '[link]');
+}
+
+/** Multi-line alert text (a description) kept readable, every line indented under its field. */
+function quoted(text: string): string {
+  return text
+    .replace(/\r\n?/g, '\n')
+    .split('\n')
+    .map((line) => oneLine(line))
+    .join('\n      | ');
+}
+
 function headline(ctx: PageContext): string {
   const { incident } = ctx;
+  const service = plain(ctx.service);
+  const title = plain(incident.title);
   switch (ctx.event) {
     case 'page':
-      return `[${incident.severity}] ${ctx.service}: ${incident.title}`;
+      return `[${incident.severity}] ${service}: ${title}`;
     case 'acknowledged':
       // Who comes first: a long title must not push the name out of a 100-character subject.
-      return `[${incident.severity} ACK] ${ctx.acknowledged?.by ?? 'someone'} acknowledged ${ctx.service}: ${incident.title}`;
+      return `[${incident.severity} ACK] ${plain(ctx.acknowledged?.by ?? 'someone')} acknowledged ${service}: ${title}`;
     case 'resolved':
-      return `[RESOLVED ${incident.severity}] ${ctx.service}: ${incident.title}`;
+      return `[RESOLVED ${incident.severity}] ${service}: ${title}`;
   }
 }
 
 function labelLines(labels: Record<string, string>, budget: Budget): string[] {
   const entries = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b));
-  const shown = entries.slice(0, budget.labels).map(([k, v]) => `${k}=${cut(v, budget.field)}`);
+  const shown = entries
+    .slice(0, budget.labels)
+    .map(([k, v]) => `${oneLine(cut(k, budget.field))}=${oneLine(cut(v, budget.field))}`);
   if (entries.length > shown.length) shown.push(`(${entries.length - shown.length} more labels)`);
   return shown;
 }
@@ -116,10 +138,9 @@ function labelLines(labels: Record<string, string>, budget: Budget): string[] {
 function alertBlock(alert: IncidentAlert, budget: Budget): string {
   const lines = [`- [${alert.status}] ${labelLines(alert.labels, budget).join(' ')}`];
   for (const [name, value] of Object.entries(alert.annotations))
-    lines.push(`    ${name}: ${cut(value, budget.field)}`);
-  lines.push(
-    `    since ${alert.startsAt}${alert.generatorURL ? `  source: ${cut(alert.generatorURL, budget.field)}` : ''}`,
-  );
+    lines.push(`    ${oneLine(cut(name, 100))}: ${quoted(cut(value, budget.field))}`);
+  const source = safeHttpUrl(alert.generatorURL);
+  lines.push(`    since ${alert.startsAt}${source ? `  source: ${cut(source, budget.field)}` : ''}`);
   return lines.join('\n');
 }
 
@@ -128,7 +149,8 @@ function statusLine(ctx: PageContext): string {
     case 'page':
       return `Paged: ${ctx.tier.name} (tier ${ctx.tier.level + 1} of ${ctx.tier.of}): ${ctx.reason}`;
     case 'acknowledged':
-      return `Acknowledged by ${ctx.acknowledged?.by} at ${ctx.acknowledged?.at} (via ${ctx.acknowledged?.via}). No further tiers will be paged.`;
+      // The name is whatever the acknowledger typed: say so, and keep it to one plain line.
+      return `Acknowledged at ${ctx.acknowledged?.at} via ${plain(ctx.acknowledged?.via ?? '')} by "${plain(ctx.acknowledged?.by ?? '')}" (the name they gave). No further tiers will be paged.`;
     case 'resolved':
       return `Resolved at ${ctx.resolvedAt ?? ctx.incident.resolvedAt ?? 'now'}. The escalation has ended.`;
   }
@@ -138,23 +160,26 @@ function emailOf(ctx: PageContext, budget: Budget, note: string | undefined): st
   const { incident } = ctx;
   const alerts = incident.alerts.slice(0, budget.alerts);
   const firing = incident.alerts.filter((alert) => alert.status === 'firing').length;
-  const lines = [
-    cut(headline(ctx), budget.field),
-    '',
-    statusLine(ctx),
-    `Severity: ${incident.severity} (respond within ${ctx.respondWithin})`,
-    `Incident: ${incident.id}, ${incident.status}, opened ${incident.openedAt}`,
-  ];
+  // Responder's own lines (the links above all) come before any alert text, and alert text is kept
+  // to indented or one-line fields, so nothing an alert carries can pass for them.
+  const lines = [cut(headline(ctx), budget.field)];
   if (ctx.event === 'page' && ctx.links.ack) {
     lines.push(
       `Acknowledge: ${ctx.links.ack}${ctx.links.ackExpiresAt ? ` (works until ${ctx.links.ackExpiresAt})` : ''}`,
     );
   }
-  lines.push(`Details: ${ctx.links.incident}`);
-  if (incident.externalURL) lines.push(`Alertmanager: ${cut(incident.externalURL, budget.field)}`);
+  lines.push(
+    `Details: ${ctx.links.incident}`,
+    '',
+    statusLine(ctx),
+    `Severity: ${incident.severity} (respond within ${plain(ctx.respondWithin)})`,
+    `Incident: ${incident.id}, ${incident.status}, opened ${incident.openedAt}`,
+  );
+  const alertmanager = safeHttpUrl(incident.externalURL);
+  if (alertmanager) lines.push(`Alertmanager: ${cut(alertmanager, budget.field)}`);
   lines.push('', `Labels: ${labelLines(incident.labels, budget).join(' ') || '(none)'}`);
   for (const [name, value] of Object.entries(incident.annotations))
-    lines.push(`${name}: ${cut(value, budget.field)}`);
+    lines.push(`  ${oneLine(cut(name, 100))}: ${quoted(cut(value, budget.field))}`);
   if (incident.alerts.length > 0) {
     const more = incident.truncatedAlerts ? `, ${incident.truncatedAlerts} more not kept` : '';
     lines.push('', `Alerts (${firing} firing, ${incident.alerts.length - firing} resolved${more}):`);
@@ -167,11 +192,13 @@ function emailOf(ctx: PageContext, budget: Budget, note: string | undefined): st
 function smsOf(ctx: PageContext): string {
   const link = ctx.event === 'page' && ctx.links.ack ? ` Ack: ${ctx.links.ack}` : '';
   const text = asciiOnly(
-    ctx.event === 'page'
-      ? `${ctx.incident.severity} ${ctx.service}: ${ctx.incident.title}`
-      : ctx.event === 'acknowledged'
-        ? `ACK ${ctx.incident.severity} ${ctx.service}: ${ctx.acknowledged?.by} acknowledged ${ctx.incident.title}`
-        : `RESOLVED ${ctx.incident.severity} ${ctx.service}: ${ctx.incident.title}`,
+    plain(
+      ctx.event === 'page'
+        ? `${ctx.incident.severity} ${ctx.service}: ${ctx.incident.title}`
+        : ctx.event === 'acknowledged'
+          ? `ACK ${ctx.incident.severity} ${ctx.service}: "${ctx.acknowledged?.by}" acknowledged ${ctx.incident.title}`
+          : `RESOLVED ${ctx.incident.severity} ${ctx.service}: ${ctx.incident.title}`,
+    ),
   );
   const room = Math.max(20, SMS_MAX_CHARS - link.length);
   return `${text.length > room ? `${text.slice(0, room - 3)}...` : text}${link}`.slice(0, SMS_MAX_CHARS);
@@ -208,7 +235,7 @@ function jsonOf(ctx: PageContext, budget: Budget, note: string | undefined): str
       incident: ctx.links.incident,
       ack: ctx.event === 'page' ? (ctx.links.ack ?? null) : null,
       ackExpiresAt: ctx.event === 'page' ? (ctx.links.ackExpiresAt ?? null) : null,
-      alertmanager: incident.externalURL || null,
+      alertmanager: safeHttpUrl(incident.externalURL) || null,
     },
     alerts: alerts.map((alert) => ({
       status: alert.status,
@@ -217,7 +244,7 @@ function jsonOf(ctx: PageContext, budget: Budget, note: string | undefined): str
       annotations: capRecord(alert.annotations),
       startsAt: alert.startsAt,
       endsAt: alert.endsAt,
-      generatorURL: cut(alert.generatorURL, budget.field),
+      generatorURL: safeHttpUrl(alert.generatorURL) || null,
     })),
     truncated: note ? { alertsOmitted: incident.alerts.length - alerts.length, note } : null,
   });
@@ -244,7 +271,7 @@ function compose(ctx: PageContext, budget: Budget): Page {
     topic: ctx.topic,
     subject: toSubject(headline(ctx)),
     messages: {
-      default: `${cut(headline(ctx), 1000)}\n${statusLine(ctx)}\n${ctx.event === 'page' && ctx.links.ack ? `Acknowledge: ${ctx.links.ack}\n` : ''}Details: ${ctx.links.incident}`,
+      default: `${cut(headline(ctx), 1000)}\n${ctx.event === 'page' && ctx.links.ack ? `Acknowledge: ${ctx.links.ack}\n` : ''}Details: ${ctx.links.incident}\n${statusLine(ctx)}`,
       email: emailOf(ctx, budget, note),
       sms: smsOf(ctx),
       json: jsonOf(ctx, budget, note),

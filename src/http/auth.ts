@@ -23,15 +23,24 @@ export type AuthResult = { ok: true; principal: string } | { ok: false; reason: 
 /** Checks an Authorization header against the credential, in either of Alertmanager's http_config modes. */
 export function authenticate(header: string | undefined, credential: WebhookCredential): AuthResult {
   if (!header) return { ok: false, reason: 'missing Authorization header' };
+  // Transports join repeated headers with ", "; neither a token nor base64 holds a comma, so a comma
+  // means several credentials were sent, and none of them is taken on trust.
+  if (header.includes(',')) return { ok: false, reason: 'more than one Authorization value' };
+  if (credential.token.trim().length === 0) return { ok: false, reason: 'no credential is configured' };
   const space = header.indexOf(' ');
   const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
   const value = space < 0 ? '' : header.slice(space + 1).trim();
+  if (value.length === 0) return { ok: false, reason: 'empty credential' };
   if (scheme === 'bearer') {
     return constantTimeEqual(value, credential.token)
       ? { ok: true, principal: 'bearer' }
       : { ok: false, reason: 'invalid bearer token' };
   }
   if (scheme === 'basic') {
+    // Strict base64: Buffer.from() would skip junk characters and accept a forged suffix.
+    if (!BASE64.test(value) || value.length % 4 !== 0) {
+      return { ok: false, reason: 'malformed basic credentials' };
+    }
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) return { ok: false, reason: 'malformed basic credentials' };
@@ -44,6 +53,12 @@ export function authenticate(header: string | undefined, credential: WebhookCred
   return { ok: false, reason: `unsupported authorization scheme '${scheme}'` };
 }
 
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * Only a Bearer challenge: a `Basic` one makes browsers prompt for, and then cache and replay,
+ * credentials, which a cross-site page could ride on. Alertmanager sends basic auth unprompted.
+ */
 export const UNAUTHORIZED_HEADERS = {
-  'www-authenticate': 'Bearer realm="responder", Basic realm="responder"',
+  'www-authenticate': 'Bearer realm="responder"',
 };

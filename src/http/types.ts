@@ -25,6 +25,14 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
   };
 }
 
+/**
+ * The 503 for a dependency that is down: Alertmanager retries it. Names the kind of dependency only
+ * (the caller may not be authenticated yet), never an id or ARN.
+ */
+export function unavailable(error: { readonly dependency: string }): HttpResponse {
+  return problem(503, `${error.dependency} is unavailable; retry later`, undefined, { 'retry-after': '5' });
+}
+
 export function problem(
   statusCode: number,
   error: string,

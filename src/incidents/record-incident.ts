@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Severity } from '../config/schema.ts';
 import type { Incident, IncidentAlert } from '../domain/incident.ts';
 import { severityRank } from '../domain/severity.ts';
+import { cutText, oneLine } from '../domain/text.ts';
 import { type Clock, DependencyUnavailableError, type StateStore } from '../ports.ts';
 
 /**
@@ -40,6 +41,9 @@ export interface IncidentDeps {
  */
 const INCIDENT_BUDGET_BYTES = 300_000;
 const FIELD_CAP = 1_024;
+const GROUP_KEY_SHOWN_MAX = 1_024;
+/** Titles are built by their source (ingest, probes, actions); this bounds any of them. */
+const TITLE_MAX = 1_024;
 
 function capValues(record: Record<string, string>): Record<string, string> {
   return Object.fromEntries(
@@ -112,7 +116,9 @@ export async function recordIncident(
   deps: IncidentDeps,
 ): Promise<Incident | undefined> {
   const { store } = deps;
+  // The group's identity is the hash of the whole key; what is stored and shown is cut to fit an item.
   const groupId = groupIdOf(signal.groupKey);
+  const groupKey = cutText(signal.groupKey, GROUP_KEY_SHOWN_MAX);
   const audit = (
     incidentId: string | undefined,
     type: string,
@@ -172,20 +178,18 @@ export async function recordIncident(
       await audit(
         existing?.id,
         'signal.resolved-without-incident',
-        `resolved ${signal.groupKey}, but no incident was open`,
-        {
-          groupKey: signal.groupKey,
-        },
+        `resolved ${groupKey}, but no incident was open`,
+        { groupKey },
       );
       return existing;
     }
     const incident: Incident = fitIncident({
       id: current.incidentId && !existing ? current.incidentId : newIncidentId(deps.clock.now()),
       groupId,
-      groupKey: signal.groupKey,
+      groupKey,
       status: 'open',
       severity: signal.severity,
-      title: signal.title,
+      title: cutText(oneLine(signal.title), TITLE_MAX),
       labels: signal.labels,
       annotations: signal.annotations,
       receiver: signal.receiver,
@@ -199,7 +203,7 @@ export async function recordIncident(
     });
     if (!(await store.openIncident(incident, current.incidentId))) continue;
     await audit(incident.id, 'incident.opened', `opened ${incident.severity}: ${incident.title}`, {
-      groupKey: signal.groupKey,
+      groupKey,
       alerts: signal.alerts.length,
     });
     return incident;
