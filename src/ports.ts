@@ -37,7 +37,12 @@ export interface Log {
 
 export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
+/**
+ * `duplicate`: the work was done (or is being done, for action claims). `in-progress`: another
+ * worker holds a live lease on it and has not finished: a delivery retried now may still be lost.
+ */
 export type ClaimResult = 'claimed' | 'duplicate';
+export type DeliveryClaim = ClaimResult | { readonly inProgress: true; readonly retryAfterSeconds: number };
 
 export interface AutomationFlag {
   readonly enabled: boolean;
@@ -53,8 +58,11 @@ export interface IncidentPage {
 
 /** Everything Responder keeps: incidents, dedupe keys, action claims, locks, flags and the audit trail. */
 export interface StateStore {
-  /** Claims a webhook delivery; a claim not finished within its lease may be taken over by a retry. */
-  claimDelivery(key: string, now: Date, leaseSeconds: number): Promise<ClaimResult>;
+  /**
+   * Claims a webhook delivery. A claim not finished within its lease may be taken over by a retry;
+   * one still within its lease is in progress, not yet a duplicate.
+   */
+  claimDelivery(key: string, now: Date, leaseSeconds: number): Promise<DeliveryClaim>;
   finishDelivery(key: string, now: Date, ttlSeconds: number): Promise<void>;
   releaseDelivery(key: string): Promise<void>;
 

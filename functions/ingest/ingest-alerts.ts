@@ -27,8 +27,11 @@ export interface IngestDeps {
   readonly log: Log;
 }
 
-/** How long one delivery may stay in flight before a retry may take it over. */
-const DELIVERY_LEASE_SECONDS = 60;
+/**
+ * How long one delivery may stay in flight before a retry may take it over: above the ingest
+ * function's 15-second timeout, so a live claim is never taken, and short, so a dead one is soon.
+ */
+const DELIVERY_LEASE_SECONDS = 30;
 /** Bounds the alerts copied into each event so it stays far below EventBridge's 256 KB entry limit. */
 const MAX_ALERTS_PER_ACTION = 25;
 const DRY_RUN_LABEL = 'responder_dry_run';
@@ -103,9 +106,18 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
   const { store, clock, config } = deps;
   const deliveryKey = deliveryKeyOf(payload);
   const now = clock.now();
-  if ((await store.claimDelivery(deliveryKey, now, DELIVERY_LEASE_SECONDS)) === 'duplicate') {
-    deps.log.info('duplicate delivery ignored', { groupKey: payload.groupKey, status: payload.status });
+  const claim = await store.claimDelivery(deliveryKey, now, DELIVERY_LEASE_SECONDS);
+  if (claim === 'duplicate') {
+    deps.log.info('duplicate delivery ignored', { deliveryKey, status: payload.status });
     return json(200, { status: 'duplicate', deliveryKey });
+  }
+  if (claim !== 'claimed') {
+    // Not a duplicate yet: the copy being processed may still fail or die with its container, and a
+    // 200 here would make Alertmanager drop the alert. A 503 makes it try again after the lease.
+    deps.log.info('delivery in progress elsewhere; asking Alertmanager to retry', { deliveryKey });
+    return problem(503, 'this delivery is being processed; retry later', undefined, {
+      'retry-after': String(claim.retryAfterSeconds),
+    });
   }
   try {
     const incident = await recordIncident(signalOf(payload, deliveryKey, config), {
@@ -114,6 +126,11 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
       auditRetentionDays: config.auditRetentionDays,
       actor: 'alertmanager',
     });
+    if (payload.status === 'firing' && !incident) {
+      // Every firing alert in it had already been resolved here: acting on it would undo that.
+      await store.finishDelivery(deliveryKey, clock.now(), config.webhook.dedupeTtlSeconds);
+      return json(202, { status: 'stale', deliveryKey, incident: null, actions: [] });
+    }
     const planned = planActions(payload, deps.routes);
     const actions = await requestActions(planned, deliveryKey, incident, deps);
     await store.finishDelivery(deliveryKey, clock.now(), config.webhook.dedupeTtlSeconds);
@@ -183,6 +200,7 @@ function signalOf(payload: WebhookPayload, deliveryKey: string, config: Responde
     truncatedAlerts: payload.truncatedAlerts,
     resolvedBecause: 'Alertmanager reported every alert in the group resolved',
     auditData: { deliveryKey },
+    keepEarlyResolution: true,
   };
 }
 

@@ -21,6 +21,7 @@ import type { TargetHealth } from '../domain/probes.ts';
 import {
   type AutomationFlag,
   type ClaimResult,
+  type DeliveryClaim,
   DependencyUnavailableError,
   type IncidentPage,
   InvalidCursorError,
@@ -185,8 +186,17 @@ export class DynamoDbStateStore implements StateStore {
     );
   }
 
-  claimDelivery(hash: string, now: Date, leaseSeconds: number) {
-    return this.claim(key.delivery(hash), now, leaseSeconds);
+  async claimDelivery(hash: string, now: Date, leaseSeconds: number): Promise<DeliveryClaim> {
+    const itemKey = key.delivery(hash);
+    if ((await this.claim(itemKey, now, leaseSeconds)) === 'claimed') return 'claimed';
+    // Someone has it: finished (a duplicate), or still processing, which may yet fail or die.
+    const found = await this.call(() =>
+      this.doc.send(new GetCommand({ TableName: this.table, Key: itemKey, ConsistentRead: true })),
+    );
+    const item = found.Item;
+    if (item?.state !== 'pending') return 'duplicate';
+    const left = Math.ceil((Number(item.leaseUntil) - now.getTime()) / 1000);
+    return { inProgress: true, retryAfterSeconds: Math.min(Math.max(left, 1), leaseSeconds) };
   }
   finishDelivery(hash: string, now: Date, ttlSeconds: number) {
     return this.finish(key.delivery(hash), now, ttlSeconds, 'processed');

@@ -24,6 +24,12 @@ export interface IncidentSignal {
   readonly resolvedBecause: string;
   /** Written into each audit entry's data (delivery key, probe result...). */
   readonly auditData: Record<string, unknown>;
+  /**
+   * Alertmanager's deliveries can arrive out of order: when a resolution comes before any firing,
+   * record the group as resolved so the late firing is recognised. Sources that never reorder leave
+   * it out.
+   */
+  readonly keepEarlyResolution?: boolean;
 }
 
 export interface IncidentDeps {
@@ -94,6 +100,52 @@ export function fitIncident<T extends Incident>(incident: T): T {
   };
 }
 
+/**
+ * True when `known` makes `incoming` old news: a later instance of the alert (a newer startsAt), or
+ * the same instance already resolved while `incoming` still says firing.
+ */
+function supersedes(known: IncidentAlert, incoming: IncidentAlert): boolean {
+  if (known.startsAt !== incoming.startsAt) return known.startsAt > incoming.startsAt;
+  return known.status === 'resolved' && incoming.status === 'firing';
+}
+
+/** Whether a (resolved) incident already holds these alert instances as resolved. */
+function knowsEnded(incident: Incident | undefined, alerts: readonly IncidentAlert[]): boolean {
+  if (!incident) return false;
+  return alerts.every((alert) =>
+    incident.alerts.some(
+      (known) =>
+        known.fingerprint === alert.fingerprint &&
+        known.status === 'resolved' &&
+        known.startsAt >= alert.startsAt,
+    ),
+  );
+}
+
+function newIncidentFields(
+  signal: IncidentSignal,
+  groupId: string,
+  groupKey: string,
+  now: string,
+): Omit<Incident, 'id' | 'status'> {
+  return {
+    groupId,
+    groupKey,
+    severity: signal.severity,
+    title: cutText(oneLine(signal.title), TITLE_MAX),
+    labels: signal.labels,
+    annotations: signal.annotations,
+    receiver: signal.receiver,
+    externalURL: signal.externalURL,
+    alerts: signal.alerts,
+    truncatedAlerts: signal.truncatedAlerts,
+    openedAt: now,
+    updatedAt: now,
+    deliveries: 1,
+    version: 1,
+  };
+}
+
 /** Concurrent writers to one group retry a few times before the caller answers 503. */
 const MAX_WRITE_ATTEMPTS = 6;
 
@@ -142,7 +194,10 @@ export async function recordIncident(
     const existing = current.incident;
     if (existing?.status === 'open') {
       const merged = new Map(existing.alerts.map((alert) => [alert.fingerprint, alert]));
-      for (const alert of signal.alerts) merged.set(alert.fingerprint, alert);
+      for (const alert of signal.alerts) {
+        const known = merged.get(alert.fingerprint);
+        if (!known || !supersedes(known, alert)) merged.set(alert.fingerprint, alert);
+      }
       const resolving = signal.status === 'resolved';
       const next: Incident = fitIncident({
         ...existing,
@@ -173,6 +228,24 @@ export async function recordIncident(
       );
       return next;
     }
+    if (signal.status === 'resolved' && signal.keepEarlyResolution && !knowsEnded(existing, signal.alerts)) {
+      // A resolution that overtook its firing (Alertmanager retries and HA peers reorder): record the
+      // group as resolved, so the late firing finds it and opens nothing that would page for ever.
+      const incident: Incident = fitIncident({
+        ...newIncidentFields(signal, groupId, groupKey, now),
+        id: current.incidentId && !existing ? current.incidentId : newIncidentId(deps.clock.now()),
+        status: 'resolved',
+        resolvedAt: now,
+      });
+      if (!(await store.openIncident(incident, current.incidentId))) continue;
+      await audit(
+        incident.id,
+        'incident.resolved-before-firing',
+        `resolved before its firing arrived: ${incident.title}`,
+        { groupKey, alerts: signal.alerts.length },
+      );
+      return incident;
+    }
     if (signal.status === 'resolved') {
       // Nothing open to resolve: a late duplicate, or something that failed before Responder was watching.
       await audit(
@@ -183,23 +256,20 @@ export async function recordIncident(
       );
       return existing;
     }
+    const live = signal.alerts.filter(
+      (alert) => alert.status !== 'firing' || !existing?.alerts.some((known) => supersedes(known, alert)),
+    );
+    if (live.length < signal.alerts.length && !live.some((alert) => alert.status === 'firing')) {
+      // Every firing alert here already ended (its resolution came first): a late copy, not news.
+      await audit(existing?.id, 'signal.stale-firing', 'firing arrived after its resolution: ignored', {
+        groupKey,
+      });
+      return undefined;
+    }
     const incident: Incident = fitIncident({
+      ...newIncidentFields({ ...signal, alerts: live }, groupId, groupKey, now),
       id: current.incidentId && !existing ? current.incidentId : newIncidentId(deps.clock.now()),
-      groupId,
-      groupKey,
       status: 'open',
-      severity: signal.severity,
-      title: cutText(oneLine(signal.title), TITLE_MAX),
-      labels: signal.labels,
-      annotations: signal.annotations,
-      receiver: signal.receiver,
-      externalURL: signal.externalURL,
-      alerts: signal.alerts,
-      truncatedAlerts: signal.truncatedAlerts,
-      openedAt: now,
-      updatedAt: now,
-      deliveries: 1,
-      version: 1,
     });
     if (!(await store.openIncident(incident, current.incidentId))) continue;
     await audit(incident.id, 'incident.opened', `opened ${incident.severity}: ${incident.title}`, {
