@@ -41,6 +41,31 @@ describe('Function: runActionRequest', () => {
     log: silentLog,
   });
 
+  it('a failed failover whose page cannot be requested (no bus, as in the DR stack) is not run again by the retry', async () => {
+    // GIVEN a failover that fails, and a dispatcher that refuses, as the DR stack's has no bus
+    const r = request({ incidentId: undefined });
+    let runs = 0;
+    const failing = async (): Promise<ActionOutcome> => {
+      runs += 1;
+      return { status: 'failed', summary: 'Route 53 refused the change', subject: `dns-${r.actionId}` };
+    };
+    const noBus = {
+      dispatch: async () => {
+        throw new Error('EVENT_BUS_NAME is not set for this function: it cannot request actions');
+      },
+    };
+    // WHEN Lambda delivers it, and retries as it would after an error
+    const first = await runActionRequest('failover', r, failing, { ...deps(), dispatcher: noBus });
+    const retry = await runActionRequest('failover', r, failing, { ...deps(), dispatcher: noBus });
+    // THEN it ran once, reported its failure, and said that its page could not be requested
+    expect(runs).toBe(1);
+    expect(first).toMatchObject({ status: 'done', outcome: { status: 'failed' } });
+    expect(retry.status).toBe('duplicate');
+    const system = await t.runtime.store.listSystemAudit(new Date().toISOString().slice(0, 10));
+    const types = system.filter((entry) => entry.data?.actionId === r.actionId).map((entry) => entry.type);
+    expect(types).toEqual(['action.received', 'action.failed', 'action.outcome-unrecorded']);
+  });
+
   it('runs a request once however often EventBridge delivers it', async () => {
     // GIVEN
     const r = request();

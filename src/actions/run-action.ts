@@ -71,6 +71,7 @@ export async function runActionRequest(
     deps.log.info('duplicate action request ignored', { actionId: request.actionId, kind });
     return { status: 'duplicate' };
   }
+  let outcome: ActionOutcome;
   try {
     if (REMEDIATION_KINDS.includes(kind)) {
       const flag = config.safety.automationEnabled ? await store.getAutomationFlag() : { enabled: false };
@@ -82,18 +83,7 @@ export async function runActionRequest(
       }
     }
     await audit('action.received', `${kind} received${request.dryRun ? ' (dry run)' : ''}`);
-    const outcome = await perform(request);
-    await audit(`action.${outcome.status}`, outcome.summary, outcome.data);
-    if (deps.dispatcher) {
-      await recordActionOutcome(kind, request, outcome, {
-        config,
-        store,
-        clock,
-        dispatcher: deps.dispatcher,
-      });
-    }
-    await store.finishAction(request.actionId, clock.now(), ACTION_MEMORY_SECONDS, outcome.status);
-    return { status: 'done', outcome };
+    outcome = await perform(request);
   } catch (error) {
     deps.log.error('action failed; giving the claim back for a retry', {
       actionId: request.actionId,
@@ -104,6 +94,34 @@ export async function runActionRequest(
     await store.releaseAction(request.actionId).catch(() => undefined);
     throw error;
   }
+  // The action has acted: from here on nothing may give the claim back, or the platform's retry
+  // would run it a second time (a second failover). Bookkeeping that fails is reported, not retried.
+  await audit(`action.${outcome.status}`, outcome.summary, outcome.data).catch((error: Error) =>
+    deps.log.error('action outcome not audited', { actionId: request.actionId, error: error.message }),
+  );
+  if (deps.dispatcher) {
+    try {
+      await recordActionOutcome(kind, request, outcome, {
+        config,
+        store,
+        clock,
+        dispatcher: deps.dispatcher,
+      });
+    } catch (error) {
+      deps.log.error('action outcome not recorded: its incident or page may be missing', {
+        actionId: request.actionId,
+        kind,
+        outcome: outcome.status,
+        error: (error as Error).message,
+      });
+      await audit(
+        'action.outcome-unrecorded',
+        `${kind} ${outcome.status}, but its incident and page could not be requested: ${(error as Error).message}`,
+      ).catch(() => undefined);
+    }
+  }
+  await store.finishAction(request.actionId, clock.now(), ACTION_MEMORY_SECONDS, outcome.status);
+  return { status: 'done', outcome };
 }
 
 /**
