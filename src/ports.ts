@@ -51,6 +51,13 @@ export interface AutomationFlag {
   readonly reason?: string;
 }
 
+export type FloodBudget = 'incidents' | 'pages';
+
+export interface FloodBudgetUse {
+  readonly allowed: boolean;
+  readonly firstRefusal: boolean;
+}
+
 export interface IncidentPage {
   readonly incidents: Incident[];
   readonly nextCursor?: string;
@@ -68,9 +75,12 @@ export interface StateStore {
 
   /**
    * The incident an alert group's pointer names (open or resolved). `incidentId` without `incident`
-   * means a crash left the pointer written and the incident not: the next open reuses that id.
+   * means a crash left the pointer written and the incident not (the next open reuses that id when
+   * `pointedAt` is recent), or the incident expired.
    */
-  findCurrentIncident(groupId: string): Promise<{ incidentId?: string; incident?: Incident }>;
+  findCurrentIncident(
+    groupId: string,
+  ): Promise<{ incidentId?: string; incident?: Incident; pointedAt?: string }>;
   /**
    * Points the group at a new incident and writes it. The pointer moves only if it still names
    * `previousIncidentId` (or is absent when that is undefined), so two concurrent opens cannot both win.
@@ -104,6 +114,13 @@ export interface StateStore {
   saveEscalation(escalation: Escalation, expectedVersion: number): Promise<boolean>;
   /** Ids of escalations whose `dueAt` has passed (eventually consistent: read each before acting). */
   listDueEscalations(now: Date, limit?: number): Promise<string[]>;
+
+  /**
+   * Counts one use of a flood budget (`floodLimits`) in the window that starts at `windowStart`.
+   * `allowed` while no more than `limit` were counted; `firstRefusal` once per window, for the one
+   * summary page.
+   */
+  takeFloodBudget(budget: FloodBudget, windowStart: Date, windowSeconds: number, limit: number): Promise<FloodBudgetUse>;
 
   getAutomationFlag(): Promise<AutomationFlag>;
   setAutomationFlag(flag: AutomationFlag): Promise<void>;

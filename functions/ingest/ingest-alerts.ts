@@ -120,12 +120,16 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
     });
   }
   try {
-    const incident = await recordIncident(signalOf(payload, deliveryKey, config), {
+    const signal = signalOf(payload, deliveryKey, config);
+    const incidentDeps = {
       store,
       clock,
       auditRetentionDays: config.auditRetentionDays,
       actor: 'alertmanager',
-    });
+    };
+    const limit = newIncidentLimit(deps);
+    let incident = await recordIncident(signal, { ...incidentDeps, admitNew: limit.admit });
+    if (limit.refused) incident = await recordOverLimit(signal, limit, deps);
     if (payload.status === 'firing' && !incident) {
       // Every firing alert in it had already been resolved here: acting on it would undo that.
       await store.finishDelivery(deliveryKey, clock.now(), config.webhook.dedupeTtlSeconds);
@@ -149,6 +153,76 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
     );
     throw error;
   }
+}
+
+/**
+ * floodLimits.newIncidents: each new alert group takes one from the window's budget. `refused` tells
+ * the caller the group was over the limit; `firstRefusal`, that this delivery reached it.
+ */
+function newIncidentLimit(deps: IngestDeps) {
+  const { floodLimits } = deps.config;
+  const windowMs = floodLimits.windowMinutes * 60_000;
+  const windowStart = new Date(Math.floor(deps.clock.now().getTime() / windowMs) * windowMs);
+  const state = {
+    windowStart,
+    refused: false,
+    firstRefusal: false,
+    admit: async () => {
+      const use = await deps.store.takeFloodBudget(
+        'incidents',
+        windowStart,
+        windowMs / 1000,
+        floodLimits.newIncidents,
+      );
+      state.refused = !use.allowed;
+      state.firstRefusal = use.firstRefusal;
+      return use.allowed;
+    },
+  };
+  return state;
+}
+
+/**
+ * A group over the new-incident limit joins the window's one "incident limit reached" incident:
+ * its alerts are kept there (nothing is lost), and that incident pages once, however many groups
+ * arrive. Reaching the limit is audited.
+ */
+async function recordOverLimit(
+  signal: IncidentSignal,
+  limit: { windowStart: Date; firstRefusal: boolean },
+  deps: IngestDeps,
+): Promise<Incident | undefined> {
+  const { config, store, clock } = deps;
+  const { floodLimits } = config;
+  const until = new Date(limit.windowStart.getTime() + floodLimits.windowMinutes * 60_000).toISOString();
+  const summary = `more than ${floodLimits.newIncidents} new alert groups within ${floodLimits.windowMinutes} minutes; until ${until} new groups are collected in this incident`;
+  const incident = await recordIncident(
+    {
+      ...signal,
+      groupKey: `responder:incident-limit:${limit.windowStart.toISOString()}`,
+      status: 'firing',
+      severity: floodLimits.overflowSeverity,
+      title: `Incident limit reached: ${summary}`,
+      labels: { alertname: 'ResponderIncidentLimit', service: config.service },
+      annotations: { summary },
+      receiver: signal.receiver,
+      truncatedAlerts: signal.truncatedAlerts,
+      keepEarlyResolution: false,
+    },
+    { store, clock, auditRetentionDays: config.auditRetentionDays, actor: 'alertmanager' },
+  );
+  if (limit.firstRefusal) {
+    deps.log.warn('new-incident limit reached', { limit: floodLimits.newIncidents, until });
+    await audit(deps, undefined, 'limits.incidents-reached', {
+      message: `new-incident limit reached: ${summary}`,
+      data: { limit: floodLimits.newIncidents, windowMinutes: floodLimits.windowMinutes, incidentId: incident?.id },
+    });
+  }
+  await audit(deps, incident?.id, 'incident.over-limit', {
+    message: `alert group over the new-incident limit collected here: ${cutText(signal.title, 300)}`,
+    data: { groupKey: cutText(signal.groupKey, 1_024), status: signal.status },
+  });
+  return incident;
 }
 
 function toIncidentAlerts(payload: WebhookPayload): IncidentAlert[] {

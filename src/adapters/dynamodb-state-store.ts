@@ -23,6 +23,8 @@ import {
   type ClaimResult,
   type DeliveryClaim,
   DependencyUnavailableError,
+  type FloodBudget,
+  type FloodBudgetUse,
   type IncidentPage,
   InvalidCursorError,
   type StateStore,
@@ -48,6 +50,7 @@ const key = {
   automation: () => ({ pk: 'FLAG#automation', sk: 'FLAG' }),
   targetHealth: (target: string) => ({ pk: 'PROBES', sk: `TARGET#${target}` }),
   escalation: (incidentId: string) => ({ pk: `INC#${incidentId}`, sk: 'ESCALATION' }),
+  floodWindow: (budget: string, windowStart: string) => ({ pk: `LIMIT#${budget}`, sk: windowStart }),
 };
 /** Escalations with work due are in the index under this partition, sorted by `dueAt`; others are not. */
 const ESCALATION_DUE_PARTITION = 'ESCALATION-DUE';
@@ -220,7 +223,8 @@ export class DynamoDbStateStore implements StateStore {
     );
     const incidentId = pointer.Item?.incidentId as string | undefined;
     if (!incidentId) return {};
-    return { incidentId, incident: await this.getIncident(incidentId) };
+    const pointedAt = pointer.Item?.pointedAt as string | undefined;
+    return { incidentId, incident: await this.getIncident(incidentId), pointedAt };
   }
 
   async openIncident(incident: Incident, previousIncidentId: string | undefined) {
@@ -228,7 +232,12 @@ export class DynamoDbStateStore implements StateStore {
       this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...key.group(incident.groupId), incidentId: incident.id, groupKey: incident.groupKey },
+          Item: {
+            ...key.group(incident.groupId),
+            incidentId: incident.id,
+            groupKey: incident.groupKey,
+            pointedAt: incident.openedAt,
+          },
           ConditionExpression: previousIncidentId ? 'incidentId = :previous' : 'attribute_not_exists(pk)',
           ExpressionAttributeValues: previousIncidentId ? { ':previous': previousIncidentId } : undefined,
         }),
@@ -497,6 +506,41 @@ export class DynamoDbStateStore implements StateStore {
       limit,
     );
     return items.map((item) => item.incidentId as string);
+  }
+
+  async takeFloodBudget(
+    budget: FloodBudget,
+    windowStart: Date,
+    windowSeconds: number,
+    limit: number,
+  ): Promise<FloodBudgetUse> {
+    const itemKey = key.floodWindow(budget, windowStart.toISOString());
+    // Kept a day past its window, then DynamoDB's TTL removes it.
+    const expiresAt = epochSeconds(windowStart) + windowSeconds + 86400;
+    const counted = await this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: itemKey,
+          UpdateExpression: 'ADD used :one SET expiresAt = :exp',
+          ConditionExpression: 'attribute_not_exists(used) OR used < :limit',
+          ExpressionAttributeValues: { ':one': 1, ':exp': expiresAt, ':limit': limit },
+        }),
+      ),
+    );
+    if (counted) return { allowed: true, firstRefusal: false };
+    const refused = await this.call(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: itemKey,
+          UpdateExpression: 'ADD refused :one',
+          ExpressionAttributeValues: { ':one': 1 },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      ),
+    );
+    return { allowed: false, firstRefusal: refused.Attributes?.refused === 1 };
   }
 
   async getAutomationFlag(): Promise<AutomationFlag> {

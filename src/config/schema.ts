@@ -128,6 +128,20 @@ export const configSchema = z.strictObject({
     .catchall(z.unknown())
     .prefault({}),
   escalation: escalationSchema.prefault({}),
+  /**
+   * What one leaked token or one alert storm can cost: new incidents and pages per window. Over the
+   * limit, new alert groups are collected in one "incident limit reached" incident and pages are
+   * held back, with one summary page each time a limit is first reached in a window.
+   */
+  floodLimits: z
+    .strictObject({
+      windowMinutes: z.number().int().min(1, 'use 1 to 1440 minutes').max(1440, 'use 1 to 1440 minutes').default(60),
+      newIncidents: z.number().int().min(1, 'allow at least 1 new incident per window').default(100),
+      pages: z.number().int().min(1, 'allow at least 1 page per window').default(300),
+      /** Severity of the incident that collects alert groups over the limit. */
+      overflowSeverity: z.enum(SEVERITIES).default('P2'),
+    })
+    .prefault({}),
   safety: z
     .strictObject({
       /** Global kill switch: false turns every remediation into a recorded "skipped: automation disabled". */

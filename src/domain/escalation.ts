@@ -39,5 +39,7 @@ export interface Escalation {
   readonly dueAt?: string;
   /** Held while a sender publishes, so two sweepers never send the same tier. */
   readonly lease?: { readonly owner: string; readonly until: string };
+  /** Epoch seconds when an ended escalation is forgotten, with its incident (DynamoDB TTL). */
+  readonly expiresAt?: number;
   readonly version: number;
 }

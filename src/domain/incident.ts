@@ -29,6 +29,8 @@ export interface Incident {
   readonly updatedAt: string;
   readonly resolvedAt?: string;
   readonly deliveries: number;
+  /** Epoch seconds when a resolved incident is forgotten (DynamoDB TTL): resolution + auditRetentionDays. */
+  readonly expiresAt?: number;
   /** Optimistic-concurrency counter: every write must name the version it read. */
   readonly version: number;
 }
@@ -40,4 +42,9 @@ export interface AuditEntry {
   readonly message: string;
   readonly actor: string;
   readonly data?: Record<string, unknown>;
+}
+
+/** Epoch seconds at which a resolved incident (and its escalation) expires: resolution plus retention. */
+export function expiryOf(resolvedAt: string, retentionDays: number): number {
+  return Math.floor(Date.parse(resolvedAt) / 1000) + retentionDays * 86400;
 }

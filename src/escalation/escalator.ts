@@ -2,9 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ResponderConfig } from '../config/schema.ts';
 import type { Acknowledgement, Escalation, NoticeEvent, SentNotice } from '../domain/escalation.ts';
-import type { Incident } from '../domain/incident.ts';
+import { expiryOf, type Incident } from '../domain/incident.ts';
 import { severityRank } from '../domain/severity.ts';
-import { type Clock, DependencyUnavailableError, type Log, type Pager, type StateStore } from '../ports.ts';
+import {
+  type Clock,
+  DependencyUnavailableError,
+  type Log,
+  type Page,
+  type Pager,
+  type StateStore,
+} from '../ports.ts';
 import { type AckVerification, signAckToken, verifyAckToken } from './ack-link.ts';
 import { buildPage } from './pages.ts';
 import { type PlannedTier, planTiers } from './policy.ts';
@@ -27,6 +34,8 @@ export interface EscalatorDeps {
   readonly delayScale?: number;
 }
 
+/** The messageId recorded for a page held back by the page limit. */
+export const SUPPRESSED = 'suppressed: page limit';
 /** A sender holds an escalation this long while it publishes; a crashed sender's lease runs out. */
 const LEASE_MS = 60_000;
 const MAX_WRITES = 8;
@@ -273,6 +282,7 @@ export class Escalator {
         ...current,
         status: 'resolved',
         resolvedAt: incident.resolvedAt ?? now,
+        expiresAt: expiryOf(incident.resolvedAt ?? now, this.deps.config.auditRetentionDays),
         dueAt: now,
         version: current.version + 1,
       };
@@ -299,8 +309,12 @@ export class Escalator {
     // Acknowledged or resolved: one notice to every topic that was paged.
     const event: NoticeEvent = escalation.status;
     const paged = new Map<string, SentNotice>();
-    for (const notice of escalation.sent)
-      if (notice.event === 'page' && !paged.has(notice.topic)) paged.set(notice.topic, notice);
+    for (const notice of escalation.sent) {
+      // A page held back by the page limit reached no one: there is no one to tell.
+      if (notice.event === 'page' && notice.messageId !== SUPPRESSED && !paged.has(notice.topic)) {
+        paged.set(notice.topic, notice);
+      }
+    }
     for (const [topic, page] of paged) {
       const key = `${event}:${topic}`;
       if (sentKeys.has(key)) continue;
@@ -429,6 +443,18 @@ export class Escalator {
         resolvedAt: escalation.resolvedAt,
       });
       try {
+        if (item.event === 'page' && !(await this.withinPageLimit(incident, item, page))) {
+          // Held back by floodLimits.pages: recorded as sent, so it is not retried into the flood.
+          sent.push({
+            key: item.key,
+            event: item.event,
+            tier: item.tier.name,
+            topic: item.topic,
+            at: clock.now().toISOString(),
+            messageId: SUPPRESSED,
+          });
+          continue;
+        }
         const { messageId } = await this.deps.pager.publish(page);
         const notice: SentNotice = {
           key: item.key,
@@ -458,6 +484,61 @@ export class Escalator {
       }
     }
     return { sent, failures };
+  }
+
+  /**
+   * floodLimits.pages: each page takes one from the window's budget. Over it, the page is held back
+   * and audited; the first page held back in a window sends one summary page in its place, to the
+   * same topic, so on-call knows to look at the incident list.
+   */
+  private async withinPageLimit(incident: Incident, item: Work, page: Page): Promise<boolean> {
+    const { config, clock, store, pager } = this.deps;
+    const limits = config.floodLimits;
+    const windowMs = limits.windowMinutes * 60_000;
+    const windowStart = new Date(Math.floor(clock.now().getTime() / windowMs) * windowMs);
+    const use = await store.takeFloodBudget('pages', windowStart, windowMs / 1000, limits.pages);
+    if (use.allowed) return true;
+    await this.audit(
+      incident.id,
+      'escalation.suppressed',
+      `page to ${item.tier.name} (topic ${item.topic}) held back: page limit reached`,
+      { topic: item.topic, tier: item.tier.name, subject: page.subject },
+    ).catch(() => undefined);
+    if (use.firstRefusal) {
+      const until = new Date(windowStart.getTime() + windowMs).toISOString();
+      const text = `Responder page limit reached: ${limits.pages} pages within ${limits.windowMinutes} minutes. Until ${until} further pages are held back (not sent); each is in its incident's audit trail.`;
+      const list = `${this.deps.links.publicUrl.replace(/\/$/, '')}/api/incidents?status=open`;
+      await pager.publish({
+        topic: item.topic,
+        subject: `[Responder] page limit reached: pages held back until ${until.slice(11, 16)} UTC`,
+        messages: {
+          default: `${text}\nOpen incidents: ${list}`,
+          email: `${text}\n\nOpen incidents: ${list}\nThe limit is floodLimits.pages in responder.config.ts.`,
+          sms: `Responder page limit reached (${limits.pages}/${limits.windowMinutes}m): pages held back until ${until.slice(11, 16)} UTC. Check open incidents.`,
+          json: JSON.stringify({ schema: 'responder.page/v1', event: 'page-limit', text, until, incidents: list }),
+        },
+        attributes: {
+          severity: 'P1',
+          tier: item.tier.name,
+          incident_id: incident.id,
+          service: config.service,
+          event: 'page',
+        },
+      });
+      await this.deps.store
+        .appendAudit(
+          {
+            at: clock.now().toISOString(),
+            type: 'limits.pages-reached',
+            actor: 'escalation',
+            message: `page limit reached (${limits.pages} per ${limits.windowMinutes} minutes): summary page sent to ${item.topic}; pages held back until ${until}`,
+            data: { limit: limits.pages, windowMinutes: limits.windowMinutes, topic: item.topic },
+          },
+          config.auditRetentionDays,
+        )
+        .catch(() => undefined);
+    }
+    return false;
   }
 
   /** Adds what was sent to the record and gives the lease back; merges with anyone who wrote meanwhile. */

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Severity } from '../config/schema.ts';
-import type { Incident, IncidentAlert } from '../domain/incident.ts';
+import { expiryOf, type Incident, type IncidentAlert } from '../domain/incident.ts';
 import { severityRank } from '../domain/severity.ts';
 import { cutText, oneLine } from '../domain/text.ts';
 import { type Clock, DependencyUnavailableError, type StateStore } from '../ports.ts';
@@ -38,6 +38,11 @@ export interface IncidentDeps {
   readonly auditRetentionDays: number;
   /** Who the audit trail names: "alertmanager", "probe-function"... */
   readonly actor: string;
+  /**
+   * Asked once before a new incident is written (floodLimits.newIncidents); false opens nothing and
+   * `recordIncident` returns undefined. Absent: every new incident is admitted.
+   */
+  readonly admitNew?: () => Promise<boolean>;
 }
 
 /**
@@ -146,6 +151,19 @@ function newIncidentFields(
   };
 }
 
+/**
+ * The id a group pointer names when its incident is missing: a crash between the two writes of an
+ * open, whose retry reuses it. A pointer older than an hour names an incident that expired: its id
+ * (and its escalation, which may not have expired yet) must not be reused.
+ */
+function reusableId(
+  current: { incidentId?: string; incident?: Incident; pointedAt?: string },
+  now: Date,
+): string | undefined {
+  if (!current.incidentId || current.incident || !current.pointedAt) return undefined;
+  return now.getTime() - Date.parse(current.pointedAt) < 3_600_000 ? current.incidentId : undefined;
+}
+
 /** Concurrent writers to one group retry a few times before the caller answers 503. */
 const MAX_WRITE_ATTEMPTS = 6;
 
@@ -188,6 +206,12 @@ export async function recordIncident(
       },
       deps.auditRetentionDays,
     );
+  let admitted: boolean | undefined;
+  // Asked at most once per signal, however many times a race sends the loop round again.
+  const admit = async () => {
+    admitted ??= deps.admitNew ? await deps.admitNew() : true;
+    return admitted;
+  };
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     const now = deps.clock.now().toISOString();
     const current = await store.findCurrentIncident(groupId);
@@ -212,6 +236,7 @@ export async function recordIncident(
         truncatedAlerts: signal.truncatedAlerts,
         updatedAt: now,
         resolvedAt: resolving ? now : undefined,
+        expiresAt: resolving ? expiryOf(now, deps.auditRetentionDays) : undefined,
         deliveries: existing.deliveries + 1,
         version: existing.version + 1,
       });
@@ -231,11 +256,13 @@ export async function recordIncident(
     if (signal.status === 'resolved' && signal.keepEarlyResolution && !knowsEnded(existing, signal.alerts)) {
       // A resolution that overtook its firing (Alertmanager retries and HA peers reorder): record the
       // group as resolved, so the late firing finds it and opens nothing that would page for ever.
+      if (!(await admit())) return undefined;
       const incident: Incident = fitIncident({
         ...newIncidentFields(signal, groupId, groupKey, now),
-        id: current.incidentId && !existing ? current.incidentId : newIncidentId(deps.clock.now()),
+        id: reusableId(current, deps.clock.now()) ?? newIncidentId(deps.clock.now()),
         status: 'resolved',
         resolvedAt: now,
+        expiresAt: expiryOf(now, deps.auditRetentionDays),
       });
       if (!(await store.openIncident(incident, current.incidentId))) continue;
       await audit(
@@ -266,9 +293,10 @@ export async function recordIncident(
       });
       return undefined;
     }
+    if (!(await admit())) return undefined;
     const incident: Incident = fitIncident({
       ...newIncidentFields({ ...signal, alerts: live }, groupId, groupKey, now),
-      id: current.incidentId && !existing ? current.incidentId : newIncidentId(deps.clock.now()),
+      id: reusableId(current, deps.clock.now()) ?? newIncidentId(deps.clock.now()),
       status: 'open',
     });
     if (!(await store.openIncident(incident, current.incidentId))) continue;
