@@ -120,7 +120,12 @@ export interface StateStore {
    * `allowed` while no more than `limit` were counted; `firstRefusal` once per window, for the one
    * summary page.
    */
-  takeFloodBudget(budget: FloodBudget, windowStart: Date, windowSeconds: number, limit: number): Promise<FloodBudgetUse>;
+  takeFloodBudget(
+    budget: FloodBudget,
+    windowStart: Date,
+    windowSeconds: number,
+    limit: number,
+  ): Promise<FloodBudgetUse>;
 
   getAutomationFlag(): Promise<AutomationFlag>;
   setAutomationFlag(flag: AutomationFlag): Promise<void>;

@@ -215,7 +215,11 @@ async function recordOverLimit(
     deps.log.warn('new-incident limit reached', { limit: floodLimits.newIncidents, until });
     await audit(deps, undefined, 'limits.incidents-reached', {
       message: `new-incident limit reached: ${summary}`,
-      data: { limit: floodLimits.newIncidents, windowMinutes: floodLimits.windowMinutes, incidentId: incident?.id },
+      data: {
+        limit: floodLimits.newIncidents,
+        windowMinutes: floodLimits.windowMinutes,
+        incidentId: incident?.id,
+      },
     });
   }
   await audit(deps, incident?.id, 'incident.over-limit', {

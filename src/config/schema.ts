@@ -135,7 +135,12 @@ export const configSchema = z.strictObject({
    */
   floodLimits: z
     .strictObject({
-      windowMinutes: z.number().int().min(1, 'use 1 to 1440 minutes').max(1440, 'use 1 to 1440 minutes').default(60),
+      windowMinutes: z
+        .number()
+        .int()
+        .min(1, 'use 1 to 1440 minutes')
+        .max(1440, 'use 1 to 1440 minutes')
+        .default(60),
       newIncidents: z.number().int().min(1, 'allow at least 1 new incident per window').default(100),
       pages: z.number().int().min(1, 'allow at least 1 page per window').default(300),
       /** Severity of the incident that collects alert groups over the limit. */

@@ -515,7 +515,13 @@ export class Escalator {
           default: `${text}\nOpen incidents: ${list}`,
           email: `${text}\n\nOpen incidents: ${list}\nThe limit is floodLimits.pages in responder.config.ts.`,
           sms: `Responder page limit reached (${limits.pages}/${limits.windowMinutes}m): pages held back until ${until.slice(11, 16)} UTC. Check open incidents.`,
-          json: JSON.stringify({ schema: 'responder.page/v1', event: 'page-limit', text, until, incidents: list }),
+          json: JSON.stringify({
+            schema: 'responder.page/v1',
+            event: 'page-limit',
+            text,
+            until,
+            incidents: list,
+          }),
         },
         attributes: {
           severity: 'P1',
