@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -31,6 +31,7 @@ import {
   systemClock,
 } from '../ports.ts';
 import { startDemoEnvironment } from './demo-environment.ts';
+import { createLocalHttpServer } from './http-server.ts';
 import { type ActionEventHandler, InProcessDispatcher } from './in-process-dispatcher.ts';
 import { LocalPager } from './local-pager.ts';
 import { type ScheduleTimer, startSchedule } from './schedules.ts';
@@ -67,6 +68,10 @@ export interface LocalRuntimeOptions {
   /** Run the schedules on timers. @default true */
   readonly timers?: boolean;
   readonly retryDelaysMs?: readonly number[];
+  /** Header and whole-request time limits of the HTTP server. @default 10 s and 30 s */
+  readonly httpTimeouts?: { readonly headersMs: number; readonly requestMs: number };
+  /** How long stop() lets requests in flight finish before it closes their connections. @default 10 s */
+  readonly drainMs?: number;
 }
 
 export interface LocalRuntime {
@@ -111,31 +116,6 @@ function close(server: Server): Promise<void> {
   return new Promise((done) => {
     server.close(() => done());
     server.closeAllConnections?.();
-  });
-}
-
-/** Reads a request body, refusing to buffer more than `limit` bytes (the handler then answers 413). */
-function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; tooLarge: boolean }> {
-  return new Promise((done, fail) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        tooLarge = true;
-        chunks.length = 0;
-        // Drain a little for a clean 413, but never let a client stream forever.
-        if (size > limit * 4) {
-          req.pause();
-          done({ body: Buffer.alloc(0), tooLarge });
-        }
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => done({ body: tooLarge ? Buffer.alloc(0) : Buffer.concat(chunks), tooLarge }));
-    req.on('error', fail);
   });
 }
 
@@ -280,42 +260,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       ? handleAlertmanagerWebhook(req, ingestDeps)
       : handleApiRequest(req, apiDeps);
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const started = performance.now();
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    readBody(req, config.webhook.maxBodyBytes)
-      .then(({ body, tooLarge }) =>
-        route({
-          method: req.method ?? 'GET',
-          path: url.pathname,
-          headers: Object.fromEntries(
-            Object.entries(req.headers).map(([name, value]) => [
-              name,
-              Array.isArray(value) ? value.join(', ') : value,
-            ]),
-          ),
-          query: Object.fromEntries(url.searchParams),
-          body,
-          bodyTooLarge: tooLarge,
-        }),
-      )
-      .then((response) => {
-        res.writeHead(response.statusCode, response.headers).end(response.body);
-        log.debug(
-          `${req.method} ${url.pathname} ${response.statusCode} ${(performance.now() - started).toFixed(1)}ms`,
-        );
-      })
-      .catch((error: Error) => {
-        log.error('request failed', { error: error.message });
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end('{"error":"internal error"}');
-      });
+  const server = createLocalHttpServer({
+    route,
+    log,
+    maxBodyBytes: config.webhook.maxBodyBytes,
+    timeouts: options.httpTimeouts,
   });
-  server.keepAliveTimeout = 5000;
   const wantedPort = options.port ?? Number(process.env.PORT ?? 9095);
   let port: number;
   try {
-    port = await listen(server, wantedPort);
+    port = await server.listen(wantedPort);
   } catch (error) {
     // Leave nothing running behind a failed start, or the process would not exit.
     dynamo.destroy();
@@ -375,7 +329,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       if (stopped) return;
       stopped = true;
       for (const timer of timers) timer.stop();
-      await close(server);
+      // Requests being handled finish first: closing the store under them would lose a delivery
+      // that Alertmanager was already told nothing about.
+      await server.close(options.drainMs ?? 10_000);
       await demo?.stop();
       await dispatcher.idle();
       dynamo.destroy();
