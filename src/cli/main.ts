@@ -78,6 +78,8 @@ default .responder/), in-process dispatch and the schedules on timers. Ctrl-C st
 Environment: PORT (9095), RESPONDER_DATA_DIR, RESPONDER_WEBHOOK_TOKEN, RESPONDER_CONFIG, RESPONDER_LOG_LEVEL.`,
     options: { config: { type: 'string' }, port: { type: 'string' } },
     async run(values) {
+      // What the embedded servers write deep in the data folder (LevelDB tables, S3 objects) is owner-only too.
+      process.umask(0o077);
       const config = await loadConfigFile(values.config as string | undefined);
       const log = consoleLog();
       const runtime = await startLocalRuntime({

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -30,6 +30,7 @@ import {
   type StateStore,
   systemClock,
 } from '../ports.ts';
+import { PRIVATE_FILE_MODE, preparePrivateDataDir } from './data-dir.ts';
 import { startDemoEnvironment } from './demo-environment.ts';
 import { createLocalHttpServer } from './http-server.ts';
 import { type ActionEventHandler, InProcessDispatcher } from './in-process-dispatcher.ts';
@@ -127,8 +128,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
   const dataDir = resolve(options.dataDir ?? process.env.RESPONDER_DATA_DIR ?? '.responder');
-  await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
-  await mkdir(join(dataDir, 's3'), { recursive: true });
+  await preparePrivateDataDir(dataDir, ['dynamodb', 's3']);
   const releaseDataDir = await claimDataDir(dataDir);
 
   const dynamoServer = dynalite({
@@ -358,7 +358,7 @@ async function claimDataDir(dataDir: string): Promise<() => Promise<void>> {
   } catch (error) {
     if ((error as { code?: string }).code !== 'ENOENT') throw error;
   }
-  await writeFile(file, `${process.pid}\n`);
+  await writeFile(file, `${process.pid}\n`, { mode: PRIVATE_FILE_MODE });
   return () => rm(file, { force: true });
 }
 
