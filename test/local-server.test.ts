@@ -61,6 +61,15 @@ describe('Local HTTP server', () => {
     expect((await t.get('/healthz')).status).toBe(200);
   });
 
+  it('answers 405 to CONNECT instead of dropping the connection', async () => {
+    const { text } = await rawExchange(
+      t.runtime.url,
+      'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n',
+    );
+    expect(text).toMatch(/^HTTP\/1\.1 405 /);
+    expect((await t.get('/healthz')).status).toBe(200);
+  });
+
   it('cuts off a client that sends half a header', async () => {
     // WHEN a client sends a request line and one header, then nothing more
     const { text, closedAfterMs } = await rawExchange(t.runtime.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\n');

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { HttpRequest, HttpResponse } from '../http/types.ts';
 import type { Log } from '../ports.ts';
 
@@ -145,6 +146,11 @@ export function createLocalHttpServer(options: LocalHttpServerOptions): LocalHtt
       void run.finally(() => inFlight.delete(run));
     },
   );
+  // Without a listener Node drops a CONNECT without a word; every request line gets an HTTP answer.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => undefined);
+    socket.end('HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+  });
   server.keepAliveTimeout = 5000;
   server.maxConnections = options.maxConnections ?? 256;
 
