@@ -141,4 +141,40 @@ describe('Local runtime: stop()', () => {
       await rm(dataDir, { recursive: true, force: true });
     }
   });
+
+  it('stops waiting for a request that does not finish within drainMs', async () => {
+    // GIVEN a delivery stuck on a store call that never returns
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let stuck = false;
+    const t = await startTestRuntime({
+      drainMs: 300,
+      wrapStore: (store) =>
+        new Proxy(store, {
+          get(target, name, receiver) {
+            const value: unknown = Reflect.get(target, name, receiver);
+            if (name !== 'claimDelivery' || typeof value !== 'function') return value;
+            return async (...args: unknown[]) => {
+              stuck = true;
+              await gate;
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          },
+        }),
+    });
+    const delivery = t.post('/alertmanager', loadEvent('firing.json')).then(
+      (answer) => answer.status,
+      () => 'connection closed',
+    );
+    while (!stuck) await new Promise((resolve) => setTimeout(resolve, 10));
+    // WHEN
+    const started = Date.now();
+    await t.stop();
+    // THEN stop() returned after about drainMs, and the client saw its connection close (it retries)
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await delivery).toBe('connection closed');
+    release();
+  });
 });

@@ -108,7 +108,7 @@ Press Ctrl-C to stop.`);
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          console.log('\nStopping...');
+          console.log('\nStopping: requests in flight finish first...');
           runtime.stop().then(done, (error: Error) => {
             console.error(`stop failed: ${error.message}`);
             done();
