@@ -1,5 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { startLocalRuntime } from '../src/local/runtime.ts';
 import { nextFireTime, ScheduleEndedError, startSchedule } from '../src/local/schedules.ts';
+import { silentLog } from '../src/ports.ts';
+import { startTestRuntime, testConfig } from './support/runtime.ts';
 
 // 2026-11-23 is a Monday.
 const at = new Date('2026-11-23T03:07:30Z');
@@ -98,5 +104,24 @@ describe('Function: startSchedule', () => {
     timer.stop();
     // THEN only the two runs of 2026
     expect(fired).toEqual(['2026-12-30T03:00:00.000Z', '2026-12-31T03:00:00.000Z']);
+  });
+});
+
+describe('Local runtime schedules', () => {
+  it('refuses an unreadable schedule before starting anything, naming the field', async () => {
+    // GIVEN a config whose probe schedule names day 8 of the week
+    const dataDir = await mkdtemp(join(tmpdir(), 'responder-schedule-'));
+    const config = testConfig({ probes: { schedule: 'cron(0 9 ? * 8 *)', targets: [] } });
+    try {
+      // WHEN / THEN
+      await expect(
+        startLocalRuntime({ config, log: silentLog, dataDir, port: 0, token: 'x'.repeat(20) }),
+      ).rejects.toThrow(/probes\.schedule: .*day-of-week '8'/);
+      // nothing holds the data folder: another runtime starts on it
+      const next = await startTestRuntime({ dataDir });
+      await next.stop();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -16,7 +16,7 @@ import { type ActionResult, type PerformAction, runActionRequest } from '../acti
 import { DynamoDbStateStore, ensureStateTable } from '../adapters/dynamodb-state-store.ts';
 import { staticCredentialSource } from '../adapters/secrets-manager-credentials.ts';
 import { StateTableSecretStore } from '../adapters/state-table-secret-store.ts';
-import { ACTION_KINDS, type ActionKind, type ResponderConfig } from '../config/schema.ts';
+import { ACTION_KINDS, type ActionKind, ConfigError, type ResponderConfig } from '../config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../domain/actions.ts';
 import { compileRoutes } from '../domain/routing.ts';
 import { ackKeyOf } from '../escalation/ack-link.ts';
@@ -35,7 +35,7 @@ import { startDemoEnvironment } from './demo-environment.ts';
 import { createLocalHttpServer } from './http-server.ts';
 import { type ActionEventHandler, InProcessDispatcher } from './in-process-dispatcher.ts';
 import { LocalPager } from './local-pager.ts';
-import { type ScheduleTimer, startSchedule } from './schedules.ts';
+import { nextFireTime, ScheduleEndedError, type ScheduleTimer, startSchedule } from './schedules.ts';
 
 export const LOCAL_TABLE_NAME = 'responder-state';
 export const LOCAL_BACKUP_BUCKET = 'responder-backups';
@@ -127,6 +127,7 @@ function close(server: Server): Promise<void> {
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
+  const schedules = checkedSchedules(config);
   const dataDir = resolve(options.dataDir ?? process.env.RESPONDER_DATA_DIR ?? '.responder');
   await preparePrivateDataDir(dataDir, ['dynamodb', 's3']);
   const releaseDataDir = await claimDataDir(dataDir);
@@ -292,11 +293,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
   const timers: ScheduleTimer[] = [];
   if (options.timers ?? true) {
-    const schedules: Array<[ActionKind, string]> = [
-      ['probe', config.probes.schedule],
-      ['backup', config.backups.schedule],
-      ['escalate', config.escalation.sweepSchedule],
-    ];
     const scale = config.local.escalationDelayScale;
     for (const [kind, expression] of schedules) {
       timers.push(
@@ -340,6 +336,30 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       await releaseDataDir();
     },
   };
+}
+
+/**
+ * The schedules the timers run, checked before anything starts: the config schema only checks their
+ * shape, and a timer that cannot read its expression would otherwise fail with servers left running.
+ */
+function checkedSchedules(config: ResponderConfig): Array<[ActionKind, string]> {
+  const schedules: Array<[ActionKind, string, string]> = [
+    ['probe', config.probes.schedule, 'probes.schedule'],
+    ['backup', config.backups.schedule, 'backups.schedule'],
+    ['escalate', config.escalation.sweepSchedule, 'escalation.sweepSchedule'],
+  ];
+  const issues: string[] = [];
+  for (const [, expression, field] of schedules) {
+    try {
+      nextFireTime(expression, new Date());
+    } catch (error) {
+      if (!(error instanceof ScheduleEndedError)) issues.push(`${field}: ${(error as Error).message}`);
+    }
+  }
+  if (issues.length > 0) {
+    throw new ConfigError(`the config's schedules are invalid:\n  - ${issues.join('\n  - ')}`, issues);
+  }
+  return schedules.map(([kind, expression]) => [kind, expression]);
 }
 
 /**
