@@ -39,7 +39,8 @@ describe('Local data folder', () => {
     await waitFor('the page in the outbox', async () => existsSync(join(dataDir, 'outbox.jsonl')));
     const running = await modesIn(dataDir);
     await t.stop();
-    // THEN
+    // THEN the folder is private; the parent made on the way is not, so others can still pass through it
+    expect((await modeOf(join(parent, 'fresh'))) & 0o001).toBe(0o001);
     expect(running).toMatchObject({
       '.': 0o700,
       dynamodb: 0o700,

@@ -1,5 +1,5 @@
 import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** Owner-only: the folder holds the ack signing key and demo secrets (in dynalite) and the webhook token. */
 export const PRIVATE_DIR_MODE = 0o700;
@@ -23,7 +23,12 @@ async function makePrivate(path: string, mode: number) {
  * What the embedded servers write deeper down sits behind those 0700 folders.
  */
 export async function preparePrivateDataDir(dataDir: string, subfolders: readonly string[]): Promise<void> {
-  await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  // Only the data folder is private: parent folders made on the way keep the usual mode, so the
+  // postgres user (demo environment under root) can still pass through them.
+  await mkdir(dirname(dataDir), { recursive: true });
+  await mkdir(dataDir, { mode: PRIVATE_DIR_MODE }).catch((error: { code?: string }) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
   // mkdir's mode only applies to a folder it creates, and then minus the umask.
   await makePrivate(dataDir, PRIVATE_DIR_MODE);
   for (const name of subfolders)
