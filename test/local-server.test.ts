@@ -88,13 +88,13 @@ describe('Local HTTP server', () => {
 });
 
 /** Delays every state store call, so requests are still being handled when stop() is called. */
-function slowStore(store: StateStore, delayMs: number, seen: { calls: number }): StateStore {
+function slowStore(store: StateStore, delayMs: number, seen: { calls: string[] }): StateStore {
   return new Proxy(store, {
     get(target, name, receiver) {
       const value: unknown = Reflect.get(target, name, receiver);
       if (typeof value !== 'function') return value;
       return async (...args: unknown[]) => {
-        seen.calls++;
+        seen.calls.push(String(name));
         await new Promise((resolve) => setTimeout(resolve, delayMs));
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
@@ -107,7 +107,7 @@ describe('Local runtime: stop()', () => {
     // GIVEN three distinct deliveries being handled by a runtime whose store is slow
     const dataDir = await mkdtemp(join(tmpdir(), 'responder-drain-'));
     try {
-      const seen = { calls: 0 };
+      const seen = { calls: [] as string[] };
       const first = await startTestRuntime({
         dataDir,
         wrapStore: (store) => slowStore(store, 150, seen),
@@ -123,7 +123,10 @@ describe('Local runtime: stop()', () => {
         }
         return first.post('/alertmanager', event);
       });
-      while (seen.calls < 3) await new Promise((resolve) => setTimeout(resolve, 10));
+      // each delivery has reached the store: all three are being handled
+      while (seen.calls.filter((name) => name === 'claimDelivery').length < 3) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
 
       // WHEN the runtime is stopped while they are in flight
       await first.runtime.stop();
