@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -104,6 +104,16 @@ describe('CLI: responder', () => {
     await waitFor('the first probe run', async () => dev?.output().includes('localhost-dns'));
     for (const target of ['api-health', 'api-readiness', 'dr-site-health', 'database', 'localhost-dns']) {
       expect(dev.output()).toMatch(new RegExp(`^${target}\\s+\\S+\\s+ok\\s+healthy`, 'm'));
+    }
+    // the data folder is private (the demo PostgreSQL, run as the postgres user under root, may only
+    // pass through it), and so is everything the runtime and its embedded servers wrote inside
+    expect((await stat(dataDir)).mode & 0o007).toBe(0);
+    const inside = (await readdir(dataDir, { recursive: true })).filter(
+      (name) => !name.startsWith('demo-postgres'),
+    );
+    expect(inside).toEqual(expect.arrayContaining(['webhook-token', 'dynamodb', 's3']));
+    for (const name of inside) {
+      expect({ name, mode: (await stat(join(dataDir, name))).mode & 0o077 }).toEqual({ name, mode: 0 });
     }
     const probed = await responder(['probe', '--target', 'database', '--json'], {
       ...env,

@@ -8,6 +8,7 @@ import { ConfigError } from '../config/schema.ts';
 import { consoleLog } from '../local/console-log.ts';
 import { startLocalRuntime } from '../local/runtime.ts';
 import { formatProbeTable } from './probe-table.ts';
+import { printable, printableJson } from './terminal-text.ts';
 
 interface Command {
   readonly summary: string;
@@ -77,6 +78,8 @@ default .responder/), in-process dispatch and the schedules on timers. Ctrl-C st
 Environment: PORT (9095), RESPONDER_DATA_DIR, RESPONDER_WEBHOOK_TOKEN, RESPONDER_CONFIG, RESPONDER_LOG_LEVEL.`,
     options: { config: { type: 'string' }, port: { type: 'string' } },
     async run(values) {
+      // What the embedded servers write deep in the data folder (LevelDB tables, S3 objects) is owner-only too.
+      process.umask(0o077);
       const config = await loadConfigFile(values.config as string | undefined);
       const log = consoleLog();
       const runtime = await startLocalRuntime({
@@ -105,7 +108,7 @@ Press Ctrl-C to stop.`);
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          console.log('\nStopping...');
+          console.log('\nStopping: requests in flight finish first...');
           runtime.stop().then(done, (error: Error) => {
             console.error(`stop failed: ${error.message}`);
             done();
@@ -129,7 +132,7 @@ Press Ctrl-C to stop.`);
       if (!file) throw new UsageError('name the event file, e.g. responder send events/firing.json');
       const body = await readFile(file, 'utf8');
       const result = await call('POST', '/alertmanager', body);
-      console.log(`${result.status} ${JSON.stringify(result.body, null, 2)}`);
+      console.log(`${result.status} ${printableJson(result.body, 2)}`);
       return result.status < 300 ? 0 : 1;
     },
   },
@@ -144,7 +147,7 @@ Press Ctrl-C to stop.`);
       if (values.limit) query.set('limit', String(values.limit));
       const result = await call('GET', `/api/incidents${query.size ? `?${query}` : ''}`);
       if (result.status !== 200) {
-        console.error(`${result.status} ${JSON.stringify(result.body)}`);
+        console.error(`${result.status} ${printableJson(result.body)}`);
         return 1;
       }
       const { incidents } = result.body as {
@@ -158,7 +161,7 @@ Press Ctrl-C to stop.`);
         }>;
       };
       if (values.json) {
-        console.log(JSON.stringify(incidents, null, 2));
+        console.log(printableJson(incidents, 2));
         return 0;
       }
       if (incidents.length === 0) {
@@ -171,12 +174,12 @@ Press Ctrl-C to stop.`);
       for (const incident of incidents) {
         console.log(
           [
-            incident.id.padEnd(18),
-            incident.status.padEnd(9),
-            incident.severity.padEnd(3),
-            String(incident.alerts.firing).padEnd(6),
-            incident.openedAt.slice(0, 19).padEnd(20),
-            incident.title,
+            printable(incident.id).padEnd(18),
+            printable(incident.status).padEnd(9),
+            printable(incident.severity).padEnd(3),
+            printable(incident.alerts?.firing).padEnd(6),
+            printable(String(incident.openedAt).slice(0, 19)).padEnd(20),
+            printable(incident.title),
           ].join(' '),
         );
       }
@@ -195,7 +198,7 @@ ${connectionHelp}`,
       const targets = values.target as string[] | undefined;
       const result = await call('POST', '/api/probes', JSON.stringify(targets ? { targets } : {}));
       if (result.status !== 200) {
-        console.error(`${result.status} ${JSON.stringify(result.body)}`);
+        console.error(`${result.status} ${printableJson(result.body)}`);
         return 1;
       }
       const report = result.body as {
@@ -208,7 +211,7 @@ ${connectionHelp}`,
           detail: string;
         }>;
       };
-      console.log(values.json ? JSON.stringify(report.results, null, 2) : formatProbeTable(report.results));
+      console.log(values.json ? printableJson(report.results, 2) : formatProbeTable(report.results));
       return report.results.every((r) => r.ok && r.healthy) ? 0 : 1;
     },
   },
@@ -230,7 +233,7 @@ Exits 1 when the incident is unknown or already resolved. ${connectionHelp}`,
         JSON.stringify(by ? { by } : {}),
       );
       if (values.json || result.status !== 200) {
-        const out = `${result.status === 200 ? '' : `${result.status} `}${JSON.stringify(result.body, null, 2)}`;
+        const out = `${result.status === 200 ? '' : `${result.status} `}${printableJson(result.body, 2)}`;
         (result.status === 200 ? console.log : console.error)(out);
         return result.status === 200 ? 0 : 1;
       }
@@ -240,12 +243,15 @@ Exits 1 when the incident is unknown or already resolved. ${connectionHelp}`,
         escalation: { sent: Array<{ event: string; tier: string; topic: string }> } | null;
       };
       const paged = [
-        ...new Set((body.escalation?.sent ?? []).filter((s) => s.event === 'page').map((s) => s.tier)),
+        ...new Set(
+          (body.escalation?.sent ?? []).filter((s) => s.event === 'page').map((s) => printable(s.tier)),
+        ),
       ];
+      const who = printable(body.acknowledged.by);
       console.log(
         body.outcome === 'already-acknowledged'
-          ? `${id} was already acknowledged by ${body.acknowledged.by} at ${body.acknowledged.at}.`
-          : `${id} acknowledged by ${body.acknowledged.by}. No further tiers will be paged${paged.length ? `; telling ${paged.join(', ')}` : ''}.`,
+          ? `${printable(id)} was already acknowledged by ${who} at ${printable(body.acknowledged.at)}.`
+          : `${printable(id)} acknowledged by ${who}. No further tiers will be paged${paged.length ? `; telling ${paged.join(', ')}` : ''}.`,
       );
       return 0;
     },
@@ -270,7 +276,7 @@ remediation into a recorded "skipped: automation disabled" until 'on'. ${connect
             JSON.stringify({ enabled: wanted === 'on', reason: values.reason }),
           )
         : await call('GET', '/api/automation');
-      console.log(`${result.status} ${JSON.stringify(result.body, null, 2)}`);
+      console.log(`${result.status} ${printableJson(result.body, 2)}`);
       return result.status === 200 ? 0 : 1;
     },
   },

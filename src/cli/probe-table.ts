@@ -1,3 +1,5 @@
+import { printable } from './terminal-text.ts';
+
 interface ProbeRow {
   readonly target: string;
   readonly kind: string;
@@ -10,7 +12,7 @@ interface ProbeRow {
 /** The table `responder probe` and `responder dev` print: one line per target. */
 export function formatProbeTable(rows: readonly ProbeRow[]): string {
   if (rows.length === 0) return 'No probe targets configured (probes.targets in responder.config.ts).';
-  const width = Math.max(6, ...rows.map((r) => r.target.length));
+  const width = Math.max(6, ...rows.map((r) => printable(r.target).length));
   const lines = [
     ['TARGET'.padEnd(width), 'KIND'.padEnd(8), 'RESULT', 'HEALTH   ', 'LATENCY'.padStart(9), 'DETAIL'].join(
       ' ',
@@ -19,12 +21,12 @@ export function formatProbeTable(rows: readonly ProbeRow[]): string {
   for (const r of rows) {
     lines.push(
       [
-        r.target.padEnd(width),
-        r.kind.padEnd(8),
+        printable(r.target).padEnd(width),
+        printable(r.kind).padEnd(8),
         (r.ok ? 'ok' : 'FAIL').padEnd(6),
         (r.healthy ? 'healthy' : 'UNHEALTHY').padEnd(9),
-        `${Math.round(r.latencyMs)} ms`.padStart(9),
-        r.detail,
+        `${Math.round(Number(r.latencyMs))} ms`.padStart(9),
+        printable(r.detail),
       ].join(' '),
     );
   }

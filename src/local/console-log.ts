@@ -1,3 +1,4 @@
+import { printable, printableJson } from '../cli/terminal-text.ts';
 import type { Log } from '../ports.ts';
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
@@ -9,8 +10,9 @@ export function consoleLog(level: Level = (process.env.RESPONDER_LOG_LEVEL as Le
   const write = (at: Level) => (message: string, extra?: Record<string, unknown>) => {
     if (LEVELS[at] < threshold) return;
     const time = new Date().toISOString().slice(11, 23);
-    const detail = extra && Object.keys(extra).length > 0 ? ` ${JSON.stringify(extra)}` : '';
-    const line = `${time} ${at.padEnd(5)} ${message}${detail}`;
+    const detail = extra && Object.keys(extra).length > 0 ? ` ${printableJson(extra)}` : '';
+    // Messages carry alert text (page subjects, titles): it must not drive the operator's terminal.
+    const line = `${time} ${at.padEnd(5)} ${printable(message)}${detail}`;
     if (at === 'error' || at === 'warn') console.error(line);
     else console.log(line);
   };

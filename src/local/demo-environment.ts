@@ -4,7 +4,12 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { StateTableSecretStore } from '../adapters/state-table-secret-store.ts';
 import type { Log } from '../ports.ts';
-import { findPostgresBinaries, type PostgresCluster, startPostgresCluster } from './postgres-cluster.ts';
+import {
+  findPostgresBinaries,
+  letPostgresPassThrough,
+  type PostgresCluster,
+  startPostgresCluster,
+} from './postgres-cluster.ts';
 
 export const DEMO_PORTS = { primary: 18081, dr: 18082, postgres: 15432 } as const;
 export const DEMO_DB_SECRET = 'responder/demo-db';
@@ -63,6 +68,7 @@ export async function startDemoEnvironment(options: {
       writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
     const password = readFileSync(passwordFile, 'utf8').trim();
     try {
+      letPostgresPassThrough(options.dataDir);
       postgres = startPostgresCluster({
         root: join(options.dataDir, 'demo-postgres'),
         port: DEMO_PORTS.postgres,

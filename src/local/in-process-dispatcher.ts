@@ -69,6 +69,8 @@ export class InProcessDispatcher implements ActionDispatcher {
             await appendFile(
               this.props.deadLetterFile,
               `${JSON.stringify({ event, error: (error as Error).message, at: new Date().toISOString() })}\n`,
+              // The request's params can name secrets and hosts: owner-only, like the rest of the data folder.
+              { mode: 0o600 },
             ).catch(() => undefined);
           }
           return;

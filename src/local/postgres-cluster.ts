@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const PG_BIN_DIRS = [
@@ -40,6 +40,17 @@ export interface PostgresCluster {
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
 /**
+ * As root the cluster runs as `postgres`, which must pass through `folder` (the private data folder)
+ * to reach its own folder inside: the postgres group may pass (0710), but not list or read anything.
+ */
+export function letPostgresPassThrough(folder: string): void {
+  if (!isRoot()) return;
+  const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+  chownSync(folder, statSync(folder).uid, gid);
+  chmodSync(folder, 0o710);
+}
+
+/**
  * A PostgreSQL cluster of its own in `root` on 127.0.0.1:`port`, made with the system's initdb and
  * pg_ctl (created once, started each time). initdb and postgres refuse to run as root, so as root the
  * cluster belongs to the `postgres` user that Debian's package creates.
@@ -60,7 +71,7 @@ export function startPostgresCluster(options: {
     isRoot()
       ? execFileSync('runuser', ['-u', 'postgres', '--', command, ...args], { stdio: 'pipe' })
       : execFileSync(command, args, { stdio: 'pipe' });
-  mkdirSync(root, { recursive: true });
+  mkdirSync(root, { recursive: true, mode: 0o700 });
   if (isRoot()) {
     try {
       execFileSync('runuser', ['-u', 'postgres', '--', 'test', '-x', join(root, '..')], { stdio: 'pipe' });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -16,7 +16,7 @@ import { type ActionResult, type PerformAction, runActionRequest } from '../acti
 import { DynamoDbStateStore, ensureStateTable } from '../adapters/dynamodb-state-store.ts';
 import { staticCredentialSource } from '../adapters/secrets-manager-credentials.ts';
 import { StateTableSecretStore } from '../adapters/state-table-secret-store.ts';
-import { ACTION_KINDS, type ActionKind, type ResponderConfig } from '../config/schema.ts';
+import { ACTION_KINDS, type ActionKind, ConfigError, type ResponderConfig } from '../config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../domain/actions.ts';
 import { compileRoutes } from '../domain/routing.ts';
 import { ackKeyOf } from '../escalation/ack-link.ts';
@@ -30,10 +30,12 @@ import {
   type StateStore,
   systemClock,
 } from '../ports.ts';
+import { PRIVATE_FILE_MODE, preparePrivateDataDir } from './data-dir.ts';
 import { startDemoEnvironment } from './demo-environment.ts';
+import { createLocalHttpServer } from './http-server.ts';
 import { type ActionEventHandler, InProcessDispatcher } from './in-process-dispatcher.ts';
 import { LocalPager } from './local-pager.ts';
-import { type ScheduleTimer, startSchedule } from './schedules.ts';
+import { nextFireTime, ScheduleEndedError, type ScheduleTimer, startSchedule } from './schedules.ts';
 
 export const LOCAL_TABLE_NAME = 'responder-state';
 export const LOCAL_BACKUP_BUCKET = 'responder-backups';
@@ -67,6 +69,10 @@ export interface LocalRuntimeOptions {
   /** Run the schedules on timers. @default true */
   readonly timers?: boolean;
   readonly retryDelaysMs?: readonly number[];
+  /** Header and whole-request time limits of the HTTP server. @default 10 s and 30 s */
+  readonly httpTimeouts?: { readonly headersMs: number; readonly requestMs: number };
+  /** How long stop() lets requests in flight finish before it closes their connections. @default 10 s */
+  readonly drainMs?: number;
 }
 
 export interface LocalRuntime {
@@ -114,31 +120,6 @@ function close(server: Server): Promise<void> {
   });
 }
 
-/** Reads a request body, refusing to buffer more than `limit` bytes (the handler then answers 413). */
-function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; tooLarge: boolean }> {
-  return new Promise((done, fail) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        tooLarge = true;
-        chunks.length = 0;
-        // Drain a little for a clean 413, but never let a client stream forever.
-        if (size > limit * 4) {
-          req.pause();
-          done({ body: Buffer.alloc(0), tooLarge });
-        }
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => done({ body: tooLarge ? Buffer.alloc(0) : Buffer.concat(chunks), tooLarge }));
-    req.on('error', fail);
-  });
-}
-
 /**
  * Runs the whole responder on this machine: embedded dynalite and s3rver, the HTTP API on 127.0.0.1,
  * in-process dispatch and schedule timers, all through the same logic and adapters as the Lambdas.
@@ -146,9 +127,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; 
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
+  const schedules = checkedSchedules(config);
   const dataDir = resolve(options.dataDir ?? process.env.RESPONDER_DATA_DIR ?? '.responder');
-  await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
-  await mkdir(join(dataDir, 's3'), { recursive: true });
+  await preparePrivateDataDir(dataDir, ['dynamodb', 's3']);
   const releaseDataDir = await claimDataDir(dataDir);
 
   const dynamoServer = dynalite({
@@ -280,42 +261,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       ? handleAlertmanagerWebhook(req, ingestDeps)
       : handleApiRequest(req, apiDeps);
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const started = performance.now();
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    readBody(req, config.webhook.maxBodyBytes)
-      .then(({ body, tooLarge }) =>
-        route({
-          method: req.method ?? 'GET',
-          path: url.pathname,
-          headers: Object.fromEntries(
-            Object.entries(req.headers).map(([name, value]) => [
-              name,
-              Array.isArray(value) ? value.join(', ') : value,
-            ]),
-          ),
-          query: Object.fromEntries(url.searchParams),
-          body,
-          bodyTooLarge: tooLarge,
-        }),
-      )
-      .then((response) => {
-        res.writeHead(response.statusCode, response.headers).end(response.body);
-        log.debug(
-          `${req.method} ${url.pathname} ${response.statusCode} ${(performance.now() - started).toFixed(1)}ms`,
-        );
-      })
-      .catch((error: Error) => {
-        log.error('request failed', { error: error.message });
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end('{"error":"internal error"}');
-      });
+  const server = createLocalHttpServer({
+    route,
+    log,
+    maxBodyBytes: config.webhook.maxBodyBytes,
+    timeouts: options.httpTimeouts,
   });
-  server.keepAliveTimeout = 5000;
   const wantedPort = options.port ?? Number(process.env.PORT ?? 9095);
   let port: number;
   try {
-    port = await listen(server, wantedPort);
+    port = await server.listen(wantedPort);
   } catch (error) {
     // Leave nothing running behind a failed start, or the process would not exit.
     dynamo.destroy();
@@ -338,11 +293,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
   const timers: ScheduleTimer[] = [];
   if (options.timers ?? true) {
-    const schedules: Array<[ActionKind, string]> = [
-      ['probe', config.probes.schedule],
-      ['backup', config.backups.schedule],
-      ['escalate', config.escalation.sweepSchedule],
-    ];
     const scale = config.local.escalationDelayScale;
     for (const [kind, expression] of schedules) {
       timers.push(
@@ -375,7 +325,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       if (stopped) return;
       stopped = true;
       for (const timer of timers) timer.stop();
-      await close(server);
+      // Requests being handled finish first: closing the store under them would lose a delivery
+      // that Alertmanager was already told nothing about.
+      await server.close(options.drainMs ?? 10_000);
       await demo?.stop();
       await dispatcher.idle();
       dynamo.destroy();
@@ -384,6 +336,30 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       await releaseDataDir();
     },
   };
+}
+
+/**
+ * The schedules the timers run, checked before anything starts: the config schema only checks their
+ * shape, and a timer that cannot read its expression would otherwise fail with servers left running.
+ */
+function checkedSchedules(config: ResponderConfig): Array<[ActionKind, string]> {
+  const schedules: Array<[ActionKind, string, string]> = [
+    ['probe', config.probes.schedule, 'probes.schedule'],
+    ['backup', config.backups.schedule, 'backups.schedule'],
+    ['escalate', config.escalation.sweepSchedule, 'escalation.sweepSchedule'],
+  ];
+  const issues: string[] = [];
+  for (const [, expression, field] of schedules) {
+    try {
+      nextFireTime(expression, new Date());
+    } catch (error) {
+      if (!(error instanceof ScheduleEndedError)) issues.push(`${field}: ${(error as Error).message}`);
+    }
+  }
+  if (issues.length > 0) {
+    throw new ConfigError(`the config's schedules are invalid:\n  - ${issues.join('\n  - ')}`, issues);
+  }
+  return schedules.map(([kind, expression]) => [kind, expression]);
 }
 
 /**
@@ -402,7 +378,7 @@ async function claimDataDir(dataDir: string): Promise<() => Promise<void>> {
   } catch (error) {
     if ((error as { code?: string }).code !== 'ENOENT') throw error;
   }
-  await writeFile(file, `${process.pid}\n`);
+  await writeFile(file, `${process.pid}\n`, { mode: PRIVATE_FILE_MODE });
   return () => rm(file, { force: true });
 }
 
