@@ -472,3 +472,29 @@ describe('Module: text', () => {
     }
   });
 });
+
+describe('two Authorization headers on the wire', () => {
+  it('the local server refuses a valid credential followed by another one', async () => {
+    const t = await startTestRuntime();
+    try {
+      const { connect } = await import('node:net');
+      const port = Number(new URL(t.runtime.url).port);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write(
+            `GET /api/incidents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_TOKEN}\r\nAuthorization: Bearer not-the-token\r\nConnection: close\r\n\r\n`,
+          ),
+        );
+        let text = '';
+        socket.on('data', (chunk) => {
+          text += chunk;
+        });
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 401 Unauthorized');
+    } finally {
+      await t.stop();
+    }
+  });
+});

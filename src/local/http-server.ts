@@ -107,11 +107,11 @@ export function createLocalHttpServer(options: LocalHttpServerOptions): LocalHtt
       const response = await route({
         method: req.method ?? 'GET',
         path: url.pathname,
+        // headersDistinct, not headers: Node keeps only the first of repeated Authorization (and
+        // other singleton) headers, which would let "valid, then anything" through. Joined as API
+        // Gateway joins them, so a repeated credential is refused the same way in both places.
         headers: Object.fromEntries(
-          Object.entries(req.headers).map(([name, value]) => [
-            name,
-            Array.isArray(value) ? value.join(', ') : value,
-          ]),
+          Object.entries(req.headersDistinct).map(([name, values]) => [name, values?.join(', ')]),
         ),
         query: Object.fromEntries(url.searchParams),
         body,
