@@ -50,12 +50,16 @@ const median = (values: number[]) =>
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 
 /** The local runtime on the example config, without probes, demo environment or timers; `stop` removes its data. */
-async function startBenchRuntime(clock?: Clock) {
+async function startBenchRuntime(clock?: Clock, maxBodyBytes?: number) {
   const dataDir = mkdtempSync(join(tmpdir(), 'responder-bench-'));
+  const base = await loadConfigFile();
   const config = parseConfig({
-    ...(await loadConfigFile()),
+    ...base,
     probes: undefined,
     local: { demoEnvironment: false },
+    // Thousands of distinct groups on purpose: measure the path, not the flood limit.
+    floodLimits: { newIncidents: 1_000_000, pages: 1_000_000 },
+    webhook: { ...base.webhook, ...(maxBodyBytes ? { maxBodyBytes } : {}) },
   });
   const runtime = await startLocalRuntime({
     config,
@@ -286,6 +290,78 @@ async function benchSweep() {
   }
 }
 
+/**
+ * Hostile deliveries (a megabyte of whitespace in every free-text field, prototype-named severities,
+ * a 600 KB groupKey, thousands of labels) posted while /healthz is polled every 5 ms: the target is
+ * that none of them holds /healthz up for more than 100 ms, and none answers 5xx.
+ */
+async function benchHostile() {
+  const { runtime, stop } = await startBenchRuntime(undefined, 10 * 1024 * 1024);
+  const blank = (word: string) => `${' '.repeat(1024 * 1024)}${word}`;
+  const hostile = (n: number): unknown => {
+    const body = structuredClone(sample);
+    body.groupKey = `{}:{alertname="Hostile${n}"}`;
+    body.alerts[0].fingerprint = `hostile${n}`;
+    switch (n % 4) {
+      case 0:
+        body.commonLabels = { alertname: blank('A'), service: blank('s'), severity: 'critical' };
+        body.commonAnnotations = { summary: blank(':x'), description: blank('d') };
+        body.alerts[0].annotations = { description: blank('d') };
+        body.externalURL = blank('http://x');
+        body.receiver = blank('r');
+        break;
+      case 1:
+        for (const name of ['constructor', '__proto__', 'toString'])
+          body.alerts.push({ ...body.alerts[0], fingerprint: `${n}${name}`, labels: { severity: name } });
+        break;
+      case 2:
+        body.groupKey = `{}:{alertname="${'k'.repeat(600_000)}${n}"}`;
+        break;
+      default:
+        body.alerts[0].labels = Object.fromEntries(
+          Array.from({ length: 20_000 }, (_, i) => [`l${i}`, `v${i}`]),
+        );
+    }
+    return body;
+  };
+  const latencies: number[] = [];
+  const statuses: number[] = [];
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      const started = performance.now();
+      await (await fetch(`${runtime.url}/healthz`)).arrayBuffer();
+      latencies.push(performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  try {
+    for (let n = 0; n < 12; n++) {
+      const response = await fetch(runtime.webhookUrl, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(hostile(n)),
+      });
+      await response.arrayBuffer();
+      statuses.push(response.status);
+    }
+    await runtime.dispatcher.idle();
+  } finally {
+    polling = false;
+    await poll;
+    await stop();
+  }
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    deliveries: statuses.length,
+    serverErrors: statuses.filter((status) => status >= 500).length,
+    statuses: [...new Set(statuses)].sort(),
+    healthzPolls: latencies.length,
+    healthzP99Ms: round(percentile(sorted, 99)),
+    healthzMaxMs: round(sorted[sorted.length - 1] ?? Number.NaN),
+  };
+}
+
 const machine = {
   node: process.version,
   cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
@@ -313,6 +389,13 @@ console.log(
 console.log(
   `  wall time ${probes.wallMs} ms (ideal: one timeout, ${probes.timeoutMs} ms; ${probes.overIdealMs} ms over), peak RSS ${probes.peakRssMiB} MiB (+${probes.rssGrowthMiB} MiB), heap +${probes.peakHeapGrowthMiB} MiB`,
 );
+const hostile = await benchHostile();
+console.log(
+  `\nHostile deliveries (${hostile.deliveries}: 1 MiB of whitespace per free-text field, prototype-named severities, 600 KB groupKey, 20,000 labels)`,
+);
+console.log(
+  `  answers ${hostile.statuses.join(', ')} (${hostile.serverErrors} 5xx); /healthz while they ran: p99 ${hostile.healthzP99Ms} ms, max ${hostile.healthzMaxMs} ms (target: under 100 ms)`,
+);
 const sweep = await benchSweep();
 console.log(
   `\nEscalation sweep (local runtime: dynalite state, outbox pager; ${sweep.escalations} P1 escalations due)`,
@@ -333,6 +416,6 @@ for (const b of bundles) {
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
 writeFileSync(
   join(ROOT, 'bench', 'results', 'latest.json'),
-  `${JSON.stringify({ at: new Date().toISOString(), machine, webhook, probes, sweep, bundles }, null, 2)}\n`,
+  `${JSON.stringify({ at: new Date().toISOString(), machine, webhook, probes, hostile, sweep, bundles }, null, 2)}\n`,
 );
 console.log('\nWritten to bench/results/latest.json');
