@@ -498,3 +498,57 @@ describe('two Authorization headers on the wire', () => {
     }
   });
 });
+
+describe('action requests stay under EventBridge limits whatever the alerts hold', () => {
+  it('25 alerts with 20 KB labels each are cut so every request is far under 256 KB', async () => {
+    // GIVEN a bus that records what it is asked to put
+    const sizes: number[] = [];
+    const t = await startTestRuntime({
+      config: testConfig({ webhook: { maxBodyBytes: 4 * 1024 * 1024 } }),
+      wrapDispatcher: (dispatcher) => ({
+        dispatch: async (requests) => {
+          for (const request of requests) sizes.push(Buffer.byteLength(JSON.stringify(request)));
+          return dispatcher.dispatch(requests);
+        },
+      }),
+    });
+    try {
+      const body = firing();
+      const alert = body.alerts[0];
+      body.alerts = Array.from({ length: 25 }, (_, n) => ({
+        ...structuredClone(alert),
+        fingerprint: `big-${n}`,
+        labels: { ...alert.labels, blob: 'x'.repeat(20_000), [`n${n}`]: 'y'.repeat(20_000) },
+      }));
+      // WHEN it is routed (PostgresDown: probe + escalate)
+      const response = await t.post('/alertmanager', body);
+      // THEN
+      expect(response.status).toBe(202);
+      expect(sizes.length).toBeGreaterThan(0);
+      expect(Math.max(...sizes)).toBeLessThan(200_000);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('the EventBridge adapter refuses an oversized entry before sending anything', async () => {
+    const { EventBridgeDispatcher } = await import('../src/adapters/eventbridge-dispatcher.ts');
+    let sent = 0;
+    const client = { send: async () => (sent++, { Entries: [] }) } as unknown as ConstructorParameters<
+      typeof EventBridgeDispatcher
+    >[0];
+    const request = {
+      actionId: 'oversized-request',
+      kind: 'probe' as const,
+      trigger: 'alert' as const,
+      requestedAt: '2026-11-23T03:00:00Z',
+      dryRun: false,
+      params: { blob: 'x'.repeat(300_000) },
+      alerts: [],
+    };
+    await expect(new EventBridgeDispatcher(client, 'bus').dispatch([request])).rejects.toThrow(
+      /exceeds EventBridge's 256 KB entry limit/,
+    );
+    expect(sent).toBe(0);
+  });
+});

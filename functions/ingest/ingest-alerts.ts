@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { REMEDIATION_KINDS, type ResponderConfig } from '../../src/config/schema.ts';
 import type { ActionRequest } from '../../src/domain/actions.ts';
-import { checkPayload, deliveryKeyOf, type WebhookPayload } from '../../src/domain/alertmanager.ts';
+import {
+  type Alert,
+  checkPayload,
+  deliveryKeyOf,
+  type WebhookPayload,
+} from '../../src/domain/alertmanager.ts';
 import type { Incident, IncidentAlert } from '../../src/domain/incident.ts';
 import { type CompiledRoute, type PlannedAction, planActions } from '../../src/domain/routing.ts';
 import { mostSevere, severityOfLabels } from '../../src/domain/severity.ts';
@@ -32,8 +37,35 @@ export interface IngestDeps {
  * function's 15-second timeout, so a live claim is never taken, and short, so a dead one is soon.
  */
 const DELIVERY_LEASE_SECONDS = 30;
-/** Bounds the alerts copied into each event so it stays far below EventBridge's 256 KB entry limit. */
+/**
+ * Bounds the alerts copied into each event, so that an action request stays far below EventBridge's
+ * 256 KB entry limit however big the labels are: at most 25 alerts, 64 labels each, values cut to
+ * 512 characters, and at most REQUEST_ALERTS_BYTES in all.
+ */
 const MAX_ALERTS_PER_ACTION = 25;
+const MAX_REQUEST_LABELS = 64;
+const REQUEST_LABEL_MAX = 512;
+const REQUEST_ALERTS_BYTES = 128 * 1024;
+
+function requestAlerts(alerts: readonly Alert[]): ActionRequest['alerts'] {
+  const kept: ActionRequest['alerts'] = [];
+  let bytes = 0;
+  for (const alert of alerts.slice(0, MAX_ALERTS_PER_ACTION)) {
+    const copy = {
+      fingerprint: alert.fingerprint,
+      status: alert.status,
+      labels: Object.fromEntries(
+        Object.entries(alert.labels)
+          .slice(0, MAX_REQUEST_LABELS)
+          .map(([name, value]) => [cutText(name, REQUEST_LABEL_MAX), cutText(value, REQUEST_LABEL_MAX)]),
+      ),
+    };
+    bytes += Buffer.byteLength(JSON.stringify(copy));
+    if (bytes > REQUEST_ALERTS_BYTES) break;
+    kept.push(copy);
+  }
+  return kept;
+}
 const DRY_RUN_LABEL = 'responder_dry_run';
 /** Each part of an incident title (alert name, where, summary) before it is joined. */
 const TITLE_FIELD_MAX = 300;
@@ -307,11 +339,7 @@ async function requestActions(
       rule: action.rule,
       incidentId: incident?.id,
       severity: incident?.severity,
-      alerts: action.alerts.slice(0, MAX_ALERTS_PER_ACTION).map((alert) => ({
-        fingerprint: alert.fingerprint,
-        status: alert.status,
-        labels: alert.labels,
-      })),
+      alerts: requestAlerts(action.alerts),
     };
     if (!automationEnabled && REMEDIATION_KINDS.includes(action.kind)) {
       await audit(deps, incident?.id, 'action.skipped', {

@@ -7,6 +7,8 @@ import { ACTION_REQUESTED, type ActionRequest, EVENT_SOURCE } from '../domain/ac
 import { type ActionDispatcher, DependencyUnavailableError } from '../ports.ts';
 
 const BATCH = 10; // PutEvents accepts at most 10 entries per call
+/** PutEvents refuses an entry (and its whole call) over 256 KB. */
+const MAX_ENTRY_BYTES = 256 * 1024;
 
 /** Puts one "Action Requested" event per request on the bus; the bus rules route them by `detail.kind`. */
 export class EventBridgeDispatcher implements ActionDispatcher {
@@ -24,6 +26,15 @@ export class EventBridgeDispatcher implements ActionDispatcher {
         Detail: JSON.stringify(request),
         Resources: request.incidentId ? [`responder:incident/${request.incidentId}`] : [],
       }));
+      for (const entry of entries) {
+        // Checked here, since no local stand-in enforces it: retrying an oversized entry cannot help.
+        const size = Buffer.byteLength(entry.Detail ?? '') + Buffer.byteLength(entry.DetailType ?? '') + 64;
+        if (size > MAX_ENTRY_BYTES) {
+          throw new Error(
+            `an action request of ${size} bytes exceeds EventBridge's 256 KB entry limit; the request builder must bound it`,
+          );
+        }
+      }
       // Entries can fail one by one (throttling); resend only those, a couple of times, then give up loudly.
       for (let attempt = 0; entries.length > 0; attempt++) {
         let failed: PutEventsRequestEntry[];
