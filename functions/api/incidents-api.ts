@@ -63,24 +63,21 @@ const listQuery = z.object({
     .regex(/^[A-Za-z0-9_-]{1,2048}$/)
     .optional(),
 });
+/** Who acknowledged or flipped the switch, as typed: kept to a plain name (it reaches every tier paged). */
+const nameField = z
+  .string()
+  .max(80)
+  .transform(personName)
+  .pipe(z.string().min(1, "expected a name (letters, digits, spaces, . _ @ ' -)"));
+
 const ackBody = z.strictObject({
-  by: z
-    .string()
-    .max(80)
-    .transform(personName)
-    .pipe(z.string().min(1, "expected a name (letters, digits, spaces, . _ @ ' -)"))
-    .optional(),
+  by: nameField.optional(),
 });
 
 const automationBody = z.strictObject({
   enabled: z.boolean(),
   reason: z.string().min(3, 'say why, for the audit trail').max(500),
-  by: z
-    .string()
-    .max(80)
-    .transform(personName)
-    .pipe(z.string().min(1, "expected a name (letters, digits, spaces, . _ @ ' -)"))
-    .optional(),
+  by: nameField.optional(),
 });
 
 /** The methods each authenticated route answers; anything else is 405, other paths 404. */
