@@ -17,12 +17,14 @@ import { EscalationTopics } from './constructs/escalation-topics.ts';
 import { ResponderFunction, retentionFor } from './constructs/responder-function.ts';
 import { StateTable } from './constructs/state-table.ts';
 import { WebhookApi } from './constructs/webhook-api.ts';
+import { grantSecretValue } from './grants.ts';
 import {
   acknowledgeFunctionFindings,
   acknowledgeGeneratedSecret,
   acknowledgePagingKeyAccess,
   acknowledgeStackFindings,
   acknowledgeVpcAccess,
+  grantIndexQuery,
   grantStateAccess,
 } from './nag.ts';
 
@@ -148,18 +150,21 @@ export class ResponderStack extends Stack {
       }),
     );
     probeSecretIds(config).forEach((secretId, index) => {
-      importSecret(this, `ProbeSecret${index}`, secretId).grantRead(actions.probe.function);
+      grantSecretValue(importSecret(this, `ProbeSecret${index}`, secretId), actions.probe.function);
     });
 
     // Least privilege: each function gets exactly the table operations and secret it uses.
     grantStateAccess(this.state, ingest.function, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
     this.dispatch.bus.grantPutEventsTo(ingest.function);
-    this.webhookSecret.grantRead(ingest.function);
+    grantSecretValue(this.webhookSecret, ingest.function);
     grantStateAccess(this.state, api.function, ['GetItem', 'PutItem', 'Query']);
-    this.webhookSecret.grantRead(api.function);
+    grantIndexQuery(this.state, api.function);
+    grantSecretValue(this.webhookSecret, api.function);
     for (const fn of Object.values(actions)) {
       grantStateAccess(this.state, fn.function, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
     }
+    // The sweep finds due escalations in the index; without this, tiers after the first are never paged.
+    grantIndexQuery(this.state, actions.escalate.function);
 
     this.api = new WebhookApi(this, 'WebhookApi', {
       ingest: ingest.function,
@@ -179,7 +184,7 @@ export class ResponderStack extends Stack {
     for (const fn of [actions.escalate.function, api.function]) {
       for (const [name, value] of Object.entries(pagingEnv)) fn.addEnvironment(name, value);
       this.escalation.grantPublish(fn);
-      this.ackSigningSecret.grantRead(fn);
+      grantSecretValue(this.ackSigningSecret, fn);
       acknowledgePagingKeyAccess(fn);
     }
 
