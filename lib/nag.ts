@@ -1,36 +1,6 @@
 import { type Stack, Validations } from 'aws-cdk-lib';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import { STATE_TABLE_KEYS } from '../src/adapters/dynamodb-state-store.ts';
-import type { StateTable } from './constructs/state-table.ts';
-
-export type StateTableAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query';
-
-/**
- * Grants exactly the named DynamoDB operations on the state table, and the key operations DynamoDB needs under the table's customer-managed key.
- */
-export function grantStateAccess(state: StateTable, fn: IFunction, actions: readonly StateTableAction[]) {
-  // Item operations and base-table queries name the table only; the index has its own grant.
-  fn.addToRolePolicy(
-    new PolicyStatement({
-      actions: actions.map((action) => `dynamodb:${action}`),
-      resources: [state.table.tableArn],
-    }),
-  );
-  state.key.grant(fn, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
-}
-
-/** `dynamodb:Query` on the state table's index (incident lists, due escalations), and the key to read it. */
-export function grantIndexQuery(state: StateTable, fn: IFunction) {
-  fn.addToRolePolicy(
-    new PolicyStatement({
-      actions: ['dynamodb:Query'],
-      resources: [`${state.table.tableArn}/index/${STATE_TABLE_KEYS.index}`],
-    }),
-  );
-  state.key.grant(fn, 'kms:Decrypt', 'kms:DescribeKey');
-}
 
 /** cdk-nag (v3) acknowledgements every Responder function shares, each with its reason. */
 export function acknowledgeFunctionFindings(fn: IFunction) {

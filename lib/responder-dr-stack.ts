@@ -3,7 +3,7 @@ import type { Construct } from 'constructs';
 import type { ResponderConfig } from '../src/config/schema.ts';
 import { ResponderFunction } from './constructs/responder-function.ts';
 import { StateTable } from './constructs/state-table.ts';
-import { acknowledgeFunctionFindings, grantStateAccess } from './nag.ts';
+import { acknowledgeFunctionFindings } from './nag.ts';
 
 export interface ResponderDrStackProps extends StackProps {
   readonly config: ResponderConfig;
@@ -28,7 +28,10 @@ export class ResponderDrStack extends Stack {
       timeout: Duration.minutes(10),
       environment: { STATE_TABLE_NAME: this.state.table.tableName },
     });
-    grantStateAccess(this.state, this.failover.function, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
+    // As the primary region's failover function: its claims, the audit trail and the kill switch.
+    this.state.grantActionClaims(this.failover.function);
+    this.state.grantAudit(this.failover.function, 'append');
+    this.state.grantAutomationFlag(this.failover.function, 'read');
     acknowledgeFunctionFindings(this.failover.function);
 
     new CfnOutput(this, 'FailoverFunctionName', {

@@ -10,7 +10,7 @@ import {
 import { EventBridgePutEvents } from 'aws-cdk-lib/aws-scheduler-targets';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import type { ActionKind, ResponderConfig } from '../src/config/schema.ts';
+import { type ActionKind, REMEDIATION_KINDS, type ResponderConfig } from '../src/config/schema.ts';
 import { ACTION_REQUESTED, EVENT_SOURCE } from '../src/domain/actions.ts';
 import { ActionDispatch } from './constructs/action-dispatch.ts';
 import { EscalationTopics } from './constructs/escalation-topics.ts';
@@ -24,8 +24,6 @@ import {
   acknowledgePagingKeyAccess,
   acknowledgeStackFindings,
   acknowledgeVpcAccess,
-  grantIndexQuery,
-  grantStateAccess,
 } from './nag.ts';
 
 /** A secret named in the config, by full ARN or by name. */
@@ -153,18 +151,35 @@ export class ResponderStack extends Stack {
       grantSecretValue(importSecret(this, `ProbeSecret${index}`, secretId), actions.probe.function);
     });
 
-    // Least privilege: each function gets exactly the table operations and secret it uses.
-    grantStateAccess(this.state, ingest.function, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
+    // Least privilege: each function gets exactly the table operations, item kinds and secrets it uses
+    // (test/iam-grants.test.ts checks both ways against the calls each bundle makes).
+    const { state } = this;
+    state.grantDeliveryClaims(ingest.function);
+    state.grantIncidents(ingest.function, 'record');
+    state.grantAudit(ingest.function, 'append');
+    state.grantAutomationFlag(ingest.function, 'read');
     this.dispatch.bus.grantPutEventsTo(ingest.function);
     grantSecretValue(this.webhookSecret, ingest.function);
-    grantStateAccess(this.state, api.function, ['GetItem', 'PutItem', 'Query']);
-    grantIndexQuery(this.state, api.function);
+
+    state.grantIncidents(api.function, 'read');
+    state.grantIncidentList(api.function);
+    state.grantAudit(api.function, 'append');
+    state.grantAudit(api.function, 'read');
+    state.grantEscalations(api.function);
+    state.grantTargetHealth(api.function, 'list');
+    state.grantAutomationFlag(api.function, 'write');
     grantSecretValue(this.webhookSecret, api.function);
+
     for (const fn of Object.values(actions)) {
-      grantStateAccess(this.state, fn.function, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
+      state.grantActionClaims(fn.function);
+      state.grantAudit(fn.function, 'append');
     }
-    // The sweep finds due escalations in the index; without this, tiers after the first are never paged.
-    grantIndexQuery(this.state, actions.escalate.function);
+    for (const kind of REMEDIATION_KINDS) state.grantAutomationFlag(actions[kind].function, 'read');
+    state.grantTargetHealth(actions.probe.function, 'record');
+    state.grantIncidents(actions.probe.function, 'record');
+    state.grantIncidents(actions.escalate.function, 'read');
+    // The sweep finds due escalations in the index; without it, tiers after the first are never paged.
+    state.grantEscalations(actions.escalate.function, { sweep: true });
 
     this.api = new WebhookApi(this, 'WebhookApi', {
       ingest: ingest.function,

@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -31,6 +32,17 @@ const ROOT = join(import.meta.dirname, '..');
 const TOKEN = 'iam-test-token-0123456789abcdef';
 /** The services whose grants must each be used by some call (logs, X-Ray and KMS are called by the platform). */
 const CHECKED_SERVICES = ['dynamodb', 'sns', 'secretsmanager', 'events', 'lambda'];
+
+/** A loopback port nothing listens on until the recovery test opens it. */
+const GATEWAY_PORT = await freePort();
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 type Handler = (event: unknown, context: Context) => Promise<Record<string, unknown>>;
 
@@ -135,13 +147,29 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
           failureThreshold: 1,
           timeoutMs: 1000,
         },
+        // Closed until the test opens it: unhealthy first, then recovered (its incident resolved).
+        {
+          name: 'gateway',
+          kind: 'tcp',
+          host: '127.0.0.1',
+          port: GATEWAY_PORT,
+          failureThreshold: 1,
+          recoveryThreshold: 1,
+          timeoutMs: 1000,
+        },
       ],
     },
   });
   const running: Running[] = [];
   let recorder: AwsRecorder;
   let out: string;
-  let scheduledSweep: Record<string, unknown>;
+  /** What each schedule puts on the bus, by kind, as the template says. */
+  const scheduled = new Map<string, Record<string, unknown>>();
+  const scheduledRun = (kind: string) => {
+    const detail = scheduled.get(kind);
+    if (!detail) throw new Error(`no schedule for ${kind}`);
+    return detail;
+  };
   let delivered = 0;
 
   const fn = (label: string): Running => {
@@ -200,17 +228,14 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
       config.aws.drRegion,
       'dr',
     );
-    const sweepId = primary
-      .idsOf('AWS::Scheduler::Schedule')
-      .find((id) =>
-        String((primary.properties(id).Target as { Input: string }).Input).includes('"escalate"'),
-      );
-    scheduledSweep = JSON.parse(
-      String((primary.properties(sweepId ?? '').Target as { Input: string }).Input).replaceAll(
+    for (const id of primary.idsOf('AWS::Scheduler::Schedule')) {
+      const input = String((primary.properties(id).Target as { Input: string }).Input).replaceAll(
         '<aws.scheduler.scheduled-time>',
         new Date().toISOString(),
-      ),
-    );
+      );
+      const detail = JSON.parse(input) as { kind: string };
+      scheduled.set(detail.kind, detail);
+    }
 
     out = await mkdtemp(join(tmpdir(), 'responder-iam-'));
     const bundles = new Map<FunctionName, string>();
@@ -331,8 +356,9 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     );
   });
 
+  const swept = (from: number) => recorder.published.slice(from).map((p) => p.get('TopicArn') ?? '');
   const topicArn = (name: string) =>
-    (JSON.parse(fn('escalate').environment.ESCALATION_TOPICS ?? '{}') as Record<string, string>)[name];
+    (JSON.parse(fn('escalate').environment.ESCALATION_TOPICS ?? '{}') as Record<string, string>)[name] ?? '';
 
   it('the action functions take what ingest requested: probe turns unhealthy and asks for a page', async () => {
     await deliverEvents();
@@ -341,18 +367,19 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     expect(recorder.calls.some((c) => c.caller === 'probe' && c.action === 'events:PutEvents')).toBe(true);
   });
 
-  it('each scheduled sweep pages the next tier', async () => {
-    for (const tier of ['team-lead', 'cto']) {
+  it('the scheduled sweep pages the tiers after the first', async () => {
+    const before = recorder.published.length;
+    // Tiers are 60 ms apart: a sweep pages each one due, and the next sweep any that fell due since.
+    for (let sweep = 0; sweep < 5 && !swept(before).includes(topicArn('cto')); sweep++) {
       await new Promise((resolve) => setTimeout(resolve, 150));
-      const before = recorder.published.length;
       const result = await invoke('escalate', {
         source: 'responder',
         'detail-type': 'Action Requested',
-        detail: { ...scheduledSweep, actionId: `schedule-escalate-${tier}` },
+        detail: { ...scheduledRun('escalate'), actionId: `schedule-escalate-${sweep}` },
       });
       expect(result).toMatchObject({ status: 'done', outcome: { status: 'completed' } });
-      expect(recorder.published.slice(before).map((p) => p.get('TopicArn'))).toContain(topicArn(tier));
     }
+    expect(swept(before)).toEqual(expect.arrayContaining([topicArn('team-lead'), topicArn('cto')]));
   });
 
   it('the incident API reads, acknowledges, switches automation and runs probes in the probe function', async () => {
@@ -386,8 +413,29 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
       (await api('PUT', '/api/automation', { enabled: true, reason: 'iam test', by: 'alice' })).status,
     ).toBe(200);
     expect((await api('GET', '/api/probes')).status).toBe(200);
-    expect((await api('POST', '/api/probes', { targets: ['database'] })).status).toBe(200);
+    expect((await api('POST', '/api/probes', {})).status).toBe(200);
     await deliverEvents();
+  });
+
+  it('a scheduled probe run finds the gateway back and resolves its incident', async () => {
+    const gateway = createServer((socket) => socket.end());
+    await new Promise<void>((resolve) => gateway.listen(GATEWAY_PORT, '127.0.0.1', resolve));
+    try {
+      const result = await invoke('probe', {
+        source: 'responder',
+        'detail-type': 'Action Requested',
+        detail: { ...scheduledRun('probe'), actionId: 'schedule-probe-recovery' },
+      });
+      const report = (
+        result.outcome as { result: { results: Array<{ target: string; transition?: string }> } }
+      ).result;
+      expect(report.results).toEqual(
+        expect.arrayContaining([expect.objectContaining({ target: 'gateway', transition: 'healthy' })]),
+      );
+      await deliverEvents();
+    } finally {
+      await new Promise<void>((resolve) => gateway.close(() => resolve()));
+    }
   });
 
   it('a resolved delivery ends the escalation with a notice', async () => {

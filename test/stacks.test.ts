@@ -7,9 +7,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type ResponderApp } from '../lib/app.ts';
 import { EscalationTopics } from '../lib/constructs/escalation-topics.ts';
 import { ResponderFunction } from '../lib/constructs/responder-function.ts';
+import { StateTable } from '../lib/constructs/state-table.ts';
 import { WebhookApi } from '../lib/constructs/webhook-api.ts';
 import { ACTION_KINDS, type ResponderConfig } from '../src/config/schema.ts';
 import { testConfig } from './support/runtime.ts';
+import { decide, functionsOf, ResolvedTemplate } from './support/template-iam.ts';
 
 /** Synthesis without esbuild: bundling is covered by `npm run synth` and the benchmark. */
 const appWithoutBundling = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -676,5 +678,98 @@ describe('Construct validation', () => {
           memorySize: 64,
         }),
     ).toThrow(/memorySize must be between 128 and 10240 MB/);
+  });
+});
+
+describe('State table access: each function reaches only its own item kinds', () => {
+  const built = buildApp(testConfig(), appWithoutBundling());
+  const primary = new ResolvedTemplate(
+    Template.fromStack(built.primary).toJSON() as ResolvedTemplate['template'],
+    'eu-west-1',
+    'primary',
+  );
+  const functions = functionsOf(primary);
+  const table = primary.getAtt(primary.idsOf('AWS::DynamoDB::Table')[0] ?? '', 'Arn');
+  const decisionOf = (name: string, action: string, pk: string, index?: string) => {
+    const fn = functions.find((f) => f.environment.POWERTOOLS_SERVICE_NAME === `responder-${name}`);
+    if (!fn) throw new Error(`no function ${name}`);
+    return decide(fn.statements, [], {
+      action: `dynamodb:${action}`,
+      resource: index ? `${table}/index/${index}` : table,
+      context: { 'dynamodb:LeadingKeys': [pk] },
+    });
+  };
+
+  it('conditions every DynamoDB grant on the partition keys (ForAllValues:StringLike dynamodb:LeadingKeys)', () => {
+    for (const stack of [built.primary, built.dr]) {
+      const dynamo = statementsOf(Template.fromStack(stack)).filter((s) =>
+        actionsOf(s).some((a) => a.startsWith('dynamodb:')),
+      );
+      expect(dynamo.length).toBeGreaterThanOrEqual(3);
+      for (const statement of dynamo) {
+        const condition = (statement as { Condition?: Record<string, Record<string, unknown>> }).Condition;
+        expect(condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']).toBeDefined();
+      }
+    }
+  });
+
+  it('keeps the probe function, which talks to arbitrary networks, off the kill switch, escalations and claims of others', () => {
+    expect(decisionOf('probe', 'PutItem', 'PROBES')).toBe('allowed');
+    expect(decisionOf('probe', 'PutItem', 'INC#20260101-00000000')).toBe('allowed');
+    expect(decisionOf('probe', 'PutItem', 'FLAG#automation')).toBe('implicitly denied');
+    expect(decisionOf('probe', 'PutItem', 'ESC#20260101-00000000')).toBe('implicitly denied');
+    expect(decisionOf('probe', 'PutItem', 'DELIVERY#abc')).toBe('implicitly denied');
+    expect(decisionOf('probe', 'DeleteItem', 'AUDIT#INC#20260101-00000000')).toBe('implicitly denied');
+  });
+
+  it('lets only the API switch automation, and only the escalate and API functions write escalations', () => {
+    for (const name of ['ingest', 'probe', 'backup', 'rotate', 'failover', 'escalate']) {
+      expect(decisionOf(name, 'PutItem', 'FLAG#automation')).toBe('implicitly denied');
+    }
+    expect(decisionOf('api', 'PutItem', 'FLAG#automation')).toBe('allowed');
+    for (const name of ['ingest', 'probe', 'backup']) {
+      expect(decisionOf(name, 'PutItem', 'ESC#20260101-00000000')).toBe('implicitly denied');
+    }
+    expect(decisionOf('escalate', 'PutItem', 'ESC#20260101-00000000')).toBe('allowed');
+    expect(decisionOf('escalate', 'Query', 'ESCALATION-DUE', 'gsi1')).toBe('allowed');
+    expect(decisionOf('escalate', 'Query', 'INCIDENT', 'gsi1')).toBe('implicitly denied');
+    expect(decisionOf('api', 'Query', 'INCIDENT', 'gsi1')).toBe('allowed');
+  });
+
+  it('gives backup, rotate and failover their claims, the audit trail and the kill switch (read), no incident', () => {
+    for (const name of ['backup', 'rotate', 'failover']) {
+      expect(decisionOf(name, 'PutItem', 'ACTION#a-1')).toBe('allowed');
+      expect(decisionOf(name, 'GetItem', 'FLAG#automation')).toBe('allowed');
+      expect(decisionOf(name, 'PutItem', 'INC#20260101-00000000')).toBe('implicitly denied');
+      expect(decisionOf(name, 'GetItem', 'LIMIT#x')).toBe('implicitly denied');
+    }
+  });
+
+  it('StateTable.grantFloodLimits allows reading and counting up LIMIT# items, nothing else', () => {
+    const stack = new Stack(appWithoutBundling(), 'Limits', { env: { region: 'eu-west-1' } });
+    const state = new StateTable(stack, 'State');
+    const fn = new ResponderFunction(stack, 'Fn', {
+      name: 'ingest',
+      config: testConfig(),
+      description: 'test',
+    });
+    state.grantFloodLimits(fn.function);
+    const resolved = new ResolvedTemplate(
+      Template.fromStack(stack).toJSON() as ResolvedTemplate['template'],
+      'eu-west-1',
+      'limits',
+    );
+    const [only] = functionsOf(resolved);
+    const tableArn = resolved.getAtt(resolved.idsOf('AWS::DynamoDB::Table')[0] ?? '', 'Arn');
+    const call = (action: string, pk: string) =>
+      decide(only?.statements ?? [], [], {
+        action,
+        resource: tableArn,
+        context: { 'dynamodb:LeadingKeys': [pk] },
+      });
+    expect(call('dynamodb:UpdateItem', 'LIMIT#ingest')).toBe('allowed');
+    expect(call('dynamodb:GetItem', 'LIMIT#ingest')).toBe('allowed');
+    expect(call('dynamodb:PutItem', 'LIMIT#ingest')).toBe('implicitly denied');
+    expect(call('dynamodb:UpdateItem', 'INC#x')).toBe('implicitly denied');
   });
 });
