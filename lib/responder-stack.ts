@@ -1,6 +1,6 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { SecurityGroup, Subnet, Vpc } from 'aws-cdk-lib/aws-ec2';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import {
   ContextAttribute,
   Schedule,
@@ -81,6 +81,8 @@ export class ResponderStack extends Stack {
   public readonly api: WebhookApi;
   public readonly dispatch: ActionDispatch;
   public readonly functions: Record<'ingest' | 'api' | ActionKind, ResponderFunction>;
+  /** The role EventBridge Scheduler uses to put the scheduled action requests on the bus. */
+  public readonly schedulesRole: Role;
 
   constructor(scope: Construct, id: string, props: ResponderStackProps) {
     super(scope, id, props);
@@ -137,7 +139,7 @@ export class ResponderStack extends Stack {
     ingest.function.addEnvironment('EVENT_BUS_NAME', this.dispatch.bus.eventBusName);
     // The probe function requests escalations when a target turns unhealthy.
     actions.probe.function.addEnvironment('EVENT_BUS_NAME', this.dispatch.bus.eventBusName);
-    this.dispatch.bus.grantPutEventsTo(actions.probe.function);
+    this.dispatch.grantActionRequestsTo(actions.probe.function);
     // POST /api/probes runs the probes where they have network access: in the probe function.
     api.function.addEnvironment('PROBE_FUNCTION_NAME', actions.probe.function.functionName);
     // The unqualified function only: grantInvoke() would add every version and alias (":*").
@@ -158,7 +160,7 @@ export class ResponderStack extends Stack {
     state.grantIncidents(ingest.function, 'record');
     state.grantAudit(ingest.function, 'append');
     state.grantAutomationFlag(ingest.function, 'read');
-    this.dispatch.bus.grantPutEventsTo(ingest.function);
+    this.dispatch.grantActionRequestsTo(ingest.function);
     grantSecretValue(this.webhookSecret, ingest.function);
 
     state.grantIncidents(api.function, 'read');
@@ -203,6 +205,14 @@ export class ResponderStack extends Stack {
       acknowledgePagingKeyAccess(fn);
     }
 
+    // One role for every schedule, so the bus policy can name it.
+    this.schedulesRole = new Role(this, 'SchedulesRole', {
+      description: 'Responder: EventBridge Scheduler puts scheduled action requests on the bus',
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    });
+    this.dispatch.grantActionRequests(this.schedulesRole);
     const dryRun = config.safety.dryRun;
     this.schedule('ProbeSchedule', 'probe', config.probes.schedule, 'health probes', dryRun);
     this.schedule('BackupSchedule', 'backup', config.backups.schedule, 'database backups', dryRun);
@@ -296,19 +306,22 @@ export class ResponderStack extends Stack {
     new Schedule(this, id, {
       description: `Responder: ${what}`,
       schedule: ScheduleExpression.expression(expression),
-      target: new EventBridgePutEvents({
-        eventBus: this.dispatch.bus,
-        source: EVENT_SOURCE,
-        detailType: ACTION_REQUESTED,
-        detail: ScheduleTargetInput.fromObject({
-          actionId: `schedule-${kind}-${ContextAttribute.scheduledTime}`,
-          kind,
-          trigger: 'schedule',
-          requestedAt: ContextAttribute.scheduledTime,
-          dryRun,
-          params: { scheduled: true },
-        }),
-      }),
+      target: new EventBridgePutEvents(
+        {
+          eventBus: this.dispatch.bus,
+          source: EVENT_SOURCE,
+          detailType: ACTION_REQUESTED,
+          detail: ScheduleTargetInput.fromObject({
+            actionId: `schedule-${kind}-${ContextAttribute.scheduledTime}`,
+            kind,
+            trigger: 'schedule',
+            requestedAt: ContextAttribute.scheduledTime,
+            dryRun,
+            params: { scheduled: true },
+          }),
+        },
+        { role: this.schedulesRole },
+      ),
     });
   }
 }

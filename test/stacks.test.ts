@@ -11,7 +11,13 @@ import { StateTable } from '../lib/constructs/state-table.ts';
 import { WebhookApi } from '../lib/constructs/webhook-api.ts';
 import { ACTION_KINDS, type ResponderConfig } from '../src/config/schema.ts';
 import { testConfig } from './support/runtime.ts';
-import { decide, functionsOf, ResolvedTemplate } from './support/template-iam.ts';
+import {
+  busPolicyStatements,
+  decide,
+  functionsOf,
+  type Statement as IamStatement,
+  ResolvedTemplate,
+} from './support/template-iam.ts';
 
 /** Synthesis without esbuild: bundling is covered by `npm run synth` and the benchmark. */
 const appWithoutBundling = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -771,5 +777,69 @@ describe('State table access: each function reaches only its own item kinds', ()
     expect(call('dynamodb:GetItem', 'LIMIT#ingest')).toBe('allowed');
     expect(call('dynamodb:PutItem', 'LIMIT#ingest')).toBe('implicitly denied');
     expect(call('dynamodb:UpdateItem', 'INC#x')).toBe('implicitly denied');
+  });
+});
+
+describe('Event bus: only Responder roles request actions', () => {
+  const built = buildApp(testConfig(), appWithoutBundling());
+  const template = Template.fromStack(built.primary);
+  const resolved = new ResolvedTemplate(template.toJSON() as ResolvedTemplate['template'], 'eu-west-1', 'p');
+  const busArn = resolved.getAtt(resolved.idsOf('AWS::Events::EventBus')[0] ?? '', 'Arn');
+  const roleArnOf = (name: string) =>
+    functionsOf(resolved).find((f) => f.environment.POWERTOOLS_SERVICE_NAME === `responder-${name}`)
+      ?.roleArn ?? '';
+  const schedulesRole = resolved.getAtt(
+    resolved.idsOf('AWS::IAM::Role').find((id) => id.startsWith('SchedulesRole')) ?? '',
+    'Arn',
+  );
+  // An administrator of the account: allowed everything by its own policy.
+  const admin: IamStatement[] = [{ Effect: 'Allow', Action: '*', Resource: '*' }];
+  const put = (principal: string, source: string) =>
+    decide(admin, busPolicyStatements(resolved), {
+      action: 'events:PutEvents',
+      resource: busArn,
+      context: {
+        'aws:PrincipalArn': [principal],
+        'events:source': [source],
+        'events:detail-type': ['Action Requested'],
+      },
+    });
+
+  it('denies putting source "responder" events to every principal but ingest, probe and the schedules', () => {
+    expect(put('arn:aws:iam::123456789012:role/Admin', 'responder')).toBe('explicitly denied');
+    expect(put(roleArnOf('api'), 'responder')).toBe('explicitly denied');
+    expect(put(roleArnOf('backup'), 'responder')).toBe('explicitly denied');
+    expect(put(roleArnOf('ingest'), 'responder')).toBe('allowed');
+    expect(put(roleArnOf('probe'), 'responder')).toBe('allowed');
+    expect(put(schedulesRole, 'responder')).toBe('allowed');
+    // Other sources are left to each principal's own policy.
+    expect(put('arn:aws:iam::123456789012:role/Admin', 'billing')).toBe('allowed');
+  });
+
+  it('names exactly three roles in the exception, conditioned on events:source', () => {
+    template.hasResourceProperties('AWS::Events::EventBusPolicy', {
+      Statement: Match.objectLike({
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 'events:PutEvents',
+        Condition: {
+          StringEquals: { 'events:source': 'responder' },
+          ArnNotEquals: { 'aws:PrincipalArn': Match.arrayWith([]) },
+        },
+      }),
+    });
+    const [policy] = busPolicyStatements(resolved);
+    expect(
+      (policy?.Condition?.ArnNotEquals?.['aws:PrincipalArn'] as string[] | undefined)?.toSorted(),
+    ).toEqual([roleArnOf('ingest'), roleArnOf('probe'), schedulesRole].toSorted());
+  });
+
+  it('runs every schedule as the one schedules role', () => {
+    const schedules = template.findResources('AWS::Scheduler::Schedule') as Resources;
+    expect(Object.keys(schedules)).toHaveLength(3);
+    for (const schedule of Object.values(schedules)) {
+      const roleArn = resolved.resolve((schedule.Properties.Target as { RoleArn: unknown }).RoleArn);
+      expect(roleArn).toBe(schedulesRole);
+    }
   });
 });
