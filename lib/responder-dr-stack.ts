@@ -3,7 +3,7 @@ import type { Construct } from 'constructs';
 import type { ResponderConfig } from '../src/config/schema.ts';
 import { ResponderFunction } from './constructs/responder-function.ts';
 import { StateTable } from './constructs/state-table.ts';
-import { acknowledgeFunctionFindings } from './nag.ts';
+import { acknowledgeTracing } from './nag.ts';
 
 export interface ResponderDrStackProps extends StackProps {
   readonly config: ResponderConfig;
@@ -32,7 +32,7 @@ export class ResponderDrStack extends Stack {
     this.state.grantActionClaims(this.failover.function);
     this.state.grantAudit(this.failover.function, 'append');
     this.state.grantAutomationFlag(this.failover.function, 'read');
-    acknowledgeFunctionFindings(this.failover.function);
+    acknowledgeTracing(this.failover);
 
     new CfnOutput(this, 'FailoverFunctionName', {
       value: this.failover.function.functionName,

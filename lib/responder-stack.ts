@@ -19,10 +19,11 @@ import { StateTable } from './constructs/state-table.ts';
 import { WebhookApi } from './constructs/webhook-api.ts';
 import { grantSecretValue } from './grants.ts';
 import {
-  acknowledgeFunctionFindings,
+  acknowledgeDeadLetterQueue,
   acknowledgeGeneratedSecret,
   acknowledgePagingKeyAccess,
-  acknowledgeStackFindings,
+  acknowledgeRouteAuthentication,
+  acknowledgeTracing,
   acknowledgeVpcAccess,
 } from './nag.ts';
 
@@ -198,11 +199,12 @@ export class ResponderStack extends Stack {
       // The HTTP API's own endpoint (no trailing slash) unless the config names a custom domain.
       PUBLIC_URL: config.api.publicUrl ?? this.api.httpApi.apiEndpoint,
     };
-    for (const fn of [actions.escalate.function, api.function]) {
+    for (const pager of [actions.escalate, api]) {
+      const fn = pager.function;
       for (const [name, value] of Object.entries(pagingEnv)) fn.addEnvironment(name, value);
       this.escalation.grantPublish(fn);
       grantSecretValue(this.ackSigningSecret, fn);
-      acknowledgePagingKeyAccess(fn);
+      acknowledgePagingKeyAccess(pager);
     }
 
     // One role for every schedule, so the bus policy can name it.
@@ -240,9 +242,10 @@ export class ResponderStack extends Stack {
     new CfnOutput(this, 'StateTableName', { value: this.state.table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.dispatch.bus.eventBusName });
 
-    for (const fn of Object.values(this.functions)) acknowledgeFunctionFindings(fn.function);
-    if (probeNetwork) acknowledgeVpcAccess(actions.probe.function);
-    acknowledgeStackFindings(this);
+    for (const fn of Object.values(this.functions)) acknowledgeTracing(fn);
+    if (probeNetwork) acknowledgeVpcAccess(actions.probe);
+    acknowledgeRouteAuthentication(this.api.routes);
+    for (const queue of Object.values(this.dispatch.deadLetterQueues)) acknowledgeDeadLetterQueue(queue);
   }
 
   /** The VPC, subnets and security groups from `probes.vpc`, imported without lookups (synth stays offline). */

@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, CfnResource, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -465,7 +465,7 @@ describe('Stack: Responder, escalation paging', () => {
   it('lets only the escalate and API functions publish, on the topic ARNs only, and use the topic key', () => {
     const statements = statementsOf(template);
     const publish = statements.filter((s) => actionsOf(s).includes('sns:Publish'));
-    expect(new Set(publish.map((s) => s.policy.replace(/Function.*$/, '')))).toEqual(
+    expect(new Set(publish.map((s) => s.policy.replace(/(Function|ServiceRole).*$/, '')))).toEqual(
       new Set(['EscalateAction', 'IncidentApi']),
     );
     const topicRefs = TOPIC_NAMES.map((name) => ({ Ref: topicId(name) }));
@@ -478,7 +478,7 @@ describe('Stack: Responder, escalation paging', () => {
     }
     const keyId = idsOf('AWS::KMS::Key').find((id) => id.startsWith('EscalationTopicsKey'));
     const keyStatements = statements.filter((s) => JSON.stringify(s.Resource).includes(`"${keyId}"`));
-    expect(new Set(keyStatements.map((s) => s.policy.replace(/Function.*$/, '')))).toEqual(
+    expect(new Set(keyStatements.map((s) => s.policy.replace(/(Function|ServiceRole).*$/, '')))).toEqual(
       new Set(['EscalateAction', 'IncidentApi']),
     );
     for (const statement of keyStatements) {
@@ -489,7 +489,7 @@ describe('Stack: Responder, escalation paging', () => {
     const ackReaders = statements.filter(
       (s) => JSON.stringify(s.Resource) === JSON.stringify({ Ref: ackSecret }),
     );
-    expect(new Set(ackReaders.map((s) => s.policy.replace(/Function.*$/, '')))).toEqual(
+    expect(new Set(ackReaders.map((s) => s.policy.replace(/(Function|ServiceRole).*$/, '')))).toEqual(
       new Set(['EscalateAction', 'IncidentApi']),
     );
     for (const statement of ackReaders)
@@ -561,7 +561,7 @@ describe('Stack: Responder, escalation paging', () => {
         1,
       );
       const readers = statementsOf(importedTemplate).filter((s) => s.Resource === secretArn);
-      expect(new Set(readers.map((s) => s.policy.replace(/Function.*$/, '')))).toEqual(
+      expect(new Set(readers.map((s) => s.policy.replace(/(Function|ServiceRole).*$/, '')))).toEqual(
         new Set(['EscalateAction', 'IncidentApi']),
       );
       importedTemplate.hasOutput('AckSigningSecretName', { Value: 'ops/ack-key' });
@@ -569,7 +569,7 @@ describe('Stack: Responder, escalation paging', () => {
 
     it('passes the named secret and the public URL to the escalate and API functions', () => {
       const paged = Object.entries(variablesOf(importedTemplate)).filter(([, env]) => 'PUBLIC_URL' in env);
-      expect(paged.map(([id]) => id.replace(/Function.*$/, '')).sort()).toEqual([
+      expect(paged.map(([id]) => id.replace(/(Function|ServiceRole).*$/, '')).sort()).toEqual([
         'EscalateAction',
         'IncidentApi',
       ]);
@@ -606,6 +606,84 @@ describe('cdk-nag: AwsSolutions', () => {
     const report = new AwsSolutionsChecks(app).validateScope(app);
     expect(report.violations.map((v) => v.ruleName)).toEqual([]);
     expect(report.success).toBe(true);
+  });
+
+  it('acknowledges each finding on the one resource it is about, with its exact id and a reason', () => {
+    const config = testConfig({
+      probes: {
+        targets: [{ name: 'db', kind: 'tcp', host: '10.0.0.5', port: 5432 }],
+        vpc: {
+          vpcId: 'vpc-0abc',
+          availabilityZones: ['eu-west-1a'],
+          privateSubnetIds: ['subnet-0abc'],
+          securityGroupIds: ['sg-0abc'],
+        },
+      },
+    });
+    const { app } = buildApp(config, appWithoutBundling());
+    const acknowledged = app.node.findAll().flatMap((construct) =>
+      construct.node.metadata
+        .filter((entry) => entry.type === 'aws:cdk:acknowledged-rules')
+        .flatMap((entry) =>
+          Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({
+            construct,
+            id,
+            reason,
+          })),
+        ),
+    );
+    expect(acknowledged.length).toBeGreaterThan(10);
+    for (const { construct, id, reason } of acknowledged) {
+      expect(CfnResource.isCfnResource(construct), `${id} on ${construct.node.path}`).toBe(true);
+      expect(reason.length, `${id} on ${construct.node.path}`).toBeGreaterThan(40);
+      if (id.includes('IAM4') || id.includes('IAM5')) expect(id).toMatch(/\[(Resource|Action|Policy)::.+\]$/);
+    }
+    const where = (rule: string) =>
+      acknowledged
+        .filter(({ id }) => id.includes(rule))
+        .map(({ construct }) => (construct as CfnResource).cfnResourceType)
+        .sort();
+    // One per route, never the stack.
+    expect(where('APIG4')).toEqual(Array(11).fill('AWS::ApiGatewayV2::Route'));
+    // X-Ray's '*' on the tracing policies only (seven functions and the DR failover).
+    expect(where('IAM5[Resource::*]')).toEqual(Array(8).fill('AWS::IAM::Policy'));
+    // No function uses AWSLambdaBasicExecutionRole; the VPC policy only on the probe function's role.
+    expect(where('AWSLambdaBasicExecutionRole')).toEqual([]);
+    expect(where('AWSLambdaVPCAccessExecutionRole')).toEqual(['AWS::IAM::Role']);
+    expect(where('SQS3')).toEqual(Array(5).fill('AWS::SQS::Queue'));
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+  });
+
+  it('lets each function write logs to its own log group only, and trace: no managed policy', () => {
+    const { primary } = buildApp(testConfig(), appWithoutBundling());
+    const template = Template.fromStack(primary);
+    const resolved = new ResolvedTemplate(
+      template.toJSON() as ResolvedTemplate['template'],
+      'eu-west-1',
+      'p',
+    );
+    const functions = functionsOf(resolved);
+    expect(functions).toHaveLength(7);
+    for (const fn of functions) {
+      const logGroup = resolved.resolve(
+        (resolved.properties(fn.logicalId).LoggingConfig as { LogGroup: unknown }).LogGroup,
+      );
+      const logs = fn.statements.filter((s) => [s.Action ?? []].flat().some((a) => a.startsWith('logs:')));
+      expect(logs.flatMap((s) => [s.Action ?? []].flat()).sort()).toEqual([
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+      ]);
+      expect(logs.flatMap((s) => [s.Resource ?? []].flat())).toEqual([
+        `arn:aws:logs:eu-west-1:123456789012:log-group:${logGroup}:*`,
+      ]);
+      const anywhere = fn.statements.filter((s) => [s.Resource ?? []].flat().includes('*'));
+      expect(anywhere.flatMap((s) => [s.Action ?? []].flat()).sort()).toEqual([
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ]);
+    }
+    template.allResourcesProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
   });
 
   it('is live: it flags an unencrypted, unlogged bucket', () => {

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ISecurityGroup, ISubnet, IVpc } from 'aws-cdk-lib/aws-ec2';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { ManagedPolicy, Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, type CfnFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -50,10 +51,18 @@ export interface ResponderFunctionProps {
 /**
  * One Responder Lambda: bundled locally by esbuild (no Docker), Node.js 24 on arm64, source maps,
  * X-Ray tracing, and its own log group with the configured retention.
+ *
+ * Its role may write to that log group only (not AWSLambdaBasicExecutionRole, which allows every log
+ * group); X-Ray's two actions, which take no resource, sit in a policy of their own (`tracingPolicy`)
+ * so an acknowledgement of their `*` covers nothing else.
  */
 export class ResponderFunction extends Construct {
   public readonly function: NodejsFunction;
   public readonly logGroup: LogGroup;
+  /** The execution role; grants to the function land in its default policy. */
+  public readonly role: Role;
+  /** `xray:PutTraceSegments` and `xray:PutTelemetryRecords` on `*`, alone. */
+  public readonly tracingPolicy: Policy;
 
   constructor(scope: Construct, id: string, props: ResponderFunctionProps) {
     super(scope, id);
@@ -64,7 +73,28 @@ export class ResponderFunction extends Construct {
       retention: retentionFor(props.config.logRetentionDays),
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    this.role = new Role(this, 'ServiceRole', {
+      description: `Responder ${props.name} function`,
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    });
+    this.logGroup.grantWrite(this.role);
+    if (props.network) {
+      // Lambda creates and removes the function's network interfaces with these permissions.
+      this.role.addManagedPolicy(
+        ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'),
+      );
+    }
+    this.tracingPolicy = new Policy(this, 'Tracing', {
+      roles: [this.role],
+      statements: [
+        new PolicyStatement({
+          actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+          resources: ['*'],
+        }),
+      ],
+    });
     this.function = new NodejsFunction(this, 'Function', {
+      role: this.role,
       entry: join(ROOT, 'functions', props.name, 'handler.ts'),
       handler: 'handler',
       projectRoot: ROOT,
@@ -74,7 +104,6 @@ export class ResponderFunction extends Construct {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(30),
-      tracing: Tracing.ACTIVE,
       logGroup: this.logGroup,
       vpc: props.network?.vpc,
       vpcSubnets: props.network ? { subnets: props.network.subnets } : undefined,
@@ -100,5 +129,9 @@ export class ResponderFunction extends Construct {
         define: configDefine(props.config),
       },
     });
+    // Active tracing set on the resource: the `tracing` prop would put X-Ray's statement into the
+    // role's default policy, next to the grants (see `tracingPolicy`).
+    (this.function.node.defaultChild as CfnFunction).tracingConfig = { mode: 'Active' };
+    this.function.node.addDependency(this.tracingPolicy);
   }
 }

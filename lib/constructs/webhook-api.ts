@@ -1,6 +1,12 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  HttpApi,
+  HttpMethod,
+  type HttpRoute,
+  HttpStage,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -24,6 +30,8 @@ export class WebhookApi extends Construct {
   public readonly httpApi: HttpApi;
   public readonly stage: HttpStage;
   public readonly accessLogs: LogGroup;
+  /** Each route by its route key, e.g. `POST /alertmanager`. */
+  public readonly routes: Readonly<Record<string, HttpRoute>>;
 
   constructor(scope: Construct, id: string, props: WebhookApiProps) {
     super(scope, id);
@@ -64,28 +72,24 @@ export class WebhookApi extends Construct {
 
     const ingest = new HttpLambdaIntegration('Ingest', props.ingest);
     const api = new HttpLambdaIntegration('IncidentApi', props.api);
-    this.httpApi.addRoutes({ path: '/alertmanager', methods: [HttpMethod.POST], integration: ingest });
-    this.httpApi.addRoutes({ path: '/healthz', methods: [HttpMethod.GET], integration: api });
-    this.httpApi.addRoutes({ path: '/api/incidents', methods: [HttpMethod.GET], integration: api });
-    this.httpApi.addRoutes({ path: '/api/incidents/{id}', methods: [HttpMethod.GET], integration: api });
-    this.httpApi.addRoutes({
-      path: '/api/automation',
-      methods: [HttpMethod.GET, HttpMethod.PUT],
-      integration: api,
-    });
-    this.httpApi.addRoutes({
-      path: '/api/probes',
-      methods: [HttpMethod.GET, HttpMethod.POST],
-      integration: api,
-    });
+    const routes: Record<string, HttpRoute> = {};
+    const add = (path: string, methods: HttpMethod[], integration: HttpLambdaIntegration) => {
+      // addRoutes answers one route per method, in the order given.
+      this.httpApi.addRoutes({ path, methods, integration }).forEach((route, index) => {
+        routes[`${methods[index]} ${path}`] = route;
+      });
+    };
+    add('/alertmanager', [HttpMethod.POST], ingest);
+    add('/healthz', [HttpMethod.GET], api);
+    add('/api/incidents', [HttpMethod.GET], api);
+    add('/api/incidents/{id}', [HttpMethod.GET], api);
+    add('/api/automation', [HttpMethod.GET, HttpMethod.PUT], api);
+    add('/api/probes', [HttpMethod.GET, HttpMethod.POST], api);
     // Acknowledging a page: by an operator with the API token, or from the signed link in the page
     // (GET shows a confirmation page, POST acknowledges; the function checks the HMAC in the path).
-    this.httpApi.addRoutes({ path: '/api/incidents/{id}/ack', methods: [HttpMethod.POST], integration: api });
-    this.httpApi.addRoutes({
-      path: '/ack/{token}',
-      methods: [HttpMethod.GET, HttpMethod.POST],
-      integration: api,
-    });
+    add('/api/incidents/{id}/ack', [HttpMethod.POST], api);
+    add('/ack/{token}', [HttpMethod.GET, HttpMethod.POST], api);
+    this.routes = routes;
   }
 
   /** The URL Alertmanager's webhook_configs should post to. */
