@@ -4,6 +4,7 @@ import type { ResponderConfig } from '../src/config/schema.ts';
 import { ResponderFunction } from './constructs/responder-function.ts';
 import { StateTable } from './constructs/state-table.ts';
 import { acknowledgeTracing } from './nag.ts';
+import { reservedConcurrencyOf } from './responder-stack.ts';
 
 export interface ResponderDrStackProps extends StackProps {
   readonly config: ResponderConfig;
@@ -27,6 +28,7 @@ export class ResponderDrStack extends Stack {
       description: 'Responder (DR region): DNS failover to the DR site and back',
       timeout: Duration.minutes(10),
       environment: { STATE_TABLE_NAME: this.state.table.tableName },
+      reservedConcurrentExecutions: reservedConcurrencyOf(props.config, 'failover'),
     });
     // As the primary region's failover function: its claims, the audit trail and the kill switch.
     this.state.grantActionClaims(this.failover.function);

@@ -12,6 +12,7 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { type ActionKind, REMEDIATION_KINDS, type ResponderConfig } from '../src/config/schema.ts';
 import { ACTION_REQUESTED, EVENT_SOURCE } from '../src/domain/actions.ts';
+import type { FunctionName } from './bundling.ts';
 import { ActionDispatch } from './constructs/action-dispatch.ts';
 import { EscalationTopics } from './constructs/escalation-topics.ts';
 import { ResponderFunction, retentionFor } from './constructs/responder-function.ts';
@@ -44,6 +45,11 @@ export function probeSecretIds(config: ResponderConfig): string[] {
     }
   }
   return [...ids];
+}
+
+/** The config's reserved concurrency for a function, or none when `lambda.reserveConcurrency` is false. */
+export function reservedConcurrencyOf(config: ResponderConfig, name: FunctionName): number | undefined {
+  return config.lambda.reserveConcurrency ? config.lambda.reservedConcurrency[name] : undefined;
 }
 
 /** `on-call` → `OnCall`: output ids are alphanumeric. */
@@ -100,6 +106,7 @@ export class ResponderStack extends Stack {
 
     const ingest = new ResponderFunction(this, 'Ingest', {
       name: 'ingest',
+      reservedConcurrentExecutions: reservedConcurrencyOf(config, 'ingest'),
       config,
       description: 'Responder: Alertmanager webhook ingest',
       timeout: Duration.seconds(15),
@@ -107,6 +114,7 @@ export class ResponderStack extends Stack {
     });
     const api = new ResponderFunction(this, 'IncidentApi', {
       name: 'api',
+      reservedConcurrentExecutions: reservedConcurrencyOf(config, 'api'),
       config,
       description: 'Responder: incident API',
       // API Gateway waits at most 30 s; POST /api/probes waits for the probe function.
@@ -129,6 +137,7 @@ export class ResponderStack extends Stack {
           timeout,
           environment: stateEnv,
           network: kind === 'probe' ? probeNetwork : undefined,
+          reservedConcurrentExecutions: reservedConcurrencyOf(config, kind),
         }),
       ]),
     ) as Record<ActionKind, ResponderFunction>;
@@ -189,6 +198,7 @@ export class ResponderStack extends Stack {
       api: api.function,
       rateLimit: config.api.throttle.rateLimit,
       burstLimit: config.api.throttle.burstLimit,
+      webhookThrottle: config.api.webhookThrottle,
       accessLogRetention: retentionFor(config.logRetentionDays),
     });
 

@@ -921,3 +921,98 @@ describe('Event bus: only Responder roles request actions', () => {
     }
   });
 });
+
+describe('Stack: Responder, flood resistance', () => {
+  it('throttles POST /alertmanager on its own, and every other route with api.throttle', () => {
+    // GIVEN
+    const config = testConfig({
+      api: { throttle: { rateLimit: 7, burstLimit: 11 }, webhookThrottle: { rateLimit: 3, burstLimit: 4 } },
+    });
+    // WHEN
+    const template = Template.fromStack(buildApp(config, appWithoutBundling()).primary);
+    // THEN
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 7, ThrottlingBurstLimit: 11 },
+      RouteSettings: { 'POST /alertmanager': { ThrottlingRateLimit: 3, ThrottlingBurstLimit: 4 } },
+    });
+    const routes = template.findResources('AWS::ApiGatewayV2::Route', {
+      Properties: { RouteKey: 'POST /alertmanager' },
+    });
+    const [stage] = Object.values(template.findResources('AWS::ApiGatewayV2::Stage')) as Array<{
+      DependsOn?: string[];
+    }>;
+    expect(stage?.DependsOn).toEqual(expect.arrayContaining(Object.keys(routes)));
+  });
+
+  it('gives the webhook its own default allowance (20/s, burst 50) apart from the API (50/s, burst 100)', () => {
+    const template = Template.fromStack(buildApp(testConfig(), appWithoutBundling()).primary);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      RouteSettings: { 'POST /alertmanager': { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 50 } },
+    });
+  });
+
+  it('reserves the configured concurrency for every function of both stacks', () => {
+    // GIVEN
+    const config = testConfig({ lambda: { reservedConcurrency: { ingest: 30, failover: 3 } } });
+    // WHEN
+    const built = buildApp(config, appWithoutBundling());
+    // THEN
+    const reservedOf = (stack: Stack) =>
+      Object.fromEntries(
+        Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function') as Resources).map(
+          (fn) => [
+            (
+              (fn.Properties.Environment as { Variables: Record<string, string> }).Variables
+                .POWERTOOLS_SERVICE_NAME ?? ''
+            ).replace('responder-', ''),
+            fn.Properties.ReservedConcurrentExecutions,
+          ],
+        ),
+      );
+    expect(reservedOf(built.primary)).toEqual({
+      ingest: 30,
+      api: 10,
+      probe: 5,
+      backup: 2,
+      rotate: 2,
+      failover: 3,
+      escalate: 10,
+    });
+    expect(reservedOf(built.dr)).toEqual({ failover: 3 });
+  });
+
+  it('reserves nothing when lambda.reserveConcurrency is false', () => {
+    const built = buildApp(testConfig({ lambda: { reserveConcurrency: false } }), appWithoutBundling());
+    for (const stack of [built.primary, built.dr]) {
+      Template.fromStack(stack).allResourcesProperties('AWS::Lambda::Function', {
+        ReservedConcurrentExecutions: Match.absent(),
+      });
+    }
+  });
+
+  it('refuses a reservation of 0 and a non-positive throttle, naming the field', () => {
+    expect(() => testConfig({ lambda: { reservedConcurrency: { escalate: 0 } } })).toThrow(
+      /lambda\.reservedConcurrency\.escalate: reserve at least 1 \(0 would stop the function\)/,
+    );
+    expect(() => testConfig({ api: { webhookThrottle: { rateLimit: 0 } } })).toThrow(
+      /api\.webhookThrottle\.rateLimit: use a rate above 0/,
+    );
+    expect(() => testConfig({ api: { webhookThrottle: { burstLimit: 2.5 } } })).toThrow(
+      /api\.webhookThrottle\.burstLimit: use a whole number/,
+    );
+  });
+
+  it('ResponderFunction refuses a reservation that would stop the function', () => {
+    const stack = new Stack(appWithoutBundling(), 'Reserved');
+    expect(
+      () =>
+        new ResponderFunction(stack, 'Fn', {
+          name: 'ingest',
+          config: testConfig(),
+          description: 'x',
+          reservedConcurrentExecutions: 0,
+        }),
+    ).toThrow(/reservedConcurrentExecutions must be a whole number of at least 1/);
+  });
+});

@@ -38,6 +38,12 @@ export interface ResponderFunctionProps {
   readonly timeout?: Duration;
   /** @default 512 */
   readonly memorySize?: number;
+  /**
+   * Executions reserved for this function, which are also its cap: a flood of one trigger can neither
+   * take the account's concurrency from the others nor be starved by them.
+   * @default - none: the function shares the account's unreserved concurrency
+   */
+  readonly reservedConcurrentExecutions?: number;
   /** @default - none beyond the Powertools settings */
   readonly environment?: Record<string, string>;
   /** Runs the function in these subnets, e.g. to reach private databases. @default - not in a VPC */
@@ -68,6 +74,12 @@ export class ResponderFunction extends Construct {
     super(scope, id);
     if (props.memorySize !== undefined && (props.memorySize < 128 || props.memorySize > 10240)) {
       throw new Error(`memorySize must be between 128 and 10240 MB, got ${props.memorySize}`);
+    }
+    const reserved = props.reservedConcurrentExecutions;
+    if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1)) {
+      throw new Error(
+        `reservedConcurrentExecutions must be a whole number of at least 1 (0 stops the function), got ${reserved}`,
+      );
     }
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: retentionFor(props.config.logRetentionDays),
@@ -104,6 +116,7 @@ export class ResponderFunction extends Construct {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(30),
+      reservedConcurrentExecutions: reserved,
       logGroup: this.logGroup,
       vpc: props.network?.vpc,
       vpcSubnets: props.network ? { subnets: props.network.subnets } : undefined,

@@ -1,6 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
+  type CfnStage,
   HttpApi,
   HttpMethod,
   type HttpRoute,
@@ -12,15 +13,24 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
+/** The route Alertmanager posts to. */
+export const WEBHOOK_ROUTE = 'POST /alertmanager';
+
 export interface WebhookApiProps {
   /** Handles `POST /alertmanager`. */
   readonly ingest: IFunction;
   /** Handles `GET /healthz`, the `/api/...` routes and the acknowledge links (`/ack/{token}`). */
   readonly api: IFunction;
-  /** Steady-state requests per second across the stage. */
+  /** Steady-state requests per second of each route but the webhook (the stage's default). */
   readonly rateLimit: number;
-  /** Burst capacity across the stage. */
+  /** Burst capacity of each route but the webhook (the stage's default). */
   readonly burstLimit: number;
+  /**
+   * Throttling of `POST /alertmanager` alone (a route setting of the stage), so Alertmanager's
+   * deliveries and the other routes cannot use up each other's allowance.
+   * @default - the stage's rateLimit and burstLimit
+   */
+  readonly webhookThrottle?: { readonly rateLimit: number; readonly burstLimit: number };
   /** @default RetentionDays.ONE_MONTH */
   readonly accessLogRetention?: RetentionDays;
 }
@@ -37,6 +47,14 @@ export class WebhookApi extends Construct {
     super(scope, id);
     if (props.rateLimit <= 0 || props.burstLimit <= 0) {
       throw new Error('rateLimit and burstLimit must be positive: API Gateway would reject every request');
+    }
+    if (
+      props.webhookThrottle &&
+      (props.webhookThrottle.rateLimit <= 0 || props.webhookThrottle.burstLimit <= 0)
+    ) {
+      throw new Error(
+        'webhookThrottle rateLimit and burstLimit must be positive: API Gateway would reject every delivery',
+      );
     }
     this.httpApi = new HttpApi(this, 'HttpApi', {
       description: 'Responder: Alertmanager webhook and incident API',
@@ -90,6 +108,20 @@ export class WebhookApi extends Construct {
     add('/api/incidents/{id}/ack', [HttpMethod.POST], api);
     add('/ack/{token}', [HttpMethod.GET, HttpMethod.POST], api);
     this.routes = routes;
+
+    if (props.webhookThrottle) {
+      // HttpStage has no per-route settings; the stage resource takes them by route key, as raw
+      // CloudFormation JSON (hence the capitalised names).
+      (this.stage.node.defaultChild as CfnStage).routeSettings = {
+        [WEBHOOK_ROUTE]: {
+          ThrottlingRateLimit: props.webhookThrottle.rateLimit,
+          ThrottlingBurstLimit: props.webhookThrottle.burstLimit,
+        },
+      };
+      // API Gateway refuses route settings for a route that does not exist yet.
+      const webhookRoute = routes[WEBHOOK_ROUTE];
+      if (webhookRoute) this.stage.node.addDependency(webhookRoute);
+    }
   }
 
   /** The URL Alertmanager's webhook_configs should post to. */
