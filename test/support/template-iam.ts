@@ -337,11 +337,3 @@ export function decide(
   const allowed = identity.some((s) => s.Effect === 'Allow' && statementMatches(s, call));
   return allowed ? 'allowed' : 'implicitly denied';
 }
-
-/** The actions a statement grants that are one of the given services' (`dynamodb:GetItem`, ...). */
-export function grantedActions(statements: readonly Statement[], services: readonly string[]): string[] {
-  return statements
-    .filter((statement) => statement.Effect === 'Allow')
-    .flatMap((statement) => asList(statement.Action))
-    .filter((action) => services.includes(action.split(':')[0] ?? ''));
-}
