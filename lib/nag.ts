@@ -1,78 +1,99 @@
-import { type Stack, Validations } from 'aws-cdk-lib';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { CfnResource, Validations } from 'aws-cdk-lib';
+import type { HttpRoute } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import { STATE_TABLE_KEYS } from '../src/adapters/dynamodb-state-store.ts';
-import type { StateTable } from './constructs/state-table.ts';
-
-export type StateTableAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { IConstruct } from 'constructs';
+import type { ResponderFunction } from './constructs/responder-function.ts';
 
 /**
- * Grants exactly the named DynamoDB operations on the state table (and its incident index when it
- * queries), and the key operations DynamoDB needs under the table's customer-managed key.
+ * Every acknowledgement is attached to the one CloudFormation resource its finding is about (never to
+ * a construct holding several, nor to a stack), with the finding's exact id and its reason.
  */
-export function grantStateAccess(state: StateTable, fn: IFunction, actions: readonly StateTableAction[]) {
-  const resources = [state.table.tableArn];
-  if (actions.includes('Query')) resources.push(`${state.table.tableArn}/index/${STATE_TABLE_KEYS.index}`);
-  fn.addToRolePolicy(
-    new PolicyStatement({ actions: actions.map((action) => `dynamodb:${action}`), resources }),
-  );
-  state.key.grant(fn, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
+function acknowledgeOn(construct: IConstruct, id: string, reason: string) {
+  const resource = CfnResource.isCfnResource(construct) ? construct : construct.node.defaultChild;
+  if (!resource || !CfnResource.isCfnResource(resource)) {
+    throw new Error(`${construct.node.path} is not one CloudFormation resource: acknowledge ${id} on one`);
+  }
+  Validations.of(resource).acknowledge({ id, reason });
 }
 
-/** cdk-nag (v3) acknowledgements every Responder function shares, each with its reason. */
-export function acknowledgeFunctionFindings(fn: IFunction) {
-  Validations.of(fn).acknowledge(
-    {
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason:
-        'AWSLambdaBasicExecutionRole only allows writing to CloudWatch Logs; the function logs to its own log group.',
-    },
-    {
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions.',
-    },
+/** The policy that holds a function's grants (pages, table, bus), created by its first grant. */
+function grantsPolicyOf(fn: ResponderFunction): IConstruct {
+  const policy = fn.role.node.tryFindChild('DefaultPolicy');
+  if (!policy) throw new Error(`${fn.node.path} has no grants yet: acknowledge after granting`);
+  return policy;
+}
+
+/** X-Ray's actions take no resource: the function's tracing policy holds them and nothing else. */
+export function acknowledgeTracing(fn: ResponderFunction) {
+  acknowledgeOn(
+    fn.tracingPolicy,
+    'AwsSolutions-IAM5[Resource::*]',
+    'X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions; this policy holds only those two actions.',
   );
 }
 
 /** A function placed in a VPC (the probe function, for private databases) needs ENI permissions. */
-export function acknowledgeVpcAccess(fn: IFunction) {
-  Validations.of(fn).acknowledge({
-    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-    reason:
-      'AWSLambdaVPCAccessExecutionRole only manages the network interfaces Lambda needs to run the probe function in the configured private subnets.',
-  });
+export function acknowledgeVpcAccess(fn: ResponderFunction) {
+  acknowledgeOn(
+    fn.role,
+    'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+    'AWSLambdaVPCAccessExecutionRole lets Lambda manage the network interfaces it needs to run the probe function in the configured private subnets.',
+  );
 }
 
 /**
  * A function that publishes to the KMS-encrypted paging topics: SNS needs `kms:GenerateDataKey*` on the
  * topics' key from the publisher.
  */
-export function acknowledgePagingKeyAccess(fn: IFunction) {
-  Validations.of(fn).acknowledge({
-    id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-    reason:
-      "Publishing to an SNS topic encrypted with a customer-managed key needs kms:GenerateDataKey* and kms:Decrypt (topic.grantPublish); the statement names only the paging topics' key.",
-  });
+export function acknowledgePagingKeyAccess(fn: ResponderFunction) {
+  acknowledgeOn(
+    grantsPolicyOf(fn),
+    'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+    "Publishing to an SNS topic encrypted with a customer-managed key needs kms:GenerateDataKey* and kms:Decrypt (topic.grantPublish); the statement names only the paging topics' key.",
+  );
 }
 
 /** A secret the stack generates and deliberately does not rotate on a schedule; `reason` says why. */
 export function acknowledgeGeneratedSecret(secret: ISecret, reason: string) {
-  Validations.of(secret).acknowledge({ id: 'AwsSolutions-SMG4', reason });
+  acknowledgeOn(secret, 'AwsSolutions-SMG4', reason);
 }
 
-/** Stack-level acknowledgements, each with its reason. */
-export function acknowledgeStackFindings(stack: Stack) {
-  Validations.of(stack).acknowledge(
-    {
-      id: 'AwsSolutions-APIG4',
-      reason:
-        'The functions authenticate every route but two: Alertmanager can only send a Bearer token or basic auth, which they verify in constant time against the Secrets Manager credential (/alertmanager, /api/*); an acknowledge link (/ack/{token}) is opened from a phone without a login and carries its own HMAC-SHA256 signature and expiry, checked in constant time; /healthz is deliberately open.',
-    },
-    {
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'These queues are the dead-letter queues of the EventBridge targets; a DLQ of a DLQ adds nothing.',
-    },
+/** A dead-letter queue of an EventBridge target. */
+export function acknowledgeDeadLetterQueue(queue: IQueue) {
+  acknowledgeOn(
+    queue,
+    'AwsSolutions-SQS3',
+    'This queue is the dead-letter queue of an EventBridge target; a dead-letter queue of a dead-letter queue adds nothing.',
   );
+}
+
+/** Why each route needs no API Gateway authorizer, by route. */
+const ROUTE_AUTHENTICATION: ReadonlyArray<[RegExp, string]> = [
+  [
+    /^POST \/alertmanager$/,
+    'Alertmanager can only send a Bearer token or basic auth: the ingest function verifies it in constant time against the Secrets Manager credential before reading the body.',
+  ],
+  [
+    /^(GET|POST|PUT) \/api\//,
+    'The incident API function verifies the Bearer token or basic auth in constant time against the Secrets Manager credential on every /api route.',
+  ],
+  [
+    /^(GET|POST) \/ack\/\{token\}$/,
+    'An acknowledge link is opened from a phone without a login: it carries its own HMAC-SHA256 signature and expiry, which the API function checks in constant time.',
+  ],
+  [/^GET \/healthz$/, 'The health check is deliberately open; it answers the version and nothing else.'],
+];
+
+/** `APIG4` on each route, with the reason that route authenticates in code (or is open on purpose). */
+export function acknowledgeRouteAuthentication(routes: Readonly<Record<string, HttpRoute>>) {
+  for (const [routeKey, route] of Object.entries(routes)) {
+    const reason = ROUTE_AUTHENTICATION.find(([pattern]) => pattern.test(routeKey))?.[1];
+    if (!reason) {
+      throw new Error(
+        `route ${routeKey} has no authentication reason: add one to lib/nag.ts or an authorizer`,
+      );
+    }
+    acknowledgeOn(route, 'AwsSolutions-APIG4', reason);
+  }
 }

@@ -3,7 +3,8 @@ import type { Construct } from 'constructs';
 import type { ResponderConfig } from '../src/config/schema.ts';
 import { ResponderFunction } from './constructs/responder-function.ts';
 import { StateTable } from './constructs/state-table.ts';
-import { acknowledgeFunctionFindings, grantStateAccess } from './nag.ts';
+import { acknowledgeTracing } from './nag.ts';
+import { reservedConcurrencyOf } from './responder-stack.ts';
 
 export interface ResponderDrStackProps extends StackProps {
   readonly config: ResponderConfig;
@@ -27,9 +28,13 @@ export class ResponderDrStack extends Stack {
       description: 'Responder (DR region): DNS failover to the DR site and back',
       timeout: Duration.minutes(10),
       environment: { STATE_TABLE_NAME: this.state.table.tableName },
+      reservedConcurrentExecutions: reservedConcurrencyOf(props.config, 'failover'),
     });
-    grantStateAccess(this.state, this.failover.function, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
-    acknowledgeFunctionFindings(this.failover.function);
+    // As the primary region's failover function: its claims, the audit trail and the kill switch.
+    this.state.grantActionClaims(this.failover.function);
+    this.state.grantAudit(this.failover.function, 'append');
+    this.state.grantAutomationFlag(this.failover.function, 'read');
+    acknowledgeTracing(this.failover);
 
     new CfnOutput(this, 'FailoverFunctionName', {
       value: this.failover.function.functionName,

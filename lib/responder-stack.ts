@@ -1,6 +1,6 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { SecurityGroup, Subnet, Vpc } from 'aws-cdk-lib/aws-ec2';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import {
   ContextAttribute,
   Schedule,
@@ -10,20 +10,22 @@ import {
 import { EventBridgePutEvents } from 'aws-cdk-lib/aws-scheduler-targets';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import type { ActionKind, ResponderConfig } from '../src/config/schema.ts';
+import { type ActionKind, REMEDIATION_KINDS, type ResponderConfig } from '../src/config/schema.ts';
 import { ACTION_REQUESTED, EVENT_SOURCE } from '../src/domain/actions.ts';
+import type { FunctionName } from './bundling.ts';
 import { ActionDispatch } from './constructs/action-dispatch.ts';
 import { EscalationTopics } from './constructs/escalation-topics.ts';
 import { ResponderFunction, retentionFor } from './constructs/responder-function.ts';
 import { StateTable } from './constructs/state-table.ts';
 import { WebhookApi } from './constructs/webhook-api.ts';
+import { grantSecretValue } from './grants.ts';
 import {
-  acknowledgeFunctionFindings,
+  acknowledgeDeadLetterQueue,
   acknowledgeGeneratedSecret,
   acknowledgePagingKeyAccess,
-  acknowledgeStackFindings,
+  acknowledgeRouteAuthentication,
+  acknowledgeTracing,
   acknowledgeVpcAccess,
-  grantStateAccess,
 } from './nag.ts';
 
 /** A secret named in the config, by full ARN or by name. */
@@ -43,6 +45,11 @@ export function probeSecretIds(config: ResponderConfig): string[] {
     }
   }
   return [...ids];
+}
+
+/** The config's reserved concurrency for a function, or none when `lambda.reserveConcurrency` is false. */
+export function reservedConcurrencyOf(config: ResponderConfig, name: FunctionName): number | undefined {
+  return config.lambda.reserveConcurrency ? config.lambda.reservedConcurrency[name] : undefined;
 }
 
 /** `on-call` → `OnCall`: output ids are alphanumeric. */
@@ -81,6 +88,8 @@ export class ResponderStack extends Stack {
   public readonly api: WebhookApi;
   public readonly dispatch: ActionDispatch;
   public readonly functions: Record<'ingest' | 'api' | ActionKind, ResponderFunction>;
+  /** The role EventBridge Scheduler uses to put the scheduled action requests on the bus. */
+  public readonly schedulesRole: Role;
 
   constructor(scope: Construct, id: string, props: ResponderStackProps) {
     super(scope, id, props);
@@ -97,6 +106,7 @@ export class ResponderStack extends Stack {
 
     const ingest = new ResponderFunction(this, 'Ingest', {
       name: 'ingest',
+      reservedConcurrentExecutions: reservedConcurrencyOf(config, 'ingest'),
       config,
       description: 'Responder: Alertmanager webhook ingest',
       timeout: Duration.seconds(15),
@@ -104,6 +114,7 @@ export class ResponderStack extends Stack {
     });
     const api = new ResponderFunction(this, 'IncidentApi', {
       name: 'api',
+      reservedConcurrentExecutions: reservedConcurrencyOf(config, 'api'),
       config,
       description: 'Responder: incident API',
       // API Gateway waits at most 30 s; POST /api/probes waits for the probe function.
@@ -126,6 +137,7 @@ export class ResponderStack extends Stack {
           timeout,
           environment: stateEnv,
           network: kind === 'probe' ? probeNetwork : undefined,
+          reservedConcurrentExecutions: reservedConcurrencyOf(config, kind),
         }),
       ]),
     ) as Record<ActionKind, ResponderFunction>;
@@ -137,7 +149,7 @@ export class ResponderStack extends Stack {
     ingest.function.addEnvironment('EVENT_BUS_NAME', this.dispatch.bus.eventBusName);
     // The probe function requests escalations when a target turns unhealthy.
     actions.probe.function.addEnvironment('EVENT_BUS_NAME', this.dispatch.bus.eventBusName);
-    this.dispatch.bus.grantPutEventsTo(actions.probe.function);
+    this.dispatch.grantActionRequestsTo(actions.probe.function);
     // POST /api/probes runs the probes where they have network access: in the probe function.
     api.function.addEnvironment('PROBE_FUNCTION_NAME', actions.probe.function.functionName);
     // The unqualified function only: grantInvoke() would add every version and alias (":*").
@@ -148,24 +160,48 @@ export class ResponderStack extends Stack {
       }),
     );
     probeSecretIds(config).forEach((secretId, index) => {
-      importSecret(this, `ProbeSecret${index}`, secretId).grantRead(actions.probe.function);
+      grantSecretValue(importSecret(this, `ProbeSecret${index}`, secretId), actions.probe.function);
     });
 
-    // Least privilege: each function gets exactly the table operations and secret it uses.
-    grantStateAccess(this.state, ingest.function, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
-    this.dispatch.bus.grantPutEventsTo(ingest.function);
-    this.webhookSecret.grantRead(ingest.function);
-    grantStateAccess(this.state, api.function, ['GetItem', 'PutItem', 'Query']);
-    this.webhookSecret.grantRead(api.function);
+    // Least privilege: each function gets exactly the table operations, item kinds and secrets it uses
+    // (test/iam-grants.test.ts checks both ways against the calls each bundle makes).
+    const { state } = this;
+    state.grantDeliveryClaims(ingest.function);
+    // floodLimits: ingest counts new incidents, the escalate function counts pages.
+    state.grantFloodLimits(ingest.function);
+    state.grantFloodLimits(actions.escalate.function);
+    state.grantIncidents(ingest.function, 'record');
+    state.grantAudit(ingest.function, 'append');
+    state.grantAutomationFlag(ingest.function, 'read');
+    this.dispatch.grantActionRequestsTo(ingest.function);
+    grantSecretValue(this.webhookSecret, ingest.function);
+
+    state.grantIncidents(api.function, 'read');
+    state.grantIncidentList(api.function);
+    state.grantAudit(api.function, 'append');
+    state.grantAudit(api.function, 'read');
+    state.grantEscalations(api.function);
+    state.grantTargetHealth(api.function, 'list');
+    state.grantAutomationFlag(api.function, 'write');
+    grantSecretValue(this.webhookSecret, api.function);
+
     for (const fn of Object.values(actions)) {
-      grantStateAccess(this.state, fn.function, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
+      state.grantActionClaims(fn.function);
+      state.grantAudit(fn.function, 'append');
     }
+    for (const kind of REMEDIATION_KINDS) state.grantAutomationFlag(actions[kind].function, 'read');
+    state.grantTargetHealth(actions.probe.function, 'record');
+    state.grantIncidents(actions.probe.function, 'record');
+    state.grantIncidents(actions.escalate.function, 'read');
+    // The sweep finds due escalations in the index; without it, tiers after the first are never paged.
+    state.grantEscalations(actions.escalate.function, { sweep: true });
 
     this.api = new WebhookApi(this, 'WebhookApi', {
       ingest: ingest.function,
       api: api.function,
       rateLimit: config.api.throttle.rateLimit,
       burstLimit: config.api.throttle.burstLimit,
+      webhookThrottle: config.api.webhookThrottle,
       accessLogRetention: retentionFor(config.logRetentionDays),
     });
 
@@ -176,13 +212,22 @@ export class ResponderStack extends Stack {
       // The HTTP API's own endpoint (no trailing slash) unless the config names a custom domain.
       PUBLIC_URL: config.api.publicUrl ?? this.api.httpApi.apiEndpoint,
     };
-    for (const fn of [actions.escalate.function, api.function]) {
+    for (const pager of [actions.escalate, api]) {
+      const fn = pager.function;
       for (const [name, value] of Object.entries(pagingEnv)) fn.addEnvironment(name, value);
       this.escalation.grantPublish(fn);
-      this.ackSigningSecret.grantRead(fn);
-      acknowledgePagingKeyAccess(fn);
+      grantSecretValue(this.ackSigningSecret, fn);
+      acknowledgePagingKeyAccess(pager);
     }
 
+    // One role for every schedule, so the bus policy can name it.
+    this.schedulesRole = new Role(this, 'SchedulesRole', {
+      description: 'Responder: EventBridge Scheduler puts scheduled action requests on the bus',
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    });
+    this.dispatch.grantActionRequests(this.schedulesRole);
     const dryRun = config.safety.dryRun;
     this.schedule('ProbeSchedule', 'probe', config.probes.schedule, 'health probes', dryRun);
     this.schedule('BackupSchedule', 'backup', config.backups.schedule, 'database backups', dryRun);
@@ -210,9 +255,10 @@ export class ResponderStack extends Stack {
     new CfnOutput(this, 'StateTableName', { value: this.state.table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.dispatch.bus.eventBusName });
 
-    for (const fn of Object.values(this.functions)) acknowledgeFunctionFindings(fn.function);
-    if (probeNetwork) acknowledgeVpcAccess(actions.probe.function);
-    acknowledgeStackFindings(this);
+    for (const fn of Object.values(this.functions)) acknowledgeTracing(fn);
+    if (probeNetwork) acknowledgeVpcAccess(actions.probe);
+    acknowledgeRouteAuthentication(this.api.routes);
+    for (const queue of Object.values(this.dispatch.deadLetterQueues)) acknowledgeDeadLetterQueue(queue);
   }
 
   /** The VPC, subnets and security groups from `probes.vpc`, imported without lookups (synth stays offline). */
@@ -276,19 +322,22 @@ export class ResponderStack extends Stack {
     new Schedule(this, id, {
       description: `Responder: ${what}`,
       schedule: ScheduleExpression.expression(expression),
-      target: new EventBridgePutEvents({
-        eventBus: this.dispatch.bus,
-        source: EVENT_SOURCE,
-        detailType: ACTION_REQUESTED,
-        detail: ScheduleTargetInput.fromObject({
-          actionId: `schedule-${kind}-${ContextAttribute.scheduledTime}`,
-          kind,
-          trigger: 'schedule',
-          requestedAt: ContextAttribute.scheduledTime,
-          dryRun,
-          params: { scheduled: true },
-        }),
-      }),
+      target: new EventBridgePutEvents(
+        {
+          eventBus: this.dispatch.bus,
+          source: EVENT_SOURCE,
+          detailType: ACTION_REQUESTED,
+          detail: ScheduleTargetInput.fromObject({
+            actionId: `schedule-${kind}-${ContextAttribute.scheduledTime}`,
+            kind,
+            trigger: 'schedule',
+            requestedAt: ContextAttribute.scheduledTime,
+            dryRun,
+            params: { scheduled: true },
+          }),
+        },
+        { role: this.schedulesRole },
+      ),
     });
   }
 }

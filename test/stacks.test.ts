@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, CfnResource, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -7,9 +7,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type ResponderApp } from '../lib/app.ts';
 import { EscalationTopics } from '../lib/constructs/escalation-topics.ts';
 import { ResponderFunction } from '../lib/constructs/responder-function.ts';
+import { StateTable } from '../lib/constructs/state-table.ts';
 import { WebhookApi } from '../lib/constructs/webhook-api.ts';
 import { ACTION_KINDS, type ResponderConfig } from '../src/config/schema.ts';
 import { testConfig } from './support/runtime.ts';
+import {
+  busPolicyStatements,
+  decide,
+  functionsOf,
+  type Statement as IamStatement,
+  ResolvedTemplate,
+} from './support/template-iam.ts';
 
 /** Synthesis without esbuild: bundling is covered by `npm run synth` and the benchmark. */
 const appWithoutBundling = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -457,7 +465,7 @@ describe('Stack: Responder, escalation paging', () => {
   it('lets only the escalate and API functions publish, on the topic ARNs only, and use the topic key', () => {
     const statements = statementsOf(template);
     const publish = statements.filter((s) => actionsOf(s).includes('sns:Publish'));
-    expect(new Set(publish.map((s) => s.policy.replace(/Function.*$/, '')))).toEqual(
+    expect(new Set(publish.map((s) => s.policy.replace(/(Function|ServiceRole).*$/, '')))).toEqual(
       new Set(['EscalateAction', 'IncidentApi']),
     );
     const topicRefs = TOPIC_NAMES.map((name) => ({ Ref: topicId(name) }));
@@ -470,7 +478,7 @@ describe('Stack: Responder, escalation paging', () => {
     }
     const keyId = idsOf('AWS::KMS::Key').find((id) => id.startsWith('EscalationTopicsKey'));
     const keyStatements = statements.filter((s) => JSON.stringify(s.Resource).includes(`"${keyId}"`));
-    expect(new Set(keyStatements.map((s) => s.policy.replace(/Function.*$/, '')))).toEqual(
+    expect(new Set(keyStatements.map((s) => s.policy.replace(/(Function|ServiceRole).*$/, '')))).toEqual(
       new Set(['EscalateAction', 'IncidentApi']),
     );
     for (const statement of keyStatements) {
@@ -481,7 +489,7 @@ describe('Stack: Responder, escalation paging', () => {
     const ackReaders = statements.filter(
       (s) => JSON.stringify(s.Resource) === JSON.stringify({ Ref: ackSecret }),
     );
-    expect(new Set(ackReaders.map((s) => s.policy.replace(/Function.*$/, '')))).toEqual(
+    expect(new Set(ackReaders.map((s) => s.policy.replace(/(Function|ServiceRole).*$/, '')))).toEqual(
       new Set(['EscalateAction', 'IncidentApi']),
     );
     for (const statement of ackReaders)
@@ -553,7 +561,7 @@ describe('Stack: Responder, escalation paging', () => {
         1,
       );
       const readers = statementsOf(importedTemplate).filter((s) => s.Resource === secretArn);
-      expect(new Set(readers.map((s) => s.policy.replace(/Function.*$/, '')))).toEqual(
+      expect(new Set(readers.map((s) => s.policy.replace(/(Function|ServiceRole).*$/, '')))).toEqual(
         new Set(['EscalateAction', 'IncidentApi']),
       );
       importedTemplate.hasOutput('AckSigningSecretName', { Value: 'ops/ack-key' });
@@ -561,7 +569,7 @@ describe('Stack: Responder, escalation paging', () => {
 
     it('passes the named secret and the public URL to the escalate and API functions', () => {
       const paged = Object.entries(variablesOf(importedTemplate)).filter(([, env]) => 'PUBLIC_URL' in env);
-      expect(paged.map(([id]) => id.replace(/Function.*$/, '')).sort()).toEqual([
+      expect(paged.map(([id]) => id.replace(/(Function|ServiceRole).*$/, '')).sort()).toEqual([
         'EscalateAction',
         'IncidentApi',
       ]);
@@ -598,6 +606,84 @@ describe('cdk-nag: AwsSolutions', () => {
     const report = new AwsSolutionsChecks(app).validateScope(app);
     expect(report.violations.map((v) => v.ruleName)).toEqual([]);
     expect(report.success).toBe(true);
+  });
+
+  it('acknowledges each finding on the one resource it is about, with its exact id and a reason', () => {
+    const config = testConfig({
+      probes: {
+        targets: [{ name: 'db', kind: 'tcp', host: '10.0.0.5', port: 5432 }],
+        vpc: {
+          vpcId: 'vpc-0abc',
+          availabilityZones: ['eu-west-1a'],
+          privateSubnetIds: ['subnet-0abc'],
+          securityGroupIds: ['sg-0abc'],
+        },
+      },
+    });
+    const { app } = buildApp(config, appWithoutBundling());
+    const acknowledged = app.node.findAll().flatMap((construct) =>
+      construct.node.metadata
+        .filter((entry) => entry.type === 'aws:cdk:acknowledged-rules')
+        .flatMap((entry) =>
+          Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({
+            construct,
+            id,
+            reason,
+          })),
+        ),
+    );
+    expect(acknowledged.length).toBeGreaterThan(10);
+    for (const { construct, id, reason } of acknowledged) {
+      expect(CfnResource.isCfnResource(construct), `${id} on ${construct.node.path}`).toBe(true);
+      expect(reason.length, `${id} on ${construct.node.path}`).toBeGreaterThan(40);
+      if (id.includes('IAM4') || id.includes('IAM5')) expect(id).toMatch(/\[(Resource|Action|Policy)::.+\]$/);
+    }
+    const where = (rule: string) =>
+      acknowledged
+        .filter(({ id }) => id.includes(rule))
+        .map(({ construct }) => (construct as CfnResource).cfnResourceType)
+        .sort();
+    // One per route, never the stack.
+    expect(where('APIG4')).toEqual(Array(11).fill('AWS::ApiGatewayV2::Route'));
+    // X-Ray's '*' on the tracing policies only (seven functions and the DR failover).
+    expect(where('IAM5[Resource::*]')).toEqual(Array(8).fill('AWS::IAM::Policy'));
+    // No function uses AWSLambdaBasicExecutionRole; the VPC policy only on the probe function's role.
+    expect(where('AWSLambdaBasicExecutionRole')).toEqual([]);
+    expect(where('AWSLambdaVPCAccessExecutionRole')).toEqual(['AWS::IAM::Role']);
+    expect(where('SQS3')).toEqual(Array(5).fill('AWS::SQS::Queue'));
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+  });
+
+  it('lets each function write logs to its own log group only, and trace: no managed policy', () => {
+    const { primary } = buildApp(testConfig(), appWithoutBundling());
+    const template = Template.fromStack(primary);
+    const resolved = new ResolvedTemplate(
+      template.toJSON() as ResolvedTemplate['template'],
+      'eu-west-1',
+      'p',
+    );
+    const functions = functionsOf(resolved);
+    expect(functions).toHaveLength(7);
+    for (const fn of functions) {
+      const logGroup = resolved.resolve(
+        (resolved.properties(fn.logicalId).LoggingConfig as { LogGroup: unknown }).LogGroup,
+      );
+      const logs = fn.statements.filter((s) => [s.Action ?? []].flat().some((a) => a.startsWith('logs:')));
+      expect(logs.flatMap((s) => [s.Action ?? []].flat()).sort()).toEqual([
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+      ]);
+      expect(logs.flatMap((s) => [s.Resource ?? []].flat())).toEqual([
+        `arn:aws:logs:eu-west-1:123456789012:log-group:${logGroup}:*`,
+      ]);
+      const anywhere = fn.statements.filter((s) => [s.Resource ?? []].flat().includes('*'));
+      expect(anywhere.flatMap((s) => [s.Action ?? []].flat()).sort()).toEqual([
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ]);
+    }
+    template.allResourcesProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
   });
 
   it('is live: it flags an unencrypted, unlogged bucket', () => {
@@ -676,5 +762,257 @@ describe('Construct validation', () => {
           memorySize: 64,
         }),
     ).toThrow(/memorySize must be between 128 and 10240 MB/);
+  });
+});
+
+describe('State table access: each function reaches only its own item kinds', () => {
+  const built = buildApp(testConfig(), appWithoutBundling());
+  const primary = new ResolvedTemplate(
+    Template.fromStack(built.primary).toJSON() as ResolvedTemplate['template'],
+    'eu-west-1',
+    'primary',
+  );
+  const functions = functionsOf(primary);
+  const table = primary.getAtt(primary.idsOf('AWS::DynamoDB::Table')[0] ?? '', 'Arn');
+  const decisionOf = (name: string, action: string, pk: string, index?: string) => {
+    const fn = functions.find((f) => f.environment.POWERTOOLS_SERVICE_NAME === `responder-${name}`);
+    if (!fn) throw new Error(`no function ${name}`);
+    return decide(fn.statements, [], {
+      action: `dynamodb:${action}`,
+      resource: index ? `${table}/index/${index}` : table,
+      context: { 'dynamodb:LeadingKeys': [pk] },
+    });
+  };
+
+  it('conditions every DynamoDB grant on the partition keys (ForAllValues:StringLike dynamodb:LeadingKeys)', () => {
+    for (const stack of [built.primary, built.dr]) {
+      const dynamo = statementsOf(Template.fromStack(stack)).filter((s) =>
+        actionsOf(s).some((a) => a.startsWith('dynamodb:')),
+      );
+      expect(dynamo.length).toBeGreaterThanOrEqual(3);
+      for (const statement of dynamo) {
+        const condition = (statement as { Condition?: Record<string, Record<string, unknown>> }).Condition;
+        expect(condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']).toBeDefined();
+      }
+    }
+  });
+
+  it('keeps the probe function, which talks to arbitrary networks, off the kill switch, escalations and claims of others', () => {
+    expect(decisionOf('probe', 'PutItem', 'PROBES')).toBe('allowed');
+    expect(decisionOf('probe', 'PutItem', 'INC#20260101-00000000')).toBe('allowed');
+    expect(decisionOf('probe', 'PutItem', 'FLAG#automation')).toBe('implicitly denied');
+    expect(decisionOf('probe', 'PutItem', 'ESC#20260101-00000000')).toBe('implicitly denied');
+    expect(decisionOf('probe', 'PutItem', 'DELIVERY#abc')).toBe('implicitly denied');
+    expect(decisionOf('probe', 'DeleteItem', 'AUDIT#INC#20260101-00000000')).toBe('implicitly denied');
+  });
+
+  it('lets only the API switch automation, and only the escalate and API functions write escalations', () => {
+    for (const name of ['ingest', 'probe', 'backup', 'rotate', 'failover', 'escalate']) {
+      expect(decisionOf(name, 'PutItem', 'FLAG#automation')).toBe('implicitly denied');
+    }
+    expect(decisionOf('api', 'PutItem', 'FLAG#automation')).toBe('allowed');
+    for (const name of ['ingest', 'probe', 'backup']) {
+      expect(decisionOf(name, 'PutItem', 'ESC#20260101-00000000')).toBe('implicitly denied');
+    }
+    expect(decisionOf('escalate', 'PutItem', 'ESC#20260101-00000000')).toBe('allowed');
+    expect(decisionOf('escalate', 'Query', 'ESCALATION-DUE', 'gsi1')).toBe('allowed');
+    expect(decisionOf('escalate', 'Query', 'INCIDENT', 'gsi1')).toBe('implicitly denied');
+    expect(decisionOf('api', 'Query', 'INCIDENT', 'gsi1')).toBe('allowed');
+  });
+
+  it('gives backup, rotate and failover their claims, the audit trail and the kill switch (read), no incident', () => {
+    for (const name of ['backup', 'rotate', 'failover']) {
+      expect(decisionOf(name, 'PutItem', 'ACTION#a-1')).toBe('allowed');
+      expect(decisionOf(name, 'GetItem', 'FLAG#automation')).toBe('allowed');
+      expect(decisionOf(name, 'PutItem', 'INC#20260101-00000000')).toBe('implicitly denied');
+      expect(decisionOf(name, 'GetItem', 'LIMIT#x')).toBe('implicitly denied');
+    }
+  });
+
+  it('StateTable.grantFloodLimits allows counting up LIMIT# items, nothing else', () => {
+    const stack = new Stack(appWithoutBundling(), 'Limits', { env: { region: 'eu-west-1' } });
+    const state = new StateTable(stack, 'State');
+    const fn = new ResponderFunction(stack, 'Fn', {
+      name: 'ingest',
+      config: testConfig(),
+      description: 'test',
+    });
+    state.grantFloodLimits(fn.function);
+    const resolved = new ResolvedTemplate(
+      Template.fromStack(stack).toJSON() as ResolvedTemplate['template'],
+      'eu-west-1',
+      'limits',
+    );
+    const [only] = functionsOf(resolved);
+    const tableArn = resolved.getAtt(resolved.idsOf('AWS::DynamoDB::Table')[0] ?? '', 'Arn');
+    const call = (action: string, pk: string) =>
+      decide(only?.statements ?? [], [], {
+        action,
+        resource: tableArn,
+        context: { 'dynamodb:LeadingKeys': [pk] },
+      });
+    expect(call('dynamodb:UpdateItem', 'LIMIT#ingest')).toBe('allowed');
+    expect(call('dynamodb:GetItem', 'LIMIT#ingest')).toBe('implicitly denied');
+    expect(call('dynamodb:PutItem', 'LIMIT#ingest')).toBe('implicitly denied');
+    expect(call('dynamodb:UpdateItem', 'INC#x')).toBe('implicitly denied');
+  });
+});
+
+describe('Event bus: only Responder roles request actions', () => {
+  const built = buildApp(testConfig(), appWithoutBundling());
+  const template = Template.fromStack(built.primary);
+  const resolved = new ResolvedTemplate(template.toJSON() as ResolvedTemplate['template'], 'eu-west-1', 'p');
+  const busArn = resolved.getAtt(resolved.idsOf('AWS::Events::EventBus')[0] ?? '', 'Arn');
+  const roleArnOf = (name: string) =>
+    functionsOf(resolved).find((f) => f.environment.POWERTOOLS_SERVICE_NAME === `responder-${name}`)
+      ?.roleArn ?? '';
+  const schedulesRole = resolved.getAtt(
+    resolved.idsOf('AWS::IAM::Role').find((id) => id.startsWith('SchedulesRole')) ?? '',
+    'Arn',
+  );
+  // An administrator of the account: allowed everything by its own policy.
+  const admin: IamStatement[] = [{ Effect: 'Allow', Action: '*', Resource: '*' }];
+  const put = (principal: string, source: string) =>
+    decide(admin, busPolicyStatements(resolved), {
+      action: 'events:PutEvents',
+      resource: busArn,
+      context: {
+        'aws:PrincipalArn': [principal],
+        'events:source': [source],
+        'events:detail-type': ['Action Requested'],
+      },
+    });
+
+  it('denies putting source "responder" events to every principal but ingest, probe and the schedules', () => {
+    expect(put('arn:aws:iam::123456789012:role/Admin', 'responder')).toBe('explicitly denied');
+    expect(put(roleArnOf('api'), 'responder')).toBe('explicitly denied');
+    expect(put(roleArnOf('backup'), 'responder')).toBe('explicitly denied');
+    expect(put(roleArnOf('ingest'), 'responder')).toBe('allowed');
+    expect(put(roleArnOf('probe'), 'responder')).toBe('allowed');
+    expect(put(schedulesRole, 'responder')).toBe('allowed');
+    // Other sources are left to each principal's own policy.
+    expect(put('arn:aws:iam::123456789012:role/Admin', 'billing')).toBe('allowed');
+  });
+
+  it('names exactly three roles in the exception, conditioned on events:source', () => {
+    template.hasResourceProperties('AWS::Events::EventBusPolicy', {
+      Statement: Match.objectLike({
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 'events:PutEvents',
+        Condition: {
+          StringEquals: { 'events:source': 'responder' },
+          ArnNotEquals: { 'aws:PrincipalArn': Match.arrayWith([]) },
+        },
+      }),
+    });
+    const [policy] = busPolicyStatements(resolved);
+    expect(
+      (policy?.Condition?.ArnNotEquals?.['aws:PrincipalArn'] as string[] | undefined)?.toSorted(),
+    ).toEqual([roleArnOf('ingest'), roleArnOf('probe'), schedulesRole].toSorted());
+  });
+
+  it('runs every schedule as the one schedules role', () => {
+    const schedules = template.findResources('AWS::Scheduler::Schedule') as Resources;
+    expect(Object.keys(schedules)).toHaveLength(3);
+    for (const schedule of Object.values(schedules)) {
+      const roleArn = resolved.resolve((schedule.Properties.Target as { RoleArn: unknown }).RoleArn);
+      expect(roleArn).toBe(schedulesRole);
+    }
+  });
+});
+
+describe('Stack: Responder, flood resistance', () => {
+  it('throttles POST /alertmanager on its own, and every other route with api.throttle', () => {
+    // GIVEN
+    const config = testConfig({
+      api: { throttle: { rateLimit: 7, burstLimit: 11 }, webhookThrottle: { rateLimit: 3, burstLimit: 4 } },
+    });
+    // WHEN
+    const template = Template.fromStack(buildApp(config, appWithoutBundling()).primary);
+    // THEN
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 7, ThrottlingBurstLimit: 11 },
+      RouteSettings: { 'POST /alertmanager': { ThrottlingRateLimit: 3, ThrottlingBurstLimit: 4 } },
+    });
+    const routes = template.findResources('AWS::ApiGatewayV2::Route', {
+      Properties: { RouteKey: 'POST /alertmanager' },
+    });
+    const [stage] = Object.values(template.findResources('AWS::ApiGatewayV2::Stage')) as Array<{
+      DependsOn?: string[];
+    }>;
+    expect(stage?.DependsOn).toEqual(expect.arrayContaining(Object.keys(routes)));
+  });
+
+  it('gives the webhook its own default allowance (20/s, burst 50) apart from the API (50/s, burst 100)', () => {
+    const template = Template.fromStack(buildApp(testConfig(), appWithoutBundling()).primary);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      RouteSettings: { 'POST /alertmanager': { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 50 } },
+    });
+  });
+
+  it('reserves the configured concurrency for every function of both stacks', () => {
+    // GIVEN
+    const config = testConfig({ lambda: { reservedConcurrency: { ingest: 30, failover: 3 } } });
+    // WHEN
+    const built = buildApp(config, appWithoutBundling());
+    // THEN
+    const reservedOf = (stack: Stack) =>
+      Object.fromEntries(
+        Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function') as Resources).map(
+          (fn) => [
+            (
+              (fn.Properties.Environment as { Variables: Record<string, string> }).Variables
+                .POWERTOOLS_SERVICE_NAME ?? ''
+            ).replace('responder-', ''),
+            fn.Properties.ReservedConcurrentExecutions,
+          ],
+        ),
+      );
+    expect(reservedOf(built.primary)).toEqual({
+      ingest: 30,
+      api: 10,
+      probe: 5,
+      backup: 2,
+      rotate: 2,
+      failover: 3,
+      escalate: 10,
+    });
+    expect(reservedOf(built.dr)).toEqual({ failover: 3 });
+  });
+
+  it('reserves nothing when lambda.reserveConcurrency is false', () => {
+    const built = buildApp(testConfig({ lambda: { reserveConcurrency: false } }), appWithoutBundling());
+    for (const stack of [built.primary, built.dr]) {
+      Template.fromStack(stack).allResourcesProperties('AWS::Lambda::Function', {
+        ReservedConcurrentExecutions: Match.absent(),
+      });
+    }
+  });
+
+  it('refuses a reservation of 0 and a non-positive throttle, naming the field', () => {
+    expect(() => testConfig({ lambda: { reservedConcurrency: { escalate: 0 } } })).toThrow(
+      /lambda\.reservedConcurrency\.escalate: reserve at least 1 \(0 would stop the function\)/,
+    );
+    expect(() => testConfig({ api: { webhookThrottle: { rateLimit: 0 } } })).toThrow(
+      /api\.webhookThrottle\.rateLimit: use a rate above 0/,
+    );
+    expect(() => testConfig({ api: { webhookThrottle: { burstLimit: 2.5 } } })).toThrow(
+      /api\.webhookThrottle\.burstLimit: use a whole number/,
+    );
+  });
+
+  it('ResponderFunction refuses a reservation that would stop the function', () => {
+    const stack = new Stack(appWithoutBundling(), 'Reserved');
+    expect(
+      () =>
+        new ResponderFunction(stack, 'Fn', {
+          name: 'ingest',
+          config: testConfig(),
+          description: 'x',
+          reservedConcurrentExecutions: 0,
+        }),
+    ).toThrow(/reservedConcurrentExecutions must be a whole number of at least 1/);
   });
 });

@@ -1,6 +1,7 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Lazy } from 'aws-cdk-lib';
 import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { AnyPrincipal, Effect, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -17,17 +18,37 @@ export interface ActionDispatchProps {
 /**
  * The event bus that carries "Action Requested" events from ingest and the schedules to the action
  * functions: one rule per kind, each target with its own encrypted dead-letter queue.
+ *
+ * Its resource policy denies `events:PutEvents` with `events:source` = `responder` to every principal
+ * but the roles given `grantActionRequests`: an action request means failover, rotation or a backup,
+ * so anyone else in the account (who may put events on any bus) must not be able to forge one.
  */
 export class ActionDispatch extends Construct {
   public readonly bus: EventBus;
   public readonly rules: Partial<Record<ActionKind, Rule>> = {};
   public readonly deadLetterQueues: Partial<Record<ActionKind, Queue>> = {};
+  /** Role ARNs allowed to put "Action Requested" events (`source: responder`). */
+  private readonly requesters: string[] = [];
 
   constructor(scope: Construct, id: string, props: ActionDispatchProps) {
     super(scope, id);
     const kinds = Object.keys(props.targets) as ActionKind[];
     if (kinds.length === 0) throw new Error('ActionDispatch needs at least one target function');
     this.bus = new EventBus(this, 'Bus', { description: 'Responder action requests' });
+    this.bus.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'OnlyResponderRolesRequestActions',
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['events:PutEvents'],
+        resources: [this.bus.eventBusArn],
+        conditions: {
+          StringEquals: { 'events:source': EVENT_SOURCE },
+          // Resolved at synthesis, after every grantActionRequests call.
+          ArnNotEquals: { 'aws:PrincipalArn': Lazy.list({ produce: () => this.requesters }) },
+        },
+      }),
+    );
     for (const kind of kinds) {
       const target = props.targets[kind];
       if (!target) continue;
@@ -51,5 +72,20 @@ export class ActionDispatch extends Construct {
       this.rules[kind] = rule;
       this.deadLetterQueues[kind] = dlq;
     }
+  }
+
+  /**
+   * Lets a role put action requests on the bus: `events:PutEvents` on it, and an exception from the
+   * bus policy's deny of `source: responder`.
+   */
+  grantActionRequests(role: IRole): void {
+    this.bus.grantPutEventsTo(role);
+    this.requesters.push(role.roleArn);
+  }
+
+  /** `grantActionRequests` for a function's execution role. */
+  grantActionRequestsTo(fn: IFunction): void {
+    if (!fn.role) throw new Error(`${fn.node.path} has no execution role to allow action requests from`);
+    this.grantActionRequests(fn.role);
   }
 }

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ISecurityGroup, ISubnet, IVpc } from 'aws-cdk-lib/aws-ec2';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { ManagedPolicy, Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, type CfnFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -37,6 +38,12 @@ export interface ResponderFunctionProps {
   readonly timeout?: Duration;
   /** @default 512 */
   readonly memorySize?: number;
+  /**
+   * Executions reserved for this function, which are also its cap: a flood of one trigger can neither
+   * take the account's concurrency from the others nor be starved by them.
+   * @default - none: the function shares the account's unreserved concurrency
+   */
+  readonly reservedConcurrentExecutions?: number;
   /** @default - none beyond the Powertools settings */
   readonly environment?: Record<string, string>;
   /** Runs the function in these subnets, e.g. to reach private databases. @default - not in a VPC */
@@ -50,21 +57,56 @@ export interface ResponderFunctionProps {
 /**
  * One Responder Lambda: bundled locally by esbuild (no Docker), Node.js 24 on arm64, source maps,
  * X-Ray tracing, and its own log group with the configured retention.
+ *
+ * Its role may write to that log group only (not AWSLambdaBasicExecutionRole, which allows every log
+ * group); X-Ray's two actions, which take no resource, sit in a policy of their own (`tracingPolicy`)
+ * so an acknowledgement of their `*` covers nothing else.
  */
 export class ResponderFunction extends Construct {
   public readonly function: NodejsFunction;
   public readonly logGroup: LogGroup;
+  /** The execution role; grants to the function land in its default policy. */
+  public readonly role: Role;
+  /** `xray:PutTraceSegments` and `xray:PutTelemetryRecords` on `*`, alone. */
+  public readonly tracingPolicy: Policy;
 
   constructor(scope: Construct, id: string, props: ResponderFunctionProps) {
     super(scope, id);
     if (props.memorySize !== undefined && (props.memorySize < 128 || props.memorySize > 10240)) {
       throw new Error(`memorySize must be between 128 and 10240 MB, got ${props.memorySize}`);
     }
+    const reserved = props.reservedConcurrentExecutions;
+    if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1)) {
+      throw new Error(
+        `reservedConcurrentExecutions must be a whole number of at least 1 (0 stops the function), got ${reserved}`,
+      );
+    }
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: retentionFor(props.config.logRetentionDays),
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    this.role = new Role(this, 'ServiceRole', {
+      description: `Responder ${props.name} function`,
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    });
+    this.logGroup.grantWrite(this.role);
+    if (props.network) {
+      // Lambda creates and removes the function's network interfaces with these permissions.
+      this.role.addManagedPolicy(
+        ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'),
+      );
+    }
+    this.tracingPolicy = new Policy(this, 'Tracing', {
+      roles: [this.role],
+      statements: [
+        new PolicyStatement({
+          actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+          resources: ['*'],
+        }),
+      ],
+    });
     this.function = new NodejsFunction(this, 'Function', {
+      role: this.role,
       entry: join(ROOT, 'functions', props.name, 'handler.ts'),
       handler: 'handler',
       projectRoot: ROOT,
@@ -74,7 +116,7 @@ export class ResponderFunction extends Construct {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(30),
-      tracing: Tracing.ACTIVE,
+      reservedConcurrentExecutions: reserved,
       logGroup: this.logGroup,
       vpc: props.network?.vpc,
       vpcSubnets: props.network ? { subnets: props.network.subnets } : undefined,
@@ -100,5 +142,9 @@ export class ResponderFunction extends Construct {
         define: configDefine(props.config),
       },
     });
+    // Active tracing set on the resource: the `tracing` prop would put X-Ray's statement into the
+    // role's default policy, next to the grants (see `tracingPolicy`).
+    (this.function.node.defaultChild as CfnFunction).tracingConfig = { mode: 'Active' };
+    this.function.node.addDependency(this.tracingPolicy);
   }
 }

@@ -1,17 +1,35 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { STATE_TABLE_KEYS } from '../../src/adapters/dynamodb-state-store.ts';
+import {
+  STATE_INDEX_PARTITIONS,
+  STATE_KEY_PREFIXES,
+  STATE_TABLE_KEYS,
+  type StateItemKind,
+} from '../../src/adapters/dynamodb-state-store.ts';
 
 export interface StateTableProps {
   /** @default RemovalPolicy.RETAIN - incidents and the audit trail outlive the stack */
   readonly removalPolicy?: RemovalPolicy;
 }
 
+type ItemAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query';
+
+/** The `dynamodb:LeadingKeys` pattern of an item kind: its prefix and anything after it, or the exact key. */
+export function leadingKeyPattern(kind: StateItemKind): string {
+  const prefix = STATE_KEY_PREFIXES[kind];
+  return prefix.endsWith('#') ? `${prefix}*` : prefix;
+}
+
 /**
  * The single table for incidents, dedupe keys, locks, flags and the audit trail: on-demand,
  * point-in-time recovery, TTL on `expiresAt`, encrypted with a customer-managed key that rotates.
+ *
+ * Access is granted per concern (`grantIncidents`, `grantEscalations`, ...): each grant names the
+ * operations, the table or its index, and the partition keys (`dynamodb:LeadingKeys`) of the item kinds
+ * that concern uses, so a function's policy follows from what it does and it can touch no other items.
  */
 export class StateTable extends Construct {
   public readonly table: Table;
@@ -41,5 +59,84 @@ export class StateTable extends Construct {
       partitionKey: { name: 'gsi1pk', type: AttributeType.STRING },
       sortKey: { name: 'gsi1sk', type: AttributeType.STRING },
     });
+  }
+
+  /** Incidents: `read` gets one by id; `record` also opens, updates and finds them by alert group. */
+  grantIncidents(grantee: IGrantable, access: 'read' | 'record'): void {
+    if (access === 'read') this.grantItems(grantee, ['GetItem'], ['incident']);
+    else this.grantItems(grantee, ['GetItem', 'PutItem'], ['incident', 'incidentGroup']);
+  }
+
+  /** The incident list, newest first, from the index. */
+  grantIncidentList(grantee: IGrantable): void {
+    this.grantIndexQuery(grantee, [STATE_INDEX_PARTITIONS.incidents]);
+  }
+
+  /** Escalations: read and write them (pages, acknowledgements); `sweep` also finds the due ones in the index. */
+  grantEscalations(grantee: IGrantable, options: { readonly sweep?: boolean } = {}): void {
+    this.grantItems(grantee, ['GetItem', 'PutItem'], ['escalation']);
+    if (options.sweep) this.grantIndexQuery(grantee, [STATE_INDEX_PARTITIONS.dueEscalations]);
+  }
+
+  /** The audit trail: `append` adds entries; `read` lists them. */
+  grantAudit(grantee: IGrantable, access: 'append' | 'read'): void {
+    this.grantItems(grantee, [access === 'append' ? 'PutItem' : 'Query'], ['audit']);
+  }
+
+  /** At-most-once claims on webhook deliveries: claim, finish, give back. */
+  grantDeliveryClaims(grantee: IGrantable): void {
+    // GetItem: a claim held by someone else is read to tell "in progress" (retry) from "done" (duplicate).
+    this.grantItems(grantee, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'], ['delivery']);
+  }
+
+  /** At-most-once claims on action requests: claim, finish, give back. */
+  grantActionClaims(grantee: IGrantable): void {
+    this.grantItems(grantee, ['PutItem', 'UpdateItem', 'DeleteItem'], ['action']);
+  }
+
+  /** The automation kill switch: `read` it, or `write` it too (the operator API). */
+  grantAutomationFlag(grantee: IGrantable, access: 'read' | 'write'): void {
+    this.grantItems(grantee, access === 'read' ? ['GetItem'] : ['GetItem', 'PutItem'], ['flag']);
+  }
+
+  /** Probe target health: `record` reads and writes one target's; `list` queries them all. */
+  grantTargetHealth(grantee: IGrantable, access: 'record' | 'list'): void {
+    this.grantItems(grantee, access === 'record' ? ['GetItem', 'PutItem'] : ['Query'], ['targetHealth']);
+  }
+
+  /** Flood-limit counters (`LIMIT#...`): count up (and count a refusal) in one UpdateItem each. */
+  grantFloodLimits(grantee: IGrantable): void {
+    this.grantItems(grantee, ['UpdateItem'], ['limit']);
+  }
+
+  /** Operations on the table's items of the given kinds only, and the key DynamoDB needs for them. */
+  private grantItems(grantee: IGrantable, actions: readonly ItemAction[], kinds: readonly StateItemKind[]) {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: actions.map((action) => `dynamodb:${action}`),
+        resources: [this.table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': kinds.map(leadingKeyPattern) },
+        },
+      }),
+    );
+    this.grantKey(grantee);
+  }
+
+  /** Queries of the index, in the named index partitions only (a query's leading key is its `gsi1pk`). */
+  private grantIndexQuery(grantee: IGrantable, partitions: readonly string[]) {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${this.table.tableArn}/index/${STATE_TABLE_KEYS.index}`],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...partitions] } },
+      }),
+    );
+    this.grantKey(grantee);
+  }
+
+  /** The table's key, as DynamoDB uses it on the caller's behalf; identical statements are merged by the CDK. */
+  private grantKey(grantee: IGrantable) {
+    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
   }
 }

@@ -1,20 +1,36 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  type CfnStage,
+  HttpApi,
+  HttpMethod,
+  type HttpRoute,
+  HttpStage,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+
+/** The route Alertmanager posts to. */
+export const WEBHOOK_ROUTE = 'POST /alertmanager';
 
 export interface WebhookApiProps {
   /** Handles `POST /alertmanager`. */
   readonly ingest: IFunction;
   /** Handles `GET /healthz`, the `/api/...` routes and the acknowledge links (`/ack/{token}`). */
   readonly api: IFunction;
-  /** Steady-state requests per second across the stage. */
+  /** Steady-state requests per second of each route but the webhook (the stage's default). */
   readonly rateLimit: number;
-  /** Burst capacity across the stage. */
+  /** Burst capacity of each route but the webhook (the stage's default). */
   readonly burstLimit: number;
+  /**
+   * Throttling of `POST /alertmanager` alone (a route setting of the stage), so Alertmanager's
+   * deliveries and the other routes cannot use up each other's allowance.
+   * @default - the stage's rateLimit and burstLimit
+   */
+  readonly webhookThrottle?: { readonly rateLimit: number; readonly burstLimit: number };
   /** @default RetentionDays.ONE_MONTH */
   readonly accessLogRetention?: RetentionDays;
 }
@@ -24,11 +40,21 @@ export class WebhookApi extends Construct {
   public readonly httpApi: HttpApi;
   public readonly stage: HttpStage;
   public readonly accessLogs: LogGroup;
+  /** Each route by its route key, e.g. `POST /alertmanager`. */
+  public readonly routes: Readonly<Record<string, HttpRoute>>;
 
   constructor(scope: Construct, id: string, props: WebhookApiProps) {
     super(scope, id);
     if (props.rateLimit <= 0 || props.burstLimit <= 0) {
       throw new Error('rateLimit and burstLimit must be positive: API Gateway would reject every request');
+    }
+    if (
+      props.webhookThrottle &&
+      (props.webhookThrottle.rateLimit <= 0 || props.webhookThrottle.burstLimit <= 0)
+    ) {
+      throw new Error(
+        'webhookThrottle rateLimit and burstLimit must be positive: API Gateway would reject every delivery',
+      );
     }
     this.httpApi = new HttpApi(this, 'HttpApi', {
       description: 'Responder: Alertmanager webhook and incident API',
@@ -64,28 +90,38 @@ export class WebhookApi extends Construct {
 
     const ingest = new HttpLambdaIntegration('Ingest', props.ingest);
     const api = new HttpLambdaIntegration('IncidentApi', props.api);
-    this.httpApi.addRoutes({ path: '/alertmanager', methods: [HttpMethod.POST], integration: ingest });
-    this.httpApi.addRoutes({ path: '/healthz', methods: [HttpMethod.GET], integration: api });
-    this.httpApi.addRoutes({ path: '/api/incidents', methods: [HttpMethod.GET], integration: api });
-    this.httpApi.addRoutes({ path: '/api/incidents/{id}', methods: [HttpMethod.GET], integration: api });
-    this.httpApi.addRoutes({
-      path: '/api/automation',
-      methods: [HttpMethod.GET, HttpMethod.PUT],
-      integration: api,
-    });
-    this.httpApi.addRoutes({
-      path: '/api/probes',
-      methods: [HttpMethod.GET, HttpMethod.POST],
-      integration: api,
-    });
+    const routes: Record<string, HttpRoute> = {};
+    const add = (path: string, methods: HttpMethod[], integration: HttpLambdaIntegration) => {
+      // addRoutes answers one route per method, in the order given.
+      this.httpApi.addRoutes({ path, methods, integration }).forEach((route, index) => {
+        routes[`${methods[index]} ${path}`] = route;
+      });
+    };
+    add('/alertmanager', [HttpMethod.POST], ingest);
+    add('/healthz', [HttpMethod.GET], api);
+    add('/api/incidents', [HttpMethod.GET], api);
+    add('/api/incidents/{id}', [HttpMethod.GET], api);
+    add('/api/automation', [HttpMethod.GET, HttpMethod.PUT], api);
+    add('/api/probes', [HttpMethod.GET, HttpMethod.POST], api);
     // Acknowledging a page: by an operator with the API token, or from the signed link in the page
     // (GET shows a confirmation page, POST acknowledges; the function checks the HMAC in the path).
-    this.httpApi.addRoutes({ path: '/api/incidents/{id}/ack', methods: [HttpMethod.POST], integration: api });
-    this.httpApi.addRoutes({
-      path: '/ack/{token}',
-      methods: [HttpMethod.GET, HttpMethod.POST],
-      integration: api,
-    });
+    add('/api/incidents/{id}/ack', [HttpMethod.POST], api);
+    add('/ack/{token}', [HttpMethod.GET, HttpMethod.POST], api);
+    this.routes = routes;
+
+    if (props.webhookThrottle) {
+      // HttpStage has no per-route settings; the stage resource takes them by route key, as raw
+      // CloudFormation JSON (hence the capitalised names).
+      (this.stage.node.defaultChild as CfnStage).routeSettings = {
+        [WEBHOOK_ROUTE]: {
+          ThrottlingRateLimit: props.webhookThrottle.rateLimit,
+          ThrottlingBurstLimit: props.webhookThrottle.burstLimit,
+        },
+      };
+      // API Gateway refuses route settings for a route that does not exist yet.
+      const webhookRoute = routes[WEBHOOK_ROUTE];
+      if (webhookRoute) this.stage.node.addDependency(webhookRoute);
+    }
   }
 
   /** The URL Alertmanager's webhook_configs should post to. */

@@ -40,22 +40,52 @@ export const DOCUMENT_TRANSLATION = {
   marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
 } as const;
 
+/**
+ * The partition key prefix of each kind of item. IAM limits each function to the kinds it uses
+ * (`dynamodb:LeadingKeys`, see lib/constructs/state-table.ts), so every kind has a prefix of its own;
+ * a prefix without a trailing `#` is the whole partition key.
+ */
+export const STATE_KEY_PREFIXES = {
+  incident: 'INC#',
+  incidentGroup: 'GROUP#',
+  delivery: 'DELIVERY#',
+  action: 'ACTION#',
+  lock: 'LOCK#',
+  flag: 'FLAG#',
+  targetHealth: 'PROBES',
+  escalation: 'ESC#',
+  /** Per incident (`AUDIT#INC#<id>`) and per UTC day for the rest (`AUDIT#<YYYY-MM-DD>`). */
+  audit: 'AUDIT#',
+  /** Flood-limit counters. */
+  limit: 'LIMIT#',
+} as const;
+export type StateItemKind = keyof typeof STATE_KEY_PREFIXES;
+
+/** Partitions of the index (`gsi1pk`): the incident list, and escalations with work due. */
+export const STATE_INDEX_PARTITIONS = {
+  incidents: 'INCIDENT',
+  dueEscalations: 'ESCALATION-DUE',
+} as const;
+
+const P = STATE_KEY_PREFIXES;
 /** Partition and sort keys of the single table; see the README's "State table" section. */
 const key = {
-  incident: (id: string) => ({ pk: `INC#${id}`, sk: 'META' }),
-  group: (groupId: string) => ({ pk: `GROUP#${groupId}`, sk: 'CURRENT' }),
-  delivery: (hash: string) => ({ pk: `DELIVERY#${hash}`, sk: 'DELIVERY' }),
-  action: (id: string) => ({ pk: `ACTION#${id}`, sk: 'ACTION' }),
-  lock: (name: string) => ({ pk: `LOCK#${name}`, sk: 'LOCK' }),
-  automation: () => ({ pk: 'FLAG#automation', sk: 'FLAG' }),
-  targetHealth: (target: string) => ({ pk: 'PROBES', sk: `TARGET#${target}` }),
-  escalation: (incidentId: string) => ({ pk: `INC#${incidentId}`, sk: 'ESCALATION' }),
-  floodWindow: (budget: string, windowStart: string) => ({ pk: `LIMIT#${budget}`, sk: windowStart }),
+  incident: (id: string) => ({ pk: `${P.incident}${id}`, sk: 'META' }),
+  group: (groupId: string) => ({ pk: `${P.incidentGroup}${groupId}`, sk: 'CURRENT' }),
+  delivery: (hash: string) => ({ pk: `${P.delivery}${hash}`, sk: 'DELIVERY' }),
+  action: (id: string) => ({ pk: `${P.action}${id}`, sk: 'ACTION' }),
+  lock: (name: string) => ({ pk: `${P.lock}${name}`, sk: 'LOCK' }),
+  automation: () => ({ pk: `${P.flag}automation`, sk: 'FLAG' }),
+  targetHealth: (target: string) => ({ pk: P.targetHealth, sk: `TARGET#${target}` }),
+  escalation: (incidentId: string) => ({ pk: `${P.escalation}${incidentId}`, sk: 'ESCALATION' }),
+  incidentAudit: (incidentId: string) => `${P.audit}INC#${incidentId}`,
+  systemAudit: (day: string) => `${P.audit}${day}`,
+  floodWindow: (budget: string, windowStart: string) => ({ pk: `${P.limit}${budget}`, sk: windowStart }),
 };
 /** Escalations with work due are in the index under this partition, sorted by `dueAt`; others are not. */
-const ESCALATION_DUE_PARTITION = 'ESCALATION-DUE';
+const ESCALATION_DUE_PARTITION = STATE_INDEX_PARTITIONS.dueEscalations;
 const INCIDENT_INDEX = 'gsi1';
-const INCIDENT_PARTITION = 'INCIDENT';
+const INCIDENT_PARTITION = STATE_INDEX_PARTITIONS.incidents;
 
 const epochSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
 
@@ -322,7 +352,9 @@ export class DynamoDbStateStore implements StateStore {
 
   async appendAudit(entry: AuditEntry, retentionDays: number) {
     const at = new Date(entry.at);
-    const pk = entry.incidentId ? `INC#${entry.incidentId}` : `AUDIT#${entry.at.slice(0, 10)}`;
+    const pk = entry.incidentId
+      ? key.incidentAudit(entry.incidentId)
+      : key.systemAudit(entry.at.slice(0, 10));
     await this.call(() =>
       this.doc.send(
         new PutCommand({
@@ -345,7 +377,7 @@ export class DynamoDbStateStore implements StateStore {
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :audit)',
-          ExpressionAttributeValues: { ':pk': `INC#${incidentId}`, ':audit': 'AUDIT#' },
+          ExpressionAttributeValues: { ':pk': key.incidentAudit(incidentId), ':audit': 'AUDIT#' },
           Limit: limit,
         }),
       ),
@@ -362,7 +394,7 @@ export class DynamoDbStateStore implements StateStore {
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': `AUDIT#${day}` },
+          ExpressionAttributeValues: { ':pk': key.systemAudit(day) },
           Limit: limit,
         }),
       ),
@@ -424,7 +456,7 @@ export class DynamoDbStateStore implements StateStore {
   async listTargetHealth() {
     const items = await this.queryAll({
       KeyConditionExpression: 'pk = :probes AND begins_with(sk, :target)',
-      ExpressionAttributeValues: { ':probes': 'PROBES', ':target': 'TARGET#' },
+      ExpressionAttributeValues: { ':probes': P.targetHealth, ':target': 'TARGET#' },
       ConsistentRead: true,
     });
     return items.map((item) => this.toTargetHealth(item));

@@ -29,6 +29,37 @@ const routeSchema = z.strictObject({
   continue: z.boolean().default(false),
 });
 
+/** API Gateway throttling: steady requests per second and burst; a route over it answers 429. */
+function throttleSchema(rateLimit: number, burstLimit: number) {
+  return z
+    .strictObject({
+      rateLimit: z
+        .number()
+        .positive('use a rate above 0: API Gateway would refuse every request')
+        .max(10_000, "stay within API Gateway's account limit of 10000 requests per second")
+        .default(rateLimit),
+      burstLimit: z
+        .number()
+        .int('use a whole number of requests')
+        .positive('use a burst above 0: API Gateway would refuse every request')
+        .max(5_000, "stay within API Gateway's account burst of 5000 requests")
+        .default(burstLimit),
+    })
+    .prefault({});
+}
+
+function reservedConcurrency(fallback: number) {
+  return z
+    .number()
+    .int('use a whole number of executions')
+    .min(
+      1,
+      'reserve at least 1 (0 would stop the function); set lambda.reserveConcurrency to false to reserve none',
+    )
+    .max(1000, 'reserve at most 1000 executions')
+    .default(fallback);
+}
+
 export const configSchema = z.strictObject({
   service: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, 'use 1-40 letters, digits or dashes'),
   aws: z
@@ -67,13 +98,35 @@ export const configSchema = z.strictObject({
     .prefault({}),
   api: z
     .strictObject({
-      throttle: z
+      /** Every route but the webhook: the incident API, ack links and /healthz. */
+      throttle: throttleSchema(50, 100),
+      /**
+       * `POST /alertmanager` alone, so a flood of the other routes (anyone on the internet can reach
+       * them) cannot use up what Alertmanager's deliveries need, and the other way round.
+       */
+      webhookThrottle: throttleSchema(20, 50),
+      publicUrl: z.url().optional(),
+    })
+    .prefault({}),
+  lambda: z
+    .strictObject({
+      /**
+       * false reserves nothing: for accounts whose concurrency limit cannot spare the sum plus the 100
+       * unreserved executions Lambda insists on (new accounts start at 10).
+       */
+      reserveConcurrency: z.boolean().default(true),
+      /** Executions reserved for, and the cap of, each function (the DR failover function uses `failover`). */
+      reservedConcurrency: z
         .strictObject({
-          rateLimit: z.number().positive().default(50),
-          burstLimit: z.number().int().positive().default(100),
+          ingest: reservedConcurrency(20),
+          api: reservedConcurrency(10),
+          probe: reservedConcurrency(5),
+          backup: reservedConcurrency(2),
+          rotate: reservedConcurrency(2),
+          failover: reservedConcurrency(2),
+          escalate: reservedConcurrency(10),
         })
         .prefault({}),
-      publicUrl: z.url().optional(),
     })
     .prefault({}),
   severity: z

@@ -1,0 +1,554 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../lib/app.ts';
+import { esbuildOptions, FUNCTION_NAMES, type FunctionName } from '../lib/bundling.ts';
+import { ensureStateTable, STATE_TABLE_KEYS } from '../src/adapters/dynamodb-state-store.ts';
+import { DEFAULT_POLICY } from '../src/config/escalation.ts';
+import { type AwsRecorder, type RecordedCall, startAwsRecorder } from './support/aws-recorder.ts';
+import { loadEvent, testConfig } from './support/runtime.ts';
+import {
+  ACCOUNT,
+  type AuthorizedCall,
+  busPolicyStatements,
+  type DeployedFunction,
+  decide,
+  functionsOf,
+  ResolvedTemplate,
+  type Statement,
+  statementMatches,
+  wildcardMatch,
+} from './support/template-iam.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const TOKEN = 'iam-test-token-0123456789abcdef';
+/** The services whose grants must each be used by some call (logs, X-Ray and KMS are called by the platform). */
+const CHECKED_SERVICES = ['dynamodb', 'sns', 'secretsmanager', 'events', 'lambda'];
+
+/** A loopback port nothing listens on until the recovery test opens it. */
+const GATEWAY_PORT = await freePort();
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+type Handler = (event: unknown, context: Context) => Promise<Record<string, unknown>>;
+
+/** A function as deployed (template) and as it runs here (its bundle, its environment, its access key). */
+interface Running extends DeployedFunction {
+  /** `ingest`, `api`, ..., and `dr-failover` for the DR stack's failover function. */
+  readonly label: string;
+  readonly accessKeyId: string;
+  readonly busPolicy: readonly Statement[];
+  handler: Handler;
+}
+
+const BASE_ENV = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_') && name !== 'NODE_OPTIONS'),
+);
+
+/** Replaces process.env with exactly what Lambda would give this function (plus quiet Powertools). */
+function useEnvOf(fn: Running, endpoint: string) {
+  const next: Record<string, string | undefined> = {
+    ...BASE_ENV,
+    ...fn.environment,
+    AWS_REGION: fn.region,
+    AWS_ACCESS_KEY_ID: fn.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  };
+  delete next.NODE_OPTIONS;
+  for (const name of Object.keys(process.env)) if (!(name in next)) delete process.env[name];
+  Object.assign(process.env, next);
+}
+
+const contextOf = (fn: Running) =>
+  ({
+    functionName: fn.name,
+    functionVersion: '$LATEST',
+    awsRequestId: `request-${fn.label}`,
+    invokedFunctionArn: fn.arn,
+    memoryLimitInMB: '512',
+    getRemainingTimeInMillis: () => 10_000,
+  }) as unknown as Context;
+
+function httpEvent(method: string, path: string, body?: string, auth = true): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: `${method} ${path}`,
+    rawPath: path,
+    rawQueryString: '',
+    headers: {
+      ...(auth ? { authorization: `Bearer ${TOKEN}` } : {}),
+      'content-type': body?.startsWith('by=') ? 'application/x-www-form-urlencoded' : 'application/json',
+    },
+    requestContext: { http: { method, path }, requestId: `r-${method}-${path}` },
+    body: body ? Buffer.from(body).toString('base64') : undefined,
+    isBase64Encoded: Boolean(body),
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+/** The request context IAM evaluates a recorded call in. */
+function authorizedCall(call: RecordedCall, fn: Running): AuthorizedCall {
+  const context: Record<string, string[]> = { 'aws:PrincipalArn': [fn.roleArn] };
+  if (call.leadingKeys) context['dynamodb:LeadingKeys'] = [...call.leadingKeys];
+  if (call.source !== undefined) context['events:source'] = [call.source];
+  if (call.detailType !== undefined) context['events:detail-type'] = [call.detailType];
+  return { action: call.action, resource: call.resource, context };
+}
+
+const describeCall = (call: RecordedCall) =>
+  `${call.caller}: ${call.action} on ${call.resource}${call.leadingKeys ? ` keys=[${call.leadingKeys.join(',')}]` : ''}${call.source ? ` source=${call.source}` : ''}`;
+
+// Every AWS request each function's own bundle sends, in its real scenarios, checked against the role
+// the synthesized template gives that function: a grant missing in AWS (dynalite checks no IAM) or one
+// no code uses fails here, for every function of both stacks.
+describe('IAM: each function is granted exactly the AWS calls its code makes', () => {
+  const config = testConfig({
+    escalation: {
+      policy: {
+        ...DEFAULT_POLICY,
+        // Each tier is due 60 ms after the one before, so each sweep here pages the next one.
+        P1: {
+          respondWithin: '15 minutes',
+          tiers: [
+            { name: 'on-call', topics: ['on-call'], escalateAfterMinutes: 0.001 },
+            { name: 'team-lead', topics: ['team-lead'], escalateAfterMinutes: 0.001 },
+            { name: 'cto', topics: ['cto'] },
+          ],
+        },
+      },
+    },
+    probes: {
+      targets: [
+        // Nothing listens on port 9: the probe reads its secret, fails, and turns the target unhealthy.
+        {
+          name: 'database',
+          kind: 'postgres',
+          host: '127.0.0.1',
+          port: 9,
+          secret: 'responder/iam-test-db',
+          failureThreshold: 1,
+          timeoutMs: 1000,
+        },
+        // Closed until the test opens it: unhealthy first, then recovered (its incident resolved).
+        {
+          name: 'gateway',
+          kind: 'tcp',
+          host: '127.0.0.1',
+          port: GATEWAY_PORT,
+          failureThreshold: 1,
+          recoveryThreshold: 1,
+          timeoutMs: 1000,
+        },
+      ],
+    },
+  });
+  const running: Running[] = [];
+  let recorder: AwsRecorder;
+  let out: string;
+  /** What each schedule puts on the bus, by kind, as the template says. */
+  const scheduled = new Map<string, Record<string, unknown>>();
+  const scheduledRun = (kind: string) => {
+    const detail = scheduled.get(kind);
+    if (!detail) throw new Error(`no schedule for ${kind}`);
+    return detail;
+  };
+  let delivered = 0;
+
+  const fn = (label: string): Running => {
+    const found = running.find((candidate) => candidate.label === label);
+    if (!found) throw new Error(`no function ${label}`);
+    return found;
+  };
+
+  /** Runs one function as Lambda would: its environment, its context; the previous environment after. */
+  async function invoke(label: string, event: unknown): Promise<Record<string, unknown>> {
+    const target = fn(label);
+    const previous = { ...process.env };
+    useEnvOf(target, recorder.url);
+    try {
+      return await target.handler(event, contextOf(target));
+    } finally {
+      for (const name of Object.keys(process.env)) if (!(name in previous)) delete process.env[name];
+      Object.assign(process.env, previous);
+    }
+  }
+
+  /** Delivers every event put on the bus so far to the function its rule targets, as EventBridge would. */
+  async function deliverEvents() {
+    while (delivered < recorder.events.length) {
+      const event = recorder.events[delivered++];
+      if (!event) continue;
+      const detail = JSON.parse(event.Detail) as { kind: string };
+      await invoke(detail.kind, { source: event.Source, 'detail-type': event.DetailType, detail });
+    }
+  }
+
+  const api = async (method: string, path: string, body?: unknown, auth = true) => {
+    const text = typeof body === 'string' ? body : body === undefined ? undefined : JSON.stringify(body);
+    const answer = await invoke('api', httpEvent(method, path, text, auth));
+    const raw = String(answer.body ?? '');
+    let parsed: unknown = raw;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      // HTML pages stay text
+    }
+    return { status: answer.statusCode as number, body: parsed as Record<string, unknown> };
+  };
+  const webhook = async (payload: unknown) =>
+    (await invoke('ingest', httpEvent('POST', '/alertmanager', JSON.stringify(payload)))).statusCode;
+
+  beforeAll(async () => {
+    const built = buildApp(config, new App({ context: { 'aws:cdk:bundling-stacks': [] } }));
+    const primary = new ResolvedTemplate(
+      Template.fromStack(built.primary).toJSON() as ResolvedTemplate['template'],
+      config.aws.region,
+      'primary',
+    );
+    const dr = new ResolvedTemplate(
+      Template.fromStack(built.dr).toJSON() as ResolvedTemplate['template'],
+      config.aws.drRegion,
+      'dr',
+    );
+    for (const id of primary.idsOf('AWS::Scheduler::Schedule')) {
+      const input = String((primary.properties(id).Target as { Input: string }).Input).replaceAll(
+        '<aws.scheduler.scheduled-time>',
+        new Date().toISOString(),
+      );
+      const detail = JSON.parse(input) as { kind: string };
+      scheduled.set(detail.kind, detail);
+    }
+
+    out = await mkdtemp(join(tmpdir(), 'responder-iam-'));
+    const bundles = new Map<FunctionName, string>();
+    for (const name of FUNCTION_NAMES) {
+      const file = join(out, name, 'index.mjs');
+      await build({ ...esbuildOptions(join(ROOT, 'functions', name, 'handler.ts'), config), outfile: file });
+      bundles.set(name, file);
+    }
+
+    for (const [stack, resolved] of [
+      ['', primary],
+      ['dr-', dr],
+    ] as const) {
+      const busPolicy = busPolicyStatements(resolved);
+      for (const deployed of functionsOf(resolved)) {
+        const name = deployed.environment.POWERTOOLS_SERVICE_NAME?.replace(/^responder-/, '') as FunctionName;
+        const label = `${stack}${name}`;
+        running.push({
+          ...deployed,
+          label,
+          accessKeyId: `AKID${label.replace(/\W/g, '').toUpperCase()}`,
+          busPolicy,
+          handler: async () => {
+            throw new Error(`${label} is not loaded`);
+          },
+        });
+      }
+    }
+
+    const secretArn = (name: string) =>
+      `arn:aws:secretsmanager:${config.aws.region}:${ACCOUNT}:secret:${name}`;
+    const webhookArn = fn('ingest').environment.WEBHOOK_SECRET_ARN ?? '';
+    const ackArn = fn('escalate').environment.ACK_SECRET_ARN ?? '';
+    recorder = await startAwsRecorder({
+      callers: {
+        AKIDSETUP: 'setup',
+        ...Object.fromEntries(running.map((r) => [r.accessKeyId, r.label])),
+      },
+      secrets: {
+        [webhookArn]: { arn: webhookArn, value: JSON.stringify({ token: TOKEN, username: 'alertmanager' }) },
+        [ackArn]: { arn: ackArn, value: JSON.stringify({ key: 'k'.repeat(64) }) },
+        'responder/iam-test-db': {
+          arn: secretArn('responder/iam-test-db-AbCdEf'),
+          value: JSON.stringify({ username: 'probe', password: 'probe-password' }),
+        },
+      },
+      hashKeys: { '': STATE_TABLE_KEYS.partitionKey, [STATE_TABLE_KEYS.index]: 'gsi1pk' },
+      invoke: async (functionName, payload) => {
+        const target = running.find((r) => r.name === functionName || r.arn === functionName);
+        if (!target) return { payload: JSON.stringify({ errorMessage: `no ${functionName}` }), failed: true };
+        try {
+          return { payload: JSON.stringify(await invoke(target.label, JSON.parse(payload))) };
+        } catch (error) {
+          return { payload: JSON.stringify({ errorMessage: (error as Error).message }), failed: true };
+        }
+      },
+    });
+
+    for (const [region, table] of new Set(
+      running.map((r) => [r.region, r.environment.STATE_TABLE_NAME ?? ''] as const),
+    )) {
+      const client = new DynamoDBClient({
+        region,
+        endpoint: recorder.url,
+        credentials: { accessKeyId: 'AKIDSETUP', secretAccessKey: 'test' },
+      });
+      await ensureStateTable(client, table);
+      client.destroy();
+    }
+
+    // Each bundle is loaded under its own function's environment (module scope reads it), once per function.
+    for (const target of running) {
+      const name = target.environment.POWERTOOLS_SERVICE_NAME?.replace(/^responder-/, '') as FunctionName;
+      const previous = { ...process.env };
+      useEnvOf(target, recorder.url);
+      const url = `${pathToFileURL(bundles.get(name) ?? '').href}?function=${target.label}`;
+      target.handler = ((await import(url)) as { handler: Handler }).handler;
+      for (const key of Object.keys(process.env)) if (!(key in previous)) delete process.env[key];
+      Object.assign(process.env, previous);
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    await recorder?.stop();
+    if (out) await rm(out, { recursive: true, force: true });
+  });
+
+  it('ingest takes a firing delivery once, a duplicate, a delivery whose dispatch fails, and its retry', async () => {
+    const firing = loadEvent('firing.json');
+    expect(await webhook(firing)).toBe(202);
+    expect(await webhook(firing)).toBe(200);
+    // A database-category site outage: routes to failover, and pages the DBA topic with the first tier.
+    const siteDown = loadEvent('firing.json');
+    siteDown.groupKey = '{}:{alertname="PrimarySiteDown"}';
+    siteDown.commonLabels = {
+      ...(siteDown.commonLabels as object),
+      alertname: 'PrimarySiteDown',
+      category: 'database',
+    };
+    siteDown.groupLabels = { alertname: 'PrimarySiteDown' };
+    for (const alert of siteDown.alerts) {
+      alert.labels = { ...(alert.labels as object), alertname: 'PrimarySiteDown', category: 'database' };
+      alert.fingerprint = 'a1b2c3d4e5f60718';
+    }
+    // The bus refuses once: ingest answers 5xx and gives its delivery claim back for Alertmanager's retry.
+    recorder.faults.push({
+      caller: 'ingest',
+      action: 'events:PutEvents',
+      times: 1,
+      status: 400,
+      type: 'AccessDeniedException',
+    });
+    expect(await webhook(siteDown)).toBeGreaterThanOrEqual(500);
+    expect(await webhook(siteDown)).toBe(202);
+    expect(await webhook(loadEvent('security-incident.json'))).toBe(202);
+    expect(recorder.events.map((e) => JSON.parse(e.Detail).kind)).toEqual(
+      expect.arrayContaining(['probe', 'escalate', 'failover']),
+    );
+  });
+
+  const swept = (from: number) => recorder.published.slice(from).map((p) => p.get('TopicArn') ?? '');
+  const topicArn = (name: string) =>
+    (JSON.parse(fn('escalate').environment.ESCALATION_TOPICS ?? '{}') as Record<string, string>)[name] ?? '';
+
+  it('the action functions take what ingest requested: probe turns unhealthy and asks for a page', async () => {
+    await deliverEvents();
+    const topics = recorder.published.map((p) => p.get('TopicArn'));
+    for (const name of ['on-call', 'dba', 'security']) expect(topics).toContain(topicArn(name));
+    expect(recorder.calls.some((c) => c.caller === 'probe' && c.action === 'events:PutEvents')).toBe(true);
+  });
+
+  it('the scheduled sweep pages the tiers after the first', async () => {
+    const before = recorder.published.length;
+    // Tiers are 60 ms apart: a sweep pages each one due, and the next sweep any that fell due since.
+    for (let sweep = 0; sweep < 5 && !swept(before).includes(topicArn('cto')); sweep++) {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const result = await invoke('escalate', {
+        source: 'responder',
+        'detail-type': 'Action Requested',
+        detail: { ...scheduledRun('escalate'), actionId: `schedule-escalate-${sweep}` },
+      });
+      expect(result).toMatchObject({ status: 'done', outcome: { status: 'completed' } });
+    }
+    expect(swept(before)).toEqual(expect.arrayContaining([topicArn('team-lead'), topicArn('cto')]));
+  });
+
+  it('the incident API reads, acknowledges, switches automation and runs probes in the probe function', async () => {
+    expect((await api('GET', '/healthz', undefined, false)).status).toBe(200);
+    const list = await api('GET', '/api/incidents');
+    expect(list.status).toBe(200);
+    const incidents = list.body.incidents as Array<{ id: string; title: string }>;
+    expect(incidents.length).toBeGreaterThanOrEqual(2);
+    const [first] = incidents;
+    expect((await api('GET', `/api/incidents/${first?.id}`)).status).toBe(200);
+    // Acknowledging tells every tier and topic already paged, from the API function.
+    const before = recorder.published.length;
+    for (const incident of incidents) {
+      expect([200, 409]).toContain(
+        (await api('POST', `/api/incidents/${incident.id}/ack`, { by: 'alice' })).status,
+      );
+    }
+    expect(recorder.published.slice(before).map((p) => p.get('TopicArn'))).toEqual(
+      expect.arrayContaining(['on-call', 'team-lead', 'cto', 'security', 'dba'].map(topicArn)),
+    );
+    // The link in a page, as a phone opens it and posts its form.
+    const link = recorder.published
+      .map((p) => JSON.parse(p.get('Message') ?? '{}').sms as string)
+      .map((sms) => /\/ack\/(\S+)$/.exec(sms)?.[1])
+      .find(Boolean);
+    expect(link).toBeDefined();
+    expect((await api('GET', `/ack/${link}`, undefined, false)).status).toBe(200);
+    expect([200, 409]).toContain((await api('POST', `/ack/${link}`, 'by=bob', false)).status);
+    expect((await api('GET', '/api/automation')).status).toBe(200);
+    expect(
+      (await api('PUT', '/api/automation', { enabled: true, reason: 'iam test', by: 'alice' })).status,
+    ).toBe(200);
+    expect((await api('GET', '/api/probes')).status).toBe(200);
+    expect((await api('POST', '/api/probes', {})).status).toBe(200);
+    await deliverEvents();
+  });
+
+  it('a scheduled probe run finds the gateway back and resolves its incident', async () => {
+    const gateway = createServer((socket) => socket.end());
+    await new Promise<void>((resolve) => gateway.listen(GATEWAY_PORT, '127.0.0.1', resolve));
+    try {
+      const result = await invoke('probe', {
+        source: 'responder',
+        'detail-type': 'Action Requested',
+        detail: { ...scheduledRun('probe'), actionId: 'schedule-probe-recovery' },
+      });
+      const report = (
+        result.outcome as { result: { results: Array<{ target: string; transition?: string }> } }
+      ).result;
+      expect(report.results).toEqual(
+        expect.arrayContaining([expect.objectContaining({ target: 'gateway', transition: 'healthy' })]),
+      );
+      await deliverEvents();
+    } finally {
+      await new Promise<void>((resolve) => gateway.close(() => resolve()));
+    }
+  });
+
+  it('a resolved delivery ends the escalation with a notice', async () => {
+    const before = recorder.published.length;
+    expect(await webhook(loadEvent('resolved.json'))).toBe(202);
+    await deliverEvents();
+    expect(recorder.published.length).toBeGreaterThan(before);
+  });
+
+  it('backup, rotate and failover (both regions) record requests, and give a failed one back', async () => {
+    for (const label of ['backup', 'rotate', 'failover', 'dr-failover']) {
+      const kind = label.replace('dr-', '');
+      const request = (id: string) => ({
+        actionId: `operator-${label}-${id}`,
+        kind,
+        trigger: 'operator',
+        requestedAt: new Date().toISOString(),
+        dryRun: false,
+        params: {},
+      });
+      expect(await invoke(label, request('ok'))).toMatchObject({ status: 'done' });
+      recorder.faults.push({
+        caller: label,
+        // The first audit write (action.received) fails: the action has not run, so its claim is given back.
+        action: 'dynamodb:PutItem',
+        leadingKeyPrefix: 'AUDIT#',
+        times: 1,
+        status: 400,
+        type: 'ValidationException',
+      });
+      await expect(invoke(label, request('failing'))).rejects.toThrow();
+    }
+  });
+
+  it('probe and escalate give a failed request back for the retry', async () => {
+    for (const label of ['probe', 'escalate']) {
+      recorder.faults.push({
+        caller: label,
+        // The first audit write (action.received) fails: the action has not run, so its claim is given back.
+        action: 'dynamodb:PutItem',
+        leadingKeyPrefix: 'AUDIT#',
+        times: 1,
+        status: 400,
+        type: 'ValidationException',
+      });
+      const request = {
+        actionId: `operator-${label}-failing`,
+        kind: label,
+        trigger: 'operator',
+        requestedAt: new Date().toISOString(),
+        dryRun: true,
+        params: {},
+        ...(label === 'escalate' ? { incidentId: '20260101-00000000' } : {}),
+      };
+      await expect(invoke(label, request)).rejects.toThrow();
+    }
+  });
+
+  it('every function of both stacks sent calls, each one a call the recorder understood', () => {
+    const unknown = recorder.calls.filter(
+      (c) => c.caller.startsWith('unknown') || c.action.startsWith('unknown:'),
+    );
+    expect(unknown.map(describeCall)).toEqual([]);
+    const withoutKey = recorder.calls.filter(
+      (c) => c.action.startsWith('dynamodb:') && c.caller !== 'setup' && (c.leadingKeys ?? []).length === 0,
+    );
+    expect(withoutKey.map(describeCall)).toEqual([]);
+    const silent = running.filter((r) => !recorder.calls.some((c) => c.caller === r.label));
+    expect(silent.map((r) => r.label)).toEqual([]);
+  });
+
+  it("allows every recorded call under the calling function's role and the bus policy", () => {
+    const refused = recorder.calls
+      .filter((call) => call.caller !== 'setup')
+      .flatMap((call) => {
+        const caller = fn(call.caller);
+        const busPolicy = call.action.startsWith('events:') ? caller.busPolicy : [];
+        const verdict = decide(caller.statements, busPolicy, authorizedCall(call, caller));
+        return verdict === 'allowed' ? [] : [`${describeCall(call)} → ${verdict}`];
+      });
+    expect([...new Set(refused)]).toEqual([]);
+  });
+
+  it('grants no dynamodb/sns/secretsmanager/events/lambda action, resource or key that no call used', () => {
+    const unused: string[] = [];
+    for (const target of running) {
+      const calls = recorder.calls.filter((call) => call.caller === target.label);
+      for (const statement of target.statements) {
+        if (statement.Effect !== 'Allow') continue;
+        const actions = [statement.Action ?? []].flat();
+        const resources = [statement.Resource ?? []].flat();
+        const keyPatterns = Object.entries(statement.Condition ?? {}).flatMap(([, keys]) =>
+          [keys['dynamodb:LeadingKeys'] ?? []].flat(),
+        );
+        for (const action of actions) {
+          if (!CHECKED_SERVICES.includes(action.split(':')[0] ?? '')) continue;
+          for (const resource of resources) {
+            for (const pattern of keyPatterns.length > 0 ? keyPatterns : [undefined]) {
+              const used = calls.some(
+                (call) =>
+                  wildcardMatch(action, call.action, true) &&
+                  wildcardMatch(resource, call.resource) &&
+                  (pattern === undefined ||
+                    (call.leadingKeys ?? []).some((key) => wildcardMatch(pattern, key))) &&
+                  statementMatches(statement, authorizedCall(call, target)),
+              );
+              if (!used)
+                unused.push(`${target.label}: ${action} on ${resource}${pattern ? ` keys ${pattern}` : ''}`);
+            }
+          }
+        }
+      }
+    }
+    expect(unused).toEqual([]);
+  });
+});
