@@ -83,6 +83,14 @@ const ROUTE_AUTHENTICATION: ReadonlyArray<[RegExp, string]> = [
     'An acknowledge link is opened from a phone without a login: it carries its own HMAC-SHA256 signature and expiry, which the API function checks in constant time.',
   ],
   [/^GET \/healthz$/, 'The health check is deliberately open; it answers the version and nothing else.'],
+  [
+    /^ANY \/(alertmanager|healthz)$/,
+    'Only methods the path does not serve land here (POST /alertmanager and GET /healthz have their own routes): the API function answers 405 with Allow, or HEAD /healthz, and reads nothing.',
+  ],
+  [
+    /^ANY \/api\/\{proxy\+\}$/,
+    'Methods and paths the named /api routes do not serve: the API function answers OPTIONS, 404 and 405 itself, and checks the Bearer token or basic auth before anything else.',
+  ],
 ];
 
 /** `APIG4` on each route, with the reason that route authenticates in code (or is open on purpose). */

@@ -107,6 +107,12 @@ export class WebhookApi extends Construct {
     // (GET shows a confirmation page, POST acknowledges; the function checks the HMAC in the path).
     add('/api/incidents/{id}/ack', [HttpMethod.POST], api);
     add('/ack/{token}', [HttpMethod.GET, HttpMethod.POST], api);
+    // Every other method on these paths reaches the API function too, so clients get what the local
+    // runtime answers (405 with Allow, HEAD /healthz, OPTIONS with Allow) rather than API Gateway's
+    // bare 404; a route for a named method always wins over ANY.
+    add('/alertmanager', [HttpMethod.ANY], api);
+    add('/healthz', [HttpMethod.ANY], api);
+    add('/api/{proxy+}', [HttpMethod.ANY], api);
     this.routes = routes;
 
     if (props.webhookThrottle) {
