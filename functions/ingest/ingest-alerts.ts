@@ -7,6 +7,7 @@ import {
   deliveryKeyOf,
   type WebhookPayload,
 } from '../../src/domain/alertmanager.ts';
+import { type FloodWindow, floodWindowOf } from '../../src/domain/flood-window.ts';
 import type { Incident, IncidentAlert } from '../../src/domain/incident.ts';
 import { type CompiledRoute, type PlannedAction, planActions } from '../../src/domain/routing.ts';
 import { mostSevere, severityOfLabels } from '../../src/domain/severity.ts';
@@ -193,17 +194,16 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
  */
 function newIncidentLimit(deps: IngestDeps) {
   const { floodLimits } = deps.config;
-  const windowMs = floodLimits.windowMinutes * 60_000;
-  const windowStart = new Date(Math.floor(deps.clock.now().getTime() / windowMs) * windowMs);
+  const window = floodWindowOf(floodLimits, deps.clock.now());
   const state = {
-    windowStart,
+    window,
     refused: false,
     firstRefusal: false,
     admit: async () => {
       const use = await deps.store.takeFloodBudget(
         'incidents',
-        windowStart,
-        windowMs / 1000,
+        window.start,
+        window.seconds,
         floodLimits.newIncidents,
       );
       state.refused = !use.allowed;
@@ -221,17 +221,17 @@ function newIncidentLimit(deps: IngestDeps) {
  */
 async function recordOverLimit(
   signal: IncidentSignal,
-  limit: { windowStart: Date; firstRefusal: boolean },
+  limit: { window: FloodWindow; firstRefusal: boolean },
   deps: IngestDeps,
 ): Promise<Incident | undefined> {
   const { config, store, clock } = deps;
   const { floodLimits } = config;
-  const until = new Date(limit.windowStart.getTime() + floodLimits.windowMinutes * 60_000).toISOString();
+  const until = limit.window.end.toISOString();
   const summary = `more than ${floodLimits.newIncidents} new alert groups within ${floodLimits.windowMinutes} minutes; until ${until} new groups are collected in this incident`;
   const incident = await recordIncident(
     {
       ...signal,
-      groupKey: `responder:incident-limit:${limit.windowStart.toISOString()}`,
+      groupKey: `responder:incident-limit:${limit.window.start.toISOString()}`,
       status: 'firing',
       severity: floodLimits.overflowSeverity,
       title: `Incident limit reached: ${summary}`,

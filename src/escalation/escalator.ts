@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ResponderConfig } from '../config/schema.ts';
 import type { Acknowledgement, Escalation, NoticeEvent, SentNotice } from '../domain/escalation.ts';
+import { floodWindowOf } from '../domain/flood-window.ts';
 import { expiryOf, type Incident } from '../domain/incident.ts';
 import { severityRank } from '../domain/severity.ts';
 import {
@@ -494,9 +495,8 @@ export class Escalator {
   private async withinPageLimit(incident: Incident, item: Work, page: Page): Promise<boolean> {
     const { config, clock, store, pager } = this.deps;
     const limits = config.floodLimits;
-    const windowMs = limits.windowMinutes * 60_000;
-    const windowStart = new Date(Math.floor(clock.now().getTime() / windowMs) * windowMs);
-    const use = await store.takeFloodBudget('pages', windowStart, windowMs / 1000, limits.pages);
+    const window = floodWindowOf(limits, clock.now());
+    const use = await store.takeFloodBudget('pages', window.start, window.seconds, limits.pages);
     if (use.allowed) return true;
     await this.audit(
       incident.id,
@@ -505,7 +505,7 @@ export class Escalator {
       { topic: item.topic, tier: item.tier.name, subject: page.subject },
     ).catch(() => undefined);
     if (use.firstRefusal) {
-      const until = new Date(windowStart.getTime() + windowMs).toISOString();
+      const until = window.end.toISOString();
       const text = `Responder page limit reached: ${limits.pages} pages within ${limits.windowMinutes} minutes. Until ${until} further pages are held back (not sent); each is in its incident's audit trail.`;
       const list = `${this.deps.links.publicUrl.replace(/\/$/, '')}/api/incidents?status=open`;
       await pager.publish({
