@@ -126,6 +126,8 @@ export interface StateStore {
     windowSeconds: number,
     limit: number,
   ): Promise<FloodBudgetUse>;
+  /** Gives back one unit taken (`used`) or one refusal counted (`refused`) when what it was for failed. */
+  returnFloodBudget(budget: FloodBudget, windowStart: Date, counter: 'used' | 'refused'): Promise<void>;
 
   getAutomationFlag(): Promise<AutomationFlag>;
   setAutomationFlag(flag: AutomationFlag): Promise<void>;

@@ -105,6 +105,24 @@ describe('deliveries in flight, retried and reordered', () => {
     expect((await t.post('/alertmanager', again)).body.incident.status).toBe('open');
   });
 
+  it('a late copy of an older resolution does not resolve the newer instance that fires now', async () => {
+    // GIVEN the alert fired and resolved, then fired again (a new startsAt): a new open incident
+    await t.post('/alertmanager', loadEvent('firing.json'));
+    await t.post('/alertmanager', loadEvent('resolved.json'));
+    const again = loadEvent('firing.json') as Json;
+    again.alerts[0].startsAt = '2026-11-23T05:00:00.000Z';
+    const reopened = await t.post('/alertmanager', again);
+    // WHEN the other HA peer's copy of the old resolution arrives (another endsAt: another delivery)
+    const lateResolution = loadEvent('resolved.json') as Json;
+    lateResolution.alerts[0].endsAt = '2026-11-23T04:59:00.000Z';
+    expect((await t.post('/alertmanager', lateResolution)).status).toBe(202);
+    // THEN the new incident is still open, its alert firing, and the late copy is on record
+    const detail = (await t.get(`/api/incidents/${reopened.body.incident.id}`)).body;
+    expect(detail.status).toBe('open');
+    expect(detail.alertDetails.map((alert: Json) => alert.status)).toEqual(['firing']);
+    expect(detail.audit.map((entry: Json) => entry.type)).toContain('signal.stale-resolution');
+  });
+
   it('inside an open incident, a late firing of a resolved alert does not mark it firing again', async () => {
     const group = loadEvent('multiple-alerts.json') as Json;
     const opened = await t.post('/alertmanager', group);

@@ -244,6 +244,35 @@ describe('SNS pages: the exact commands', () => {
   });
 });
 
+describe('Escalation under the page limit', () => {
+  it('an SNS outage does not use up the page limit: the page is sent when SNS recovers, not held back', async () => {
+    // GIVEN at most 3 pages per window (a window no other test uses), and SNS down for a while
+    now = T0 + 10 * 86_400_000;
+    let down = true;
+    sns.on(PublishCommand).callsFake(async () => {
+      if (down) throw Object.assign(new Error('Service unavailable'), { name: 'InternalErrorException' });
+      return { MessageId: `m-${++sequence}` };
+    });
+    const config = testConfig({ floodLimits: { pages: 3 } });
+    const opened = await incident('P1');
+    // WHEN the first page and five retries a minute apart all fail
+    await expect(escalator(config).reconcile(opened.id)).rejects.toBeInstanceOf(DependencyUnavailableError);
+    // (retried for this incident alone: a sweep would also page other tests' incidents)
+    for (let retry = 0; retry < 5; retry++) {
+      now += 60_000;
+      await expect(escalator(config).reconcile(opened.id)).rejects.toBeInstanceOf(DependencyUnavailableError);
+    }
+    // THEN once SNS answers, the next retry pages on-call for real
+    down = false;
+    now += 60_000;
+    await escalator(config).reconcile(opened.id);
+    const sent = (await store.getEscalation(opened.id))?.sent ?? [];
+    expect(sent).toEqual([
+      expect.objectContaining({ tier: 'on-call', messageId: expect.stringMatching(/^m-/) }),
+    ]);
+  });
+});
+
 describe('Escalation over time, with an injected clock', () => {
   /** Two sweepers in separate containers, sweeping at the same moment. */
   const sweepTwice = async () => {

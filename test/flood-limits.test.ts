@@ -49,7 +49,8 @@ describe('flood limits', () => {
     expect(ids.slice(3)).toEqual([overflowId, overflowId, overflowId, overflowId]);
     const overflow = (await t.get(`/api/incidents/${overflowId}`)).body;
     expect(overflow.title).toMatch(/^Incident limit reached: more than 3 new alert groups within 60 minutes/);
-    expect(overflow.severity).toBe('P2');
+    // the groups over the limit are critical (P1): the overflow incident takes the most severe
+    expect(overflow.severity).toBe('P1');
     expect(overflow.alertDetails.map((alert: Json) => alert.fingerprint).sort()).toEqual([
       'flood-3',
       'flood-4',
@@ -70,6 +71,20 @@ describe('flood limits', () => {
     const answer = await t.post('/alertmanager', resolved);
     expect(answer.body.incident.id).toBe(overflowId);
     expect((await t.get('/api/incidents')).body.incidents).toHaveLength(4);
+  });
+
+  it('a P1 group over the limit raises the overflow incident to P1', async () => {
+    t = await start({ newIncidents: 1, pages: 1000 });
+    const quiet = group(0);
+    quiet.commonLabels.severity = quiet.alerts[0].labels.severity = 'warning';
+    await t.post('/alertmanager', quiet);
+    const second = group(1);
+    second.commonLabels.severity = second.alerts[0].labels.severity = 'warning';
+    const overflow = await t.post('/alertmanager', second);
+    expect(overflow.body.incident.severity).toBe('P2');
+    const critical = await t.post('/alertmanager', group(2));
+    expect(critical.body.incident.id).toBe(overflow.body.incident.id);
+    expect(critical.body.incident.severity).toBe('P1');
   });
 
   it('over the page limit, pages are held back with one summary page, and no notice goes to those never paged', async () => {

@@ -145,7 +145,7 @@ describe('hostile alert content through the webhook', () => {
     expect(incident.title).toMatch(/^Whitespace \(svc\): :x$/);
     expect(incident.externalURL).toBe('');
     // The quadratic title regex took seconds here; the 100 ms target is measured by `npm run bench`.
-    expect(slowest).toBeLessThan(1_500);
+    expect(slowest).toBeLessThan(500);
   });
 
   it('keeps externalURL and generatorURL only when they are http(s) URLs', async () => {

@@ -233,7 +233,8 @@ async function recordOverLimit(
       ...signal,
       groupKey: `responder:incident-limit:${limit.window.start.toISOString()}`,
       status: 'firing',
-      severity: floodLimits.overflowSeverity,
+      // A P1 that arrives in a flood raises the overflow incident (and its escalation) to P1.
+      severity: mostSevere([signal.severity, floodLimits.overflowSeverity], floodLimits.overflowSeverity),
       title: `Incident limit reached: ${summary}`,
       labels: { alertname: 'ResponderIncidentLimit', service: config.service },
       annotations: { summary },

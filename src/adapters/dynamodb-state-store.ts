@@ -221,15 +221,20 @@ export class DynamoDbStateStore implements StateStore {
 
   async claimDelivery(hash: string, now: Date, leaseSeconds: number): Promise<DeliveryClaim> {
     const itemKey = key.delivery(hash);
-    if ((await this.claim(itemKey, now, leaseSeconds)) === 'claimed') return 'claimed';
-    // Someone has it: finished (a duplicate), or still processing, which may yet fail or die.
-    const found = await this.call(() =>
-      this.doc.send(new GetCommand({ TableName: this.table, Key: itemKey, ConsistentRead: true })),
-    );
-    const item = found.Item;
-    if (item?.state !== 'pending') return 'duplicate';
-    const left = Math.ceil((Number(item.leaseUntil) - now.getTime()) / 1000);
-    return { inProgress: true, retryAfterSeconds: Math.min(Math.max(left, 1), leaseSeconds) };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if ((await this.claim(itemKey, now, leaseSeconds)) === 'claimed') return 'claimed';
+      // Someone has it: finished (a duplicate), or still processing, which may yet fail or die.
+      const found = await this.call(() =>
+        this.doc.send(new GetCommand({ TableName: this.table, Key: itemKey, ConsistentRead: true })),
+      );
+      const item = found.Item;
+      // Gone between the two calls: its holder failed and gave it back. Claim it again.
+      if (!item) continue;
+      if (item.state !== 'pending') return 'duplicate';
+      const left = Math.ceil((Number(item.leaseUntil) - now.getTime()) / 1000);
+      return { inProgress: true, retryAfterSeconds: Math.min(Math.max(left, 1), leaseSeconds) };
+    }
+    return { inProgress: true, retryAfterSeconds: 1 };
   }
   finishDelivery(hash: string, now: Date, ttlSeconds: number) {
     return this.finish(key.delivery(hash), now, ttlSeconds, 'processed');
@@ -532,8 +537,15 @@ export class DynamoDbStateStore implements StateStore {
       {
         IndexName: INCIDENT_INDEX,
         KeyConditionExpression: 'gsi1pk = :due AND gsi1sk <= :now',
+        // Escalation items written before the ESC# key scheme would be re-read under their new key,
+        // not found, and started again from the first tier: the sweep leaves them alone.
+        FilterExpression: 'begins_with(pk, :escalation)',
         // '~' sorts after every character of an incident id, so everything due by `now` is in.
-        ExpressionAttributeValues: { ':due': ESCALATION_DUE_PARTITION, ':now': `${now.toISOString()}#~` },
+        ExpressionAttributeValues: {
+          ':due': ESCALATION_DUE_PARTITION,
+          ':now': `${now.toISOString()}#~`,
+          ':escalation': P.escalation,
+        },
       },
       limit,
     );
@@ -573,6 +585,21 @@ export class DynamoDbStateStore implements StateStore {
       ),
     );
     return { allowed: false, firstRefusal: refused.Attributes?.refused === 1 };
+  }
+
+  async returnFloodBudget(budget: FloodBudget, windowStart: Date, counter: 'used' | 'refused') {
+    await this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: key.floodWindow(budget, windowStart.toISOString()),
+          UpdateExpression: 'ADD #counter :minusOne',
+          ConditionExpression: '#counter > :zero',
+          ExpressionAttributeNames: { '#counter': counter },
+          ExpressionAttributeValues: { ':minusOne': -1, ':zero': 0 },
+        }),
+      ),
+    );
   }
 
   async getAutomationFlag(): Promise<AutomationFlag> {

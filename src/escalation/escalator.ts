@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ResponderConfig } from '../config/schema.ts';
 import type { Acknowledgement, Escalation, NoticeEvent, SentNotice } from '../domain/escalation.ts';
-import { floodWindowOf } from '../domain/flood-window.ts';
+import { type FloodWindow, floodWindowOf } from '../domain/flood-window.ts';
 import { expiryOf, type Incident } from '../domain/incident.ts';
 import { severityRank } from '../domain/severity.ts';
 import {
@@ -413,6 +413,8 @@ export class Escalator {
     const key = needsKey ? await links.ackKey() : '';
     const tiersOf = policy.tiers.length;
     const sent: SentNotice[] = [];
+    /** The page-limit window the current page was counted in, until it is sent. */
+    let counted: FloodWindow | undefined;
     const failures: { topic: string; error: string }[] = [];
     for (const [index, item] of work.entries()) {
       if (index > 0) {
@@ -444,7 +446,12 @@ export class Escalator {
         resolvedAt: escalation.resolvedAt,
       });
       try {
-        if (item.event === 'page' && !(await this.withinPageLimit(incident, item, page))) {
+        counted = undefined;
+        if (item.event === 'page') {
+          counted = floodWindowOf(config.floodLimits, clock.now());
+          if (!(await this.withinPageLimit(incident, item, page, counted))) counted = undefined;
+        }
+        if (item.event === 'page' && !counted) {
           // Held back by floodLimits.pages: recorded as sent, so it is not retried into the flood.
           sent.push({
             key: item.key,
@@ -475,6 +482,11 @@ export class Escalator {
           { topic: item.topic, tier: item.tier.name, event: item.event, messageId, subject: page.subject },
         ).catch(() => undefined);
       } catch (error) {
+        // A page that was counted and not sent gives its unit back, or an SNS outage would use up
+        // the page limit with retries and the page would then be held back for good.
+        if (counted) {
+          await this.deps.store.returnFloodBudget('pages', counted.start, 'used').catch(() => undefined);
+        }
         failures.push({ topic: item.topic, error: (error as Error).message });
         this.deps.log.error('page not sent; it stays due', {
           incidentId: incident.id,
@@ -492,10 +504,14 @@ export class Escalator {
    * and audited; the first page held back in a window sends one summary page in its place, to the
    * same topic, so on-call knows to look at the incident list.
    */
-  private async withinPageLimit(incident: Incident, item: Work, page: Page): Promise<boolean> {
+  private async withinPageLimit(
+    incident: Incident,
+    item: Work,
+    page: Page,
+    window: FloodWindow,
+  ): Promise<boolean> {
     const { config, clock, store, pager } = this.deps;
     const limits = config.floodLimits;
-    const window = floodWindowOf(limits, clock.now());
     const use = await store.takeFloodBudget('pages', window.start, window.seconds, limits.pages);
     if (use.allowed) return true;
     await this.audit(
@@ -508,29 +524,35 @@ export class Escalator {
       const until = window.end.toISOString();
       const text = `Responder page limit reached: ${limits.pages} pages within ${limits.windowMinutes} minutes. Until ${until} further pages are held back (not sent); each is in its incident's audit trail.`;
       const list = `${this.deps.links.publicUrl.replace(/\/$/, '')}/api/incidents?status=open`;
-      await pager.publish({
-        topic: item.topic,
-        subject: `[Responder] page limit reached: pages held back until ${until.slice(11, 16)} UTC`,
-        messages: {
-          default: `${text}\nOpen incidents: ${list}`,
-          email: `${text}\n\nOpen incidents: ${list}\nThe limit is floodLimits.pages in responder.config.ts.`,
-          sms: `Responder page limit reached (${limits.pages}/${limits.windowMinutes}m): pages held back until ${until.slice(11, 16)} UTC. Check open incidents.`,
-          json: JSON.stringify({
-            schema: 'responder.page/v1',
-            event: 'page-limit',
-            text,
-            until,
-            incidents: list,
-          }),
-        },
-        attributes: {
-          severity: 'P1',
-          tier: item.tier.name,
-          incident_id: incident.id,
-          service: config.service,
-          event: 'page',
-        },
-      });
+      await pager
+        .publish({
+          topic: item.topic,
+          subject: `[Responder] page limit reached: pages held back until ${until.slice(11, 16)} UTC`,
+          messages: {
+            default: `${text}\nOpen incidents: ${list}`,
+            email: `${text}\n\nOpen incidents: ${list}\nThe limit is floodLimits.pages in responder.config.ts.`,
+            sms: `Responder page limit reached (${limits.pages}/${limits.windowMinutes}m): pages held back until ${until.slice(11, 16)} UTC. Check open incidents.`,
+            json: JSON.stringify({
+              schema: 'responder.page/v1',
+              event: 'page-limit',
+              text,
+              until,
+              incidents: list,
+            }),
+          },
+          attributes: {
+            severity: 'P1',
+            tier: item.tier.name,
+            incident_id: incident.id,
+            service: config.service,
+            event: 'page',
+          },
+        })
+        .catch(async (error: unknown) => {
+          // Not sent: the next page held back in this window is the "first" again and retries it.
+          await store.returnFloodBudget('pages', window.start, 'refused').catch(() => undefined);
+          throw error;
+        });
       await this.deps.store
         .appendAudit(
           {

@@ -218,11 +218,14 @@ export async function recordIncident(
     const existing = current.incident;
     if (existing?.status === 'open') {
       const merged = new Map(existing.alerts.map((alert) => [alert.fingerprint, alert]));
+      let staleResolution = false;
       for (const alert of signal.alerts) {
         const known = merged.get(alert.fingerprint);
         if (!known || !supersedes(known, alert)) merged.set(alert.fingerprint, alert);
+        // A late copy of an older instance's resolution, while a newer instance of it fires.
+        else if (alert.status === 'resolved' && known.status === 'firing') staleResolution = true;
       }
-      const resolving = signal.status === 'resolved';
+      const resolving = signal.status === 'resolved' && !staleResolution;
       const next: Incident = fitIncident({
         ...existing,
         status: resolving ? 'resolved' : 'open',
@@ -245,7 +248,7 @@ export async function recordIncident(
       const truncated = signal.truncatedAlerts ? `, ${signal.truncatedAlerts} truncated by Alertmanager` : '';
       await audit(
         next.id,
-        resolving ? 'incident.resolved' : 'incident.updated',
+        resolving ? 'incident.resolved' : staleResolution ? 'signal.stale-resolution' : 'incident.updated',
         resolving
           ? `resolved: ${signal.resolvedBecause}`
           : `updated: ${firing} firing, ${next.alerts.length - firing} resolved${truncated}`,
