@@ -284,6 +284,19 @@ describe('status codes a client can rely on', () => {
     });
   });
 
+  it('a long probe target name is refused with a 400, not echoed back', async () => {
+    const response = await t.post('/api/probes', { targets: ['t'.repeat(100_000)] });
+    expect(response.status).toBe(400);
+    expect(JSON.stringify(response.body).length).toBeLessThan(2_000);
+  });
+
+  it('an API body over the limit answers 413 and is not taken for an empty one (which probes everything)', async () => {
+    const response = await t.post('/api/probes', { targets: ['t'.repeat(2 * 1024 * 1024)] });
+    expect(response.status).toBe(413);
+    const probes = (await t.get('/api/probes')).body;
+    expect(probes.targets.every((target: Json) => target.lastResult === null)).toBe(true);
+  });
+
   it('control and bidi characters never reach an acknowledgement from the API', async () => {
     const response = await t.post(`/api/incidents/${incidentId}/ack`, {
       by: 'ali\u202Ece\u0007\nAcknowledge: https://evil.example/x',

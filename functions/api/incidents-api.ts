@@ -49,8 +49,9 @@ export function operatorProbeRequest(
 
 const probeBody = z.strictObject({
   targets: z
-    .array(z.string().min(1))
+    .array(z.string().min(1).max(200, 'target names are at most 200 characters'))
     .min(1, 'name at least one target, or leave targets out to probe all')
+    .max(500, 'name at most 500 targets, or leave targets out to probe all')
     .optional(),
 });
 
@@ -142,6 +143,9 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
     const auth = authenticate(req.headers.authorization, await deps.credentials.get());
     if (!auth.ok) return problem(401, 'unauthorized', undefined, UNAUTHORIZED_HEADERS);
     if (!allowed.split(', ').includes(req.method)) return methodNotAllowed(allowed);
+    // The transport stopped reading: the body here is empty, and must not pass for an empty request.
+    if (req.bodyTooLarge)
+      return problem(413, `body exceeds the ${deps.config.webhook.maxBodyBytes}-byte limit`);
     if ((req.method === 'POST' || req.method === 'PUT') && !isJsonRequest(req)) {
       // A form or text/plain POST is what a cross-site page can send without a preflight.
       return problem(415, 'send the body as application/json (an empty body needs the header too)');
