@@ -63,7 +63,7 @@ export interface IncidentPage {
   readonly nextCursor?: string;
 }
 
-/** Everything Responder keeps: incidents, dedupe keys, action claims, locks, flags and the audit trail. */
+/** Everything Responder keeps: incidents, escalations, dedupe keys, action claims, flags, flood counters and the audit trail. */
 export interface StateStore {
   /**
    * Claims a webhook delivery. A claim not finished within its lease may be taken over by a retry;
@@ -100,9 +100,6 @@ export interface StateStore {
   claimAction(actionId: string, now: Date, leaseSeconds: number): Promise<ClaimResult>;
   finishAction(actionId: string, now: Date, ttlSeconds: number, outcome: string): Promise<void>;
   releaseAction(actionId: string): Promise<void>;
-
-  acquireLock(name: string, owner: string, now: Date, leaseSeconds: number): Promise<boolean>;
-  releaseLock(name: string, owner: string): Promise<void>;
 
   /** Probe targets' health, one item each; saved with the version read (0 for a new target). */
   getTargetHealth(target: string): Promise<TargetHealth | undefined>;

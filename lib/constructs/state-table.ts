@@ -24,7 +24,7 @@ export function leadingKeyPattern(kind: StateItemKind): string {
 }
 
 /**
- * The single table for incidents, dedupe keys, locks, flags and the audit trail: on-demand,
+ * The single table for incidents, escalations, dedupe keys, flags and the audit trail: on-demand,
  * point-in-time recovery, TTL on `expiresAt`, encrypted with a customer-managed key that rotates.
  *
  * Access is granted per concern (`grantIncidents`, `grantEscalations`, ...): each grant names the

@@ -50,7 +50,6 @@ export const STATE_KEY_PREFIXES = {
   incidentGroup: 'GROUP#',
   delivery: 'DELIVERY#',
   action: 'ACTION#',
-  lock: 'LOCK#',
   flag: 'FLAG#',
   targetHealth: 'PROBES',
   escalation: 'ESC#',
@@ -74,7 +73,6 @@ const key = {
   group: (groupId: string) => ({ pk: `${P.incidentGroup}${groupId}`, sk: 'CURRENT' }),
   delivery: (hash: string) => ({ pk: `${P.delivery}${hash}`, sk: 'DELIVERY' }),
   action: (id: string) => ({ pk: `${P.action}${id}`, sk: 'ACTION' }),
-  lock: (name: string) => ({ pk: `${P.lock}${name}`, sk: 'LOCK' }),
   automation: () => ({ pk: `${P.flag}automation`, sk: 'FLAG' }),
   targetHealth: (target: string) => ({ pk: P.targetHealth, sk: `TARGET#${target}` }),
   escalation: (incidentId: string) => ({ pk: `${P.escalation}${incidentId}`, sk: 'ESCALATION' }),
@@ -406,39 +404,6 @@ export class DynamoDbStateStore implements StateStore {
     );
     return (page.Items ?? []).map(
       ({ pk: _pk, sk: _sk, entity: _e, expiresAt: _x, ...entry }) => entry as AuditEntry,
-    );
-  }
-
-  acquireLock(name: string, owner: string, now: Date, leaseSeconds: number) {
-    return this.conditional(() =>
-      this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: {
-            ...key.lock(name),
-            owner,
-            leaseUntil: now.getTime() + leaseSeconds * 1000,
-            expiresAt: epochSeconds(now) + leaseSeconds + 3600,
-          },
-          ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :nowMs OR #owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':nowMs': now.getTime(), ':owner': owner },
-        }),
-      ),
-    );
-  }
-
-  async releaseLock(name: string, owner: string) {
-    await this.conditional(() =>
-      this.doc.send(
-        new DeleteCommand({
-          TableName: this.table,
-          Key: key.lock(name),
-          ConditionExpression: '#owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':owner': owner },
-        }),
-      ),
     );
   }
 
