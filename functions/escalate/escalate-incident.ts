@@ -18,10 +18,13 @@ function describe(sent: readonly Delivered[]): string {
  * with a resolved notice.
  */
 export function createEscalateAction(env: ActionEnvironment): PerformAction {
+  const { escalator } = env;
+  if (!escalator)
+    throw new Error('the escalate capability needs an escalator: build it with { pages: true }');
   return async (request): Promise<ActionOutcome> => {
     if (request.trigger === 'schedule') {
       if (request.dryRun) return { status: 'completed', summary: 'sweep skipped (dry run): nothing paged' };
-      const swept = await env.escalator.sweep();
+      const swept = await escalator.sweep();
       const summary = `swept ${swept.checked} due escalation${swept.checked === 1 ? '' : 's'}: ${swept.sent.length} sent${swept.sent.length ? ` (${describe(swept.sent)})` : ''}${swept.failed.length ? `; ${swept.failed.length} failed, retried next sweep` : ''}`;
       return {
         status: swept.failed.length > 0 ? 'failed' : 'completed',
@@ -33,7 +36,7 @@ export function createEscalateAction(env: ActionEnvironment): PerformAction {
     if (!request.incidentId) {
       return { status: 'failed', summary: 'escalate needs an incident: the request names none' };
     }
-    const report = await env.escalator.reconcile(request.incidentId, { dryRun: request.dryRun });
+    const report = await escalator.reconcile(request.incidentId, { dryRun: request.dryRun });
     if (request.dryRun) {
       const would = (report.wouldSend ?? []).map((w) => `${w.event} ${w.tier}/${w.topic}`).join(', ');
       return { status: 'completed', summary: `dry run: would send ${would || 'nothing'}`, result: report };

@@ -1,4 +1,5 @@
 import { createActionHandler } from '../../src/aws/action-handler.ts';
 import { createEscalateAction } from './escalate-incident.ts';
 
-export const handler = createActionHandler('escalate', createEscalateAction);
+// The one action function that pages: it gets the SNS client and escalator the others go without.
+export const handler = createActionHandler('escalate', createEscalateAction, { pages: true });

@@ -1,6 +1,7 @@
 import type { ResponderConfig } from '../config/schema.ts';
 import type { Escalator } from '../escalation/escalator.ts';
 import type { ActionDispatcher, Clock, Log, ProbeMetrics, SecretStore, StateStore } from '../ports.ts';
+import type { PerformAction } from './run-action.ts';
 
 /** What a capability may use, built once per container (Lambda) or once per process (local runtime). */
 export interface ActionEnvironment {
@@ -11,6 +12,12 @@ export interface ActionEnvironment {
   readonly clock: Clock;
   readonly log: Log;
   readonly metrics: ProbeMetrics;
-  /** Pages, sweeps and acknowledgements, over the environment's store and pager. */
-  readonly escalator: Escalator;
+  /**
+   * Pages, sweeps and acknowledgements, over the environment's store and pager. Only where something
+   * pages (the escalate function, the local runtime): the other functions build no SNS client.
+   */
+  readonly escalator?: Escalator;
 }
+
+/** Builds one capability's body from the environment, once per container. */
+export type CapabilityFactory = (env: ActionEnvironment) => PerformAction;

@@ -4,8 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import middy from '@middy/core';
-import type { CapabilityFactory } from '../actions/capabilities.ts';
-import type { ActionEnvironment } from '../actions/environment.ts';
+import type { ActionEnvironment, CapabilityFactory } from '../actions/environment.ts';
 import { type ActionResult, runActionRequest } from '../actions/run-action.ts';
 import { EventBridgeDispatcher } from '../adapters/eventbridge-dispatcher.ts';
 import { bundledConfig } from '../config/bundled.ts';
@@ -46,7 +45,11 @@ const noBus: ActionDispatcher = {
  * The Lambda entry point shared by the five action functions. It accepts the EventBridge envelope
  * ("Action Requested") or, for `aws lambda invoke` and the API, a bare action request.
  */
-export function createActionHandler(kind: ActionKind, capability: CapabilityFactory) {
+export function createActionHandler(
+  kind: ActionKind,
+  capability: CapabilityFactory,
+  options: { readonly pages?: boolean } = {},
+) {
   const config = bundledConfig();
   const { logger, tracer, metrics, log } = powertools(`responder-${kind}`);
   const busName = process.env.EVENT_BUS_NAME;
@@ -65,7 +68,7 @@ export function createActionHandler(kind: ActionKind, capability: CapabilityFact
     clock: systemClock,
     log,
     metrics: probeMetricsOf(metrics),
-    escalator: escalatorFromEnv(tracer, config, store, secrets, log),
+    escalator: options.pages ? escalatorFromEnv(tracer, config, store, secrets, log) : undefined,
   };
   const perform = capability(env);
 

@@ -10,7 +10,6 @@ import S3rver from 's3rver';
 import { type ApiDeps, handleApiRequest, operatorProbeRequest } from '../../functions/api/incidents-api.ts';
 import { handleAlertmanagerWebhook } from '../../functions/ingest/ingest-alerts.ts';
 import type { ProbeReport } from '../../functions/probe/run-probes.ts';
-import { CAPABILITIES } from '../actions/capabilities.ts';
 import type { ActionEnvironment } from '../actions/environment.ts';
 import { type ActionResult, type PerformAction, runActionRequest } from '../actions/run-action.ts';
 import { DynamoDbStateStore, ensureStateTable } from '../adapters/dynamodb-state-store.ts';
@@ -30,6 +29,7 @@ import {
   type StateStore,
   systemClock,
 } from '../ports.ts';
+import { CAPABILITIES } from './capabilities.ts';
 import { PRIVATE_FILE_MODE, preparePrivateDataDir } from './data-dir.ts';
 import { startDemoEnvironment } from './demo-environment.ts';
 import { createLocalHttpServer } from './http-server.ts';

@@ -3,13 +3,14 @@ import { createEscalateAction } from '../../functions/escalate/escalate-incident
 import { failoverDns } from '../../functions/failover/failover-dns.ts';
 import { createProbeAction } from '../../functions/probe/run-probes.ts';
 import { rotateSecret } from '../../functions/rotate/rotate-secret.ts';
+import type { CapabilityFactory } from '../actions/environment.ts';
 import type { ActionKind } from '../config/schema.ts';
-import type { ActionEnvironment } from './environment.ts';
-import type { PerformAction } from './run-action.ts';
 
-export type CapabilityFactory = (env: ActionEnvironment) => PerformAction;
-
-/** Each action kind's body, built from the environment; the local runtime runs them in-process. */
+/**
+ * Each action kind's body, built from the environment; the local runtime runs them in-process. The
+ * table lives with the local runtime, its one user, so that src/ never imports functions/ below the
+ * composition roots (each Lambda's handler names its own capability).
+ */
 export const CAPABILITIES: Readonly<Record<ActionKind, CapabilityFactory>> = {
   probe: createProbeAction,
   backup: () => backupDatabase,
