@@ -81,15 +81,6 @@ const automationBody = z.strictObject({
   by: nameField.optional(),
 });
 
-/** The methods each authenticated route answers; anything else is 405, other paths 404. */
-const ALLOWED_METHODS: ReadonlyArray<readonly [RegExp, string]> = [
-  [/^\/api\/incidents$/, 'GET'],
-  [/^\/api\/incidents\/[^/]+$/, 'GET'],
-  [/^\/api\/incidents\/[^/]+\/ack$/, 'POST'],
-  [/^\/api\/probes$/, 'GET, POST'],
-  [/^\/api\/automation$/, 'GET, PUT'],
-];
-
 function isJsonRequest(req: HttpRequest): boolean {
   const media = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
   return media === 'application/json';
@@ -116,7 +107,141 @@ export function incidentView(incident: Incident) {
   };
 }
 
-/** The read side and operator controls: `GET /healthz`, `/api/incidents[/{id}]`, `/api/automation`. */
+interface RouteContext {
+  readonly deps: ApiDeps;
+  /** Who the credential names: the default `by` of an acknowledgement or a switch. */
+  readonly principal: string;
+  /** The path's captured segments. */
+  readonly params: readonly string[];
+}
+
+type RouteHandler = (req: HttpRequest, ctx: RouteContext) => Promise<HttpResponse>;
+
+async function listIncidents(req: HttpRequest, { deps }: RouteContext): Promise<HttpResponse> {
+  const query = listQuery.safeParse(req.query);
+  if (!query.success) {
+    return problem(
+      400,
+      'invalid query',
+      query.error.issues.map((issue) => `${describeIssuePath(issue.path)}: ${issue.message}`),
+    );
+  }
+  const page = await deps.store.listIncidents(query.data);
+  return json(200, { incidents: page.incidents.map(incidentView), nextCursor: page.nextCursor ?? null });
+}
+
+async function showIncident(_req: HttpRequest, { deps, params }: RouteContext): Promise<HttpResponse> {
+  const id = incidentIdOf(params[0]);
+  if (typeof id !== 'string') return id;
+  const incident = await deps.store.getIncident(id);
+  if (!incident) return problem(404, `no incident ${id}`);
+  const audit = await deps.store.listAudit(id);
+  const escalation = (await deps.escalator?.view(incident)) ?? null;
+  return json(200, { ...incidentView(incident), escalation, alertDetails: incident.alerts, audit });
+}
+
+async function acknowledgeIncident(req: HttpRequest, ctx: RouteContext): Promise<HttpResponse> {
+  const { deps } = ctx;
+  if (!deps.escalator) return problem(503, 'escalation is not available here');
+  const id = incidentIdOf(ctx.params[0]);
+  if (typeof id !== 'string') return id;
+  const parsed = parseBody(req, ackBody, 'invalid acknowledgement', {});
+  if (!parsed.ok) return parsed.response;
+  const by = parsed.data.by ?? ctx.principal;
+  const via = req.headers['user-agent']?.startsWith('responder-cli') ? 'cli' : 'api';
+  const result = await deps.escalator.acknowledge(id, by, via);
+  switch (result.outcome) {
+    case 'no-incident':
+      return problem(404, `no incident ${id}`);
+    case 'resolved':
+      return problem(409, `incident ${id} is already resolved: nothing to acknowledge`);
+    default: {
+      const incident = await deps.store.getIncident(id);
+      return json(200, {
+        id,
+        outcome: result.outcome,
+        acknowledged: result.escalation.acknowledged,
+        escalation: incident ? await deps.escalator.view(incident) : null,
+      });
+    }
+  }
+}
+
+async function listProbeHealth(_req: HttpRequest, { deps }: RouteContext): Promise<HttpResponse> {
+  const health = new Map((await deps.store.listTargetHealth()).map((h) => [h.target, h]));
+  return json(200, {
+    targets: deps.config.probes.targets.map((target) => {
+      const known = health.get(target.name);
+      return {
+        target: target.name,
+        kind: target.kind,
+        healthy: known?.healthy ?? null,
+        consecutiveFailures: known?.consecutiveFailures ?? 0,
+        lastResult: known?.lastResult ?? null,
+        lastTransitionAt: known?.lastTransitionAt ?? null,
+        incidentId: known?.incidentId ?? null,
+      };
+    }),
+  });
+}
+
+async function probeNow(req: HttpRequest, { deps }: RouteContext): Promise<HttpResponse> {
+  if (!deps.runProbes) return problem(503, 'probing is not available here');
+  const parsed = parseBody(req, probeBody, 'invalid probe request', {});
+  if (!parsed.ok) return parsed.response;
+  const report = await deps.runProbes(parsed.data.targets);
+  if (!report) return problem(409, 'the probe run was skipped; see the audit trail');
+  if (report.unknownTargets.length > 0 && report.results.length === 0) {
+    return problem(404, `no such probe target: ${report.unknownTargets.join(', ')}`);
+  }
+  return json(200, report);
+}
+
+async function showAutomation(_req: HttpRequest, { deps }: RouteContext): Promise<HttpResponse> {
+  return json(200, await automationView(deps));
+}
+
+async function switchAutomation(req: HttpRequest, ctx: RouteContext): Promise<HttpResponse> {
+  const { deps } = ctx;
+  const parsed = parseBody(req, automationBody, 'invalid automation change');
+  if (!parsed.ok) return parsed.response;
+  const at = deps.clock.now().toISOString();
+  const by = parsed.data.by ?? ctx.principal;
+  await deps.store.setAutomationFlag({
+    enabled: parsed.data.enabled,
+    changedAt: at,
+    changedBy: by,
+    reason: parsed.data.reason,
+  });
+  await deps.store.appendAudit(
+    {
+      at,
+      type: parsed.data.enabled ? 'automation.enabled' : 'automation.disabled',
+      actor: by,
+      message: `automation ${parsed.data.enabled ? 'enabled' : 'disabled'}: ${parsed.data.reason}`,
+    },
+    deps.config.auditRetentionDays,
+  );
+  deps.log.warn('automation flag changed', { enabled: parsed.data.enabled, by });
+  return json(200, await automationView(deps));
+}
+
+/**
+ * The authenticated routes, one function per method: the methods listed are the `Allow` of a 405 and
+ * an OPTIONS answer; other paths are 404. (`/healthz` and the signed `/ack/{token}` links come first.)
+ */
+const ROUTES: ReadonlyArray<{
+  readonly pattern: RegExp;
+  readonly methods: Readonly<Record<string, RouteHandler>>;
+}> = [
+  { pattern: /^\/api\/incidents$/, methods: { GET: listIncidents } },
+  { pattern: /^\/api\/incidents\/([^/]+)$/, methods: { GET: showIncident } },
+  { pattern: /^\/api\/incidents\/([^/]+)\/ack$/, methods: { POST: acknowledgeIncident } },
+  { pattern: /^\/api\/probes$/, methods: { GET: listProbeHealth, POST: probeNow } },
+  { pattern: /^\/api\/automation$/, methods: { GET: showAutomation, PUT: switchAutomation } },
+];
+
+/** The read side and operator controls: `/healthz`, the signed ack links, then the authenticated ROUTES. */
 export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise<HttpResponse> {
   try {
     if (req.path === '/healthz') {
@@ -136,13 +261,15 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
         escalator: deps.escalator,
       });
     }
-    const allowed = ALLOWED_METHODS.find(([pattern]) => pattern.test(req.path))?.[1];
-    if (!allowed) return problem(404, `no route ${req.method.slice(0, 10)} ${req.path.slice(0, 200)}`);
+    const route = ROUTES.find(({ pattern }) => pattern.test(req.path));
+    if (!route) return problem(404, `no route ${req.method.slice(0, 10)} ${req.path.slice(0, 200)}`);
+    const allowed = Object.keys(route.methods).join(', ');
     // No CORS: the API is for Alertmanager, the CLI and scripts, never for another site's pages.
     if (req.method === 'OPTIONS') return { statusCode: 204, headers: { allow: allowed }, body: '' };
     const auth = authenticate(req.headers.authorization, await deps.credentials.get());
     if (!auth.ok) return problem(401, 'unauthorized', undefined, UNAUTHORIZED_HEADERS);
-    if (!allowed.split(', ').includes(req.method)) return methodNotAllowed(allowed);
+    const handler = Object.hasOwn(route.methods, req.method) ? route.methods[req.method] : undefined;
+    if (!handler) return methodNotAllowed(allowed);
     // The transport stopped reading: the body here is empty, and must not pass for an empty request.
     if (req.bodyTooLarge)
       return problem(413, `body exceeds the ${deps.config.webhook.maxBodyBytes}-byte limit`);
@@ -151,111 +278,8 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
       return problem(415, 'send the body as application/json (an empty body needs the header too)');
     }
 
-    if (req.path === '/api/incidents') {
-      const query = listQuery.safeParse(req.query);
-      if (!query.success) {
-        return problem(
-          400,
-          'invalid query',
-          query.error.issues.map((issue) => `${describeIssuePath(issue.path)}: ${issue.message}`),
-        );
-      }
-      const page = await deps.store.listIncidents(query.data);
-      return json(200, { incidents: page.incidents.map(incidentView), nextCursor: page.nextCursor ?? null });
-    }
-
-    const match = /^\/api\/incidents\/([^/]+)$/.exec(req.path);
-    if (match) {
-      const id = incidentIdOf(match[1]);
-      if (typeof id !== 'string') return id;
-      const incident = await deps.store.getIncident(id);
-      if (!incident) return problem(404, `no incident ${id}`);
-      const audit = await deps.store.listAudit(id);
-      const escalation = (await deps.escalator?.view(incident)) ?? null;
-      return json(200, { ...incidentView(incident), escalation, alertDetails: incident.alerts, audit });
-    }
-
-    const ack = /^\/api\/incidents\/([^/]+)\/ack$/.exec(req.path);
-    if (ack) {
-      if (!deps.escalator) return problem(503, 'escalation is not available here');
-      const id = incidentIdOf(ack[1]);
-      if (typeof id !== 'string') return id;
-      const parsed = parseBody(req, ackBody, 'invalid acknowledgement', {});
-      if (!parsed.ok) return parsed.response;
-      const by = parsed.data.by ?? auth.principal;
-      const via = req.headers['user-agent']?.startsWith('responder-cli') ? 'cli' : 'api';
-      const result = await deps.escalator.acknowledge(id, by, via);
-      switch (result.outcome) {
-        case 'no-incident':
-          return problem(404, `no incident ${id}`);
-        case 'resolved':
-          return problem(409, `incident ${id} is already resolved: nothing to acknowledge`);
-        default: {
-          const incident = await deps.store.getIncident(id);
-          return json(200, {
-            id,
-            outcome: result.outcome,
-            acknowledged: result.escalation.acknowledged,
-            escalation: incident ? await deps.escalator.view(incident) : null,
-          });
-        }
-      }
-    }
-
-    if (req.path === '/api/probes') {
-      if (req.method === 'GET') {
-        const health = new Map((await deps.store.listTargetHealth()).map((h) => [h.target, h]));
-        return json(200, {
-          targets: deps.config.probes.targets.map((target) => {
-            const known = health.get(target.name);
-            return {
-              target: target.name,
-              kind: target.kind,
-              healthy: known?.healthy ?? null,
-              consecutiveFailures: known?.consecutiveFailures ?? 0,
-              lastResult: known?.lastResult ?? null,
-              lastTransitionAt: known?.lastTransitionAt ?? null,
-              incidentId: known?.incidentId ?? null,
-            };
-          }),
-        });
-      }
-      if (!deps.runProbes) return problem(503, 'probing is not available here');
-      const parsed = parseBody(req, probeBody, 'invalid probe request', {});
-      if (!parsed.ok) return parsed.response;
-      const report = await deps.runProbes(parsed.data.targets);
-      if (!report) return problem(409, 'the probe run was skipped; see the audit trail');
-      if (report.unknownTargets.length > 0 && report.results.length === 0) {
-        return problem(404, `no such probe target: ${report.unknownTargets.join(', ')}`);
-      }
-      return json(200, report);
-    }
-
-    if (req.path === '/api/automation') {
-      if (req.method === 'GET') return json(200, await automationView(deps));
-      const parsed = parseBody(req, automationBody, 'invalid automation change');
-      if (!parsed.ok) return parsed.response;
-      const at = deps.clock.now().toISOString();
-      const by = parsed.data.by ?? auth.principal;
-      await deps.store.setAutomationFlag({
-        enabled: parsed.data.enabled,
-        changedAt: at,
-        changedBy: by,
-        reason: parsed.data.reason,
-      });
-      await deps.store.appendAudit(
-        {
-          at,
-          type: parsed.data.enabled ? 'automation.enabled' : 'automation.disabled',
-          actor: by,
-          message: `automation ${parsed.data.enabled ? 'enabled' : 'disabled'}: ${parsed.data.reason}`,
-        },
-        deps.config.auditRetentionDays,
-      );
-      deps.log.warn('automation flag changed', { enabled: parsed.data.enabled, by });
-      return json(200, await automationView(deps));
-    }
-    return problem(404, `no route ${req.method} ${req.path}`);
+    const params = route.pattern.exec(req.path)?.slice(1) ?? [];
+    return await handler(req, { deps, principal: auth.principal, params });
   } catch (error) {
     if (error instanceof InvalidCursorError) return problem(400, 'invalid query', [error.message]);
     if (error instanceof DependencyUnavailableError) {
