@@ -36,6 +36,7 @@ import { createLocalHttpServer } from './http-server.ts';
 import { type ActionEventHandler, InProcessDispatcher } from './in-process-dispatcher.ts';
 import { LocalPager } from './local-pager.ts';
 import { nextFireTime, ScheduleEndedError, type ScheduleTimer, startSchedule } from './schedules.ts';
+import { Teardown } from './teardown.ts';
 
 export const LOCAL_TABLE_NAME = 'responder-state';
 export const LOCAL_BACKUP_BUCKET = 'responder-backups';
@@ -130,8 +131,29 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const schedules = checkedSchedules(config);
   const dataDir = resolve(options.dataDir ?? process.env.RESPONDER_DATA_DIR ?? '.responder');
   await preparePrivateDataDir(dataDir, ['dynamodb', 's3']);
-  const releaseDataDir = await claimDataDir(dataDir);
+  const teardown = new Teardown();
+  teardown.add('the data folder claim', await claimDataDir(dataDir));
+  try {
+    return await startParts(options, { config, log, clock, schedules, dataDir, teardown });
+  } catch (error) {
+    // Leave nothing running behind a failed start, or the process would not exit.
+    await teardown.run(log);
+    throw error;
+  }
+}
 
+async function startParts(
+  options: LocalRuntimeOptions,
+  parts: {
+    readonly config: ResponderConfig;
+    readonly log: Log;
+    readonly clock: Clock;
+    readonly schedules: Array<[ActionKind, string]>;
+    readonly dataDir: string;
+    readonly teardown: Teardown;
+  },
+): Promise<LocalRuntime> {
+  const { config, log, clock, schedules, dataDir, teardown } = parts;
   const dynamoServer = dynalite({
     path: join(dataDir, 'dynamodb'),
     createTableMs: 0,
@@ -139,6 +161,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     updateTableMs: 0,
   });
   const dynamoPort = await listen(dynamoServer, 0);
+  teardown.add('dynalite', () => close(dynamoServer));
   const s3 = new S3rver({
     address: '127.0.0.1',
     port: 0,
@@ -147,6 +170,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     configureBuckets: [{ name: LOCAL_BACKUP_BUCKET }],
   });
   const s3Address = await s3.run();
+  teardown.add('s3rver', () => s3.close());
   const endpoints = {
     dynamodb: `http://127.0.0.1:${dynamoPort}`,
     s3: `http://127.0.0.1:${s3Address.port}`,
@@ -159,6 +183,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     maxAttempts: 2,
     requestHandler: { connectionTimeout: 1000, requestTimeout: 3000 },
   });
+  teardown.add('the DynamoDB client', () => dynamo.destroy());
   await ensureStateTable(dynamo, LOCAL_TABLE_NAME);
   const baseStore = new DynamoDbStateStore({ client: dynamo, tableName: LOCAL_TABLE_NAME });
   const store = options.wrapStore ? options.wrapStore(baseStore) : baseStore;
@@ -196,6 +221,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     deadLetterFile: join(dataDir, 'dead-letters.jsonl'),
     retryDelaysMs: options.retryDelaysMs,
   });
+  teardown.add('actions in flight', () => dispatcher.idle());
   const bus = options.wrapDispatcher ? options.wrapDispatcher(dispatcher) : dispatcher;
   const ackSecret = config.escalation.ackSigningSecret ?? LOCAL_ACK_SECRET;
   await ensureLocalAckKey(secrets, ackSecret);
@@ -261,6 +287,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       ? handleAlertmanagerWebhook(req, ingestDeps)
       : handleApiRequest(req, apiDeps);
 
+  // Before the server, so that on stop the requests it drains can still reach the demo sites.
+  if (config.local.demoEnvironment) {
+    const demo = await startDemoEnvironment({ dataDir, secrets, log });
+    teardown.add('the demo environment', () => demo.stop());
+  }
+
   const server = createLocalHttpServer({
     route,
     log,
@@ -272,11 +304,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   try {
     port = await server.listen(wantedPort);
   } catch (error) {
-    // Leave nothing running behind a failed start, or the process would not exit.
-    dynamo.destroy();
-    await s3.close();
-    await close(dynamoServer);
-    await releaseDataDir();
     if ((error as { code?: string }).code === 'EADDRINUSE') {
       throw new Error(
         `port ${wantedPort} on 127.0.0.1 is in use: stop whatever holds it or set PORT to another port`,
@@ -284,14 +311,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     }
     throw error;
   }
+  // Requests being handled finish first: closing the store under them would lose a delivery
+  // that Alertmanager was already told nothing about.
+  teardown.add('the HTTP server', () => server.close(options.drainMs ?? 10_000));
   const url = `http://127.0.0.1:${port}`;
   publicUrl.value ||= url;
 
-  const demo = config.local.demoEnvironment
-    ? await startDemoEnvironment({ dataDir, secrets, log })
-    : undefined;
-
   const timers: ScheduleTimer[] = [];
+  teardown.add('the schedule timers', () => {
+    for (const timer of timers) timer.stop();
+  });
   if (options.timers ?? true) {
     const scale = config.local.escalationDelayScale;
     for (const [kind, expression] of schedules) {
@@ -324,16 +353,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     async stop() {
       if (stopped) return;
       stopped = true;
-      for (const timer of timers) timer.stop();
-      // Requests being handled finish first: closing the store under them would lose a delivery
-      // that Alertmanager was already told nothing about.
-      await server.close(options.drainMs ?? 10_000);
-      await demo?.stop();
-      await dispatcher.idle();
-      dynamo.destroy();
-      await s3.close();
-      await close(dynamoServer);
-      await releaseDataDir();
+      await teardown.run(log);
     },
   };
 }
