@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DependencyUnavailableError } from '../src/ports.ts';
-import { CONFLICT, retryOnConflict } from '../src/state/retry-on-conflict.ts';
+import { CONFLICT, type Conflict, retryOnConflict } from '../src/state/retry-on-conflict.ts';
 
 /** An attempt that loses its conditional write `losses` times, then returns `value`. */
 function losing<T>(losses: number, value: T) {
@@ -90,7 +90,7 @@ describe('Function: retryOnConflict', () => {
     // Prepare
     let calls = 0;
     const failure = new Error('ProvisionedThroughputExceededException');
-    const attempt = async () => {
+    const attempt = async (): Promise<string | Conflict> => {
       calls++;
       if (calls === 1) return CONFLICT;
       throw failure;
