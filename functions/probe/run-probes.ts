@@ -1,16 +1,16 @@
 import type { ActionEnvironment } from '../../src/actions/environment.ts';
 import type { ActionOutcome, PerformAction } from '../../src/actions/run-action.ts';
 import type { ProbeTarget } from '../../src/config/probe-targets.ts';
-import type { ResponderConfig, Severity } from '../../src/config/schema.ts';
-import { type ActionRequest, actionRequestSchema } from '../../src/domain/actions.ts';
-import { ZERO_TIME } from '../../src/domain/alertmanager.ts';
+import type { ResponderConfig } from '../../src/config/schema.ts';
+import type { ActionRequest } from '../../src/domain/actions.ts';
 import {
   type HealthTransition,
   nextHealth,
   type ProbeResult,
   type TargetHealth,
 } from '../../src/domain/probes.ts';
-import { type IncidentSignal, recordIncident } from '../../src/incidents/record-incident.ts';
+import { type IncidentSource, raiseIncident, resolveIncident } from '../../src/incidents/raise-incident.ts';
+import { CONFLICT, retryOnConflict } from '../../src/state/retry-on-conflict.ts';
 import { probeAll } from './probe-targets.ts';
 
 /** The action environment but the escalator: probes only ask for escalations, over the bus. */
@@ -43,64 +43,31 @@ function requestedTargets(request: ActionRequest, config: ResponderConfig) {
   };
 }
 
-function signalFor(
-  target: ProbeTarget,
-  result: ProbeResult,
-  health: TargetHealth,
-  status: 'firing' | 'resolved',
-): IncidentSignal {
-  const labels = { alertname: 'ProbeFailed', target: target.name, kind: target.kind, ...target.labels };
+/**
+ * The target's trouble as an incident source. The escalation's id names the transition, so a retried
+ * run asks once per transition (start paging, or end with a resolved notice).
+ */
+function sourceOf(target: ProbeTarget, result: ProbeResult, health: TargetHealth): IncidentSource {
+  const state = health.healthy ? 'healthy' : 'unhealthy';
   return {
     groupKey: `probe:${target.name}`,
-    status,
     severity: target.severity,
     title: `${target.name} (${target.kind}) is unhealthy: ${result.detail}`,
-    labels,
-    annotations: { summary: result.detail },
-    alerts: [
-      {
-        fingerprint: `probe-${target.name}`,
-        status,
-        labels,
-        annotations: { summary: result.detail },
-        startsAt: health.failingSince ?? result.at,
-        endsAt: status === 'resolved' ? result.at : ZERO_TIME,
-        generatorURL: '',
-      },
-    ],
+    labels: { alertname: 'ProbeFailed', target: target.name, kind: target.kind, ...target.labels },
+    summary: result.detail,
+    fingerprint: `probe-${target.name}`,
+    at: result.at,
+    startsAt: health.failingSince ?? result.at,
     receiver: 'responder-probes',
-    externalURL: '',
-    truncatedAlerts: 0,
     resolvedBecause: `${target.name} recovered after ${target.recoveryThreshold} consecutive successful probes`,
     auditData: { target: target.name, result },
-  };
-}
-
-/**
- * Asks the escalation to follow the target's incident (start paging, or end with a resolved notice).
- * The id names the transition, so a retried run asks once per transition.
- */
-function requestEscalation(
-  target: ProbeTarget,
-  health: TargetHealth,
-  result: ProbeResult,
-  incidentId: string,
-  severity: Severity | undefined,
-  deps: ProbeActionDeps,
-) {
-  const state = health.healthy ? 'healthy' : 'unhealthy';
-  return deps.dispatcher.dispatch([
-    actionRequestSchema.parse({
+    actor: 'probe-function',
+    escalation: {
       actionId: `probe-${target.name}-${state}-${health.lastTransitionAt ?? result.at}-escalate`,
-      kind: 'escalate',
       trigger: 'probe',
-      requestedAt: deps.clock.now().toISOString(),
-      dryRun: deps.config.safety.dryRun,
       params: { target: target.name },
-      incidentId,
-      severity,
-    }),
-  ]);
+    },
+  };
 }
 
 /**
@@ -113,45 +80,44 @@ async function recordHealth(
   result: ProbeResult,
   deps: ProbeActionDeps,
 ): Promise<ProbedTarget> {
-  const incidentDeps = {
-    store: deps.store,
-    clock: deps.clock,
-    auditRetentionDays: deps.config.auditRetentionDays,
-    actor: 'probe-function',
-  };
-  for (let attempt = 0; attempt < MAX_HEALTH_WRITES; attempt++) {
-    const previous = await deps.store.getTargetHealth(target.name);
-    const { health, transition } = nextHealth(previous, result, target);
-    if (!(await deps.store.saveTargetHealth(health, previous?.version ?? 0))) continue;
-    let saved = health;
-    if (health.healthy && health.incidentId) {
-      // Recovered: resolve the incident, then forget it. A failure in between retries on the next run.
-      const resolved = await recordIncident(signalFor(target, result, health, 'resolved'), incidentDeps);
-      // The escalation ends and the tiers paged hear of it; the request is idempotent per recovery.
-      await requestEscalation(target, health, result, health.incidentId, resolved?.severity, deps);
-      saved = { ...health, incidentId: undefined, version: health.version + 1 };
-      await deps.store.saveTargetHealth(saved, health.version);
-    }
-    if (!health.healthy && !health.incidentId) {
-      const incident = await recordIncident(signalFor(target, result, health, 'firing'), incidentDeps);
-      if (incident) {
-        // Page first, then remember the incident: a failure in between leaves the target without an
-        // incident id, so the next run asks again (the escalation pages a tier once however often).
-        await requestEscalation(target, health, result, incident.id, incident.severity, deps);
-        saved = { ...health, incidentId: incident.id, version: health.version + 1 };
-        // Losing this write to a newer run is fine: that run sees the incident through the group pointer.
+  return retryOnConflict<ProbedTarget>(
+    async () => {
+      const previous = await deps.store.getTargetHealth(target.name);
+      const { health, transition } = nextHealth(previous, result, target);
+      if (!(await deps.store.saveTargetHealth(health, previous?.version ?? 0))) return CONFLICT;
+      let saved = health;
+      if (health.healthy && health.incidentId) {
+        // Recovered: resolve the incident, then forget it. A failure in between retries on the next run.
+        // The escalation ends and the tiers paged hear of it; the request is idempotent per recovery.
+        await resolveIncident(sourceOf(target, result, health), deps, { incidentId: health.incidentId });
+        saved = { ...health, incidentId: undefined, version: health.version + 1 };
         await deps.store.saveTargetHealth(saved, health.version);
       }
-    }
-    return {
-      ...result,
-      healthy: saved.healthy,
-      consecutiveFailures: saved.consecutiveFailures,
-      transition,
-      incidentId: saved.incidentId ?? (transition === 'healthy' ? previous?.incidentId : undefined),
-    };
-  }
-  throw new Error(`health of ${target.name} kept changing under this run; the next run records it`);
+      if (!health.healthy && !health.incidentId) {
+        // Page first, then remember the incident: a failure in between leaves the target without an
+        // incident id, so the next run asks again (the escalation pages a tier once however often).
+        const incident = await raiseIncident(sourceOf(target, result, health), deps);
+        if (incident) {
+          saved = { ...health, incidentId: incident.id, version: health.version + 1 };
+          // Losing this write to a newer run is fine: that run sees the incident through the group pointer.
+          await deps.store.saveTargetHealth(saved, health.version);
+        }
+      }
+      return {
+        ...result,
+        healthy: saved.healthy,
+        consecutiveFailures: saved.consecutiveFailures,
+        transition,
+        incidentId: saved.incidentId ?? (transition === 'healthy' ? previous?.incidentId : undefined),
+      };
+    },
+    {
+      attempts: MAX_HEALTH_WRITES,
+      exhausted: () => {
+        throw new Error(`health of ${target.name} kept changing under this run; the next run records it`);
+      },
+    },
+  );
 }
 
 /** Probes the requested targets (all by default), records health, opens/resolves incidents, attaches results. */

@@ -13,6 +13,7 @@ import {
   type Pager,
   type StateStore,
 } from '../ports.ts';
+import { CONFLICT, retryOnConflict } from '../state/retry-on-conflict.ts';
 import { type AckVerification, signAckToken, verifyAckToken } from './ack-link.ts';
 import { buildPage } from './pages.ts';
 import { type PlannedTier, planTiers } from './policy.ts';
@@ -99,26 +100,29 @@ export class Escalator {
     const { store } = this.deps;
     const incident = await store.getIncident(incidentId);
     if (!incident) return { incidentId, status: 'none', sent: [] };
-    for (let attempt = 0; attempt < MAX_WRITES; attempt++) {
-      const current = await store.getEscalation(incidentId);
-      const next = this.updated(current, incident);
-      if (options.dryRun) {
-        const view = next ?? current;
-        return {
-          incidentId,
-          status: view?.status ?? 'none',
-          sent: [],
-          wouldSend: view
-            ? this.workOf(view, incident, this.deps.clock.now()).map(({ event, tier, topic }) => ({
-                event,
-                tier: tier.name,
-                topic,
-              }))
-            : [],
-        };
-      }
-      if (!next || next === current) break;
-      if (await store.saveEscalation(next, current?.version ?? 0)) {
+    // A dry run only looks. Every write lost to other writers is no error: what is due is still sent,
+    // and the next reconcile brings the escalation in line.
+    const dryRunView = await retryOnConflict<EscalationReport | undefined>(
+      async () => {
+        const current = await store.getEscalation(incidentId);
+        const next = this.updated(current, incident);
+        if (options.dryRun) {
+          const view = next ?? current;
+          return {
+            incidentId,
+            status: view?.status ?? 'none',
+            sent: [],
+            wouldSend: view
+              ? this.workOf(view, incident, this.deps.clock.now()).map(({ event, tier, topic }) => ({
+                  event,
+                  tier: tier.name,
+                  topic,
+                }))
+              : [],
+          };
+        }
+        if (!next || next === current) return undefined;
+        if (!(await store.saveEscalation(next, current?.version ?? 0))) return CONFLICT;
         if (!current)
           await this.audit(incidentId, 'escalation.started', `escalation started at ${next.severity}`);
         else if (next.status === 'resolved' && current.status !== 'resolved') {
@@ -130,9 +134,11 @@ export class Escalator {
             `severity raised from ${current.severity} to ${next.severity}`,
           );
         }
-        break;
-      }
-    }
+        return undefined;
+      },
+      { attempts: MAX_WRITES, exhausted: () => undefined },
+    );
+    if (dryRunView) return dryRunView;
     return this.advance(incident);
   }
 
@@ -174,40 +180,42 @@ export class Escalator {
     const incident = await store.getIncident(incidentId);
     if (!incident) return { outcome: 'no-incident' };
     if (incident.status === 'resolved') return { outcome: 'resolved' };
-    for (let attempt = 0; attempt < MAX_WRITES; attempt++) {
-      const current = await store.getEscalation(incidentId);
-      if (current?.acknowledged) return { outcome: 'already-acknowledged', escalation: current };
-      if (current?.status === 'resolved') return { outcome: 'resolved' };
-      const now = clock.now().toISOString();
-      const acknowledged: Acknowledgement = { by, at: now, via };
-      const next: Escalation = current
-        ? { ...current, status: 'acknowledged', acknowledged, dueAt: now, version: current.version + 1 }
-        : {
-            incidentId,
-            severity: incident.severity,
-            startedAt: now,
-            status: 'acknowledged',
-            sent: [],
-            acknowledged,
-            version: 1,
-          };
-      if (!(await store.saveEscalation(next, current?.version ?? 0))) continue;
-      await this.audit(incidentId, 'escalation.acknowledged', `acknowledged by ${by} (via ${via})`, {
-        by,
-        via,
-      });
-      try {
-        await this.advance(incident);
-      } catch (error) {
-        // The acknowledgement stands; the notices stay due and the sweeper sends them.
-        this.deps.log.warn('acknowledged, but the notices could not be sent yet; the sweeper retries', {
-          incidentId,
-          error: (error as Error).message,
+    return retryOnConflict<AckResult>(
+      async () => {
+        const current = await store.getEscalation(incidentId);
+        if (current?.acknowledged) return { outcome: 'already-acknowledged', escalation: current };
+        if (current?.status === 'resolved') return { outcome: 'resolved' };
+        const now = clock.now().toISOString();
+        const acknowledged: Acknowledgement = { by, at: now, via };
+        const next: Escalation = current
+          ? { ...current, status: 'acknowledged', acknowledged, dueAt: now, version: current.version + 1 }
+          : {
+              incidentId,
+              severity: incident.severity,
+              startedAt: now,
+              status: 'acknowledged',
+              sent: [],
+              acknowledged,
+              version: 1,
+            };
+        if (!(await store.saveEscalation(next, current?.version ?? 0))) return CONFLICT;
+        await this.audit(incidentId, 'escalation.acknowledged', `acknowledged by ${by} (via ${via})`, {
+          by,
+          via,
         });
-      }
-      return { outcome: 'acknowledged', escalation: (await store.getEscalation(incidentId)) ?? next };
-    }
-    throw new DependencyUnavailableError('state store (DynamoDB)', new Error('too many concurrent writers'));
+        try {
+          await this.advance(incident);
+        } catch (error) {
+          // The acknowledgement stands; the notices stay due and the sweeper sends them.
+          this.deps.log.warn('acknowledged, but the notices could not be sent yet; the sweeper retries', {
+            incidentId,
+            error: (error as Error).message,
+          });
+        }
+        return { outcome: 'acknowledged', escalation: (await store.getEscalation(incidentId)) ?? next };
+      },
+      { attempts: MAX_WRITES },
+    );
   }
 
   /** Checks a signed ack link's token against the current key and clock. */
@@ -572,20 +580,22 @@ export class Escalator {
   /** Adds what was sent to the record and gives the lease back; merges with anyone who wrote meanwhile. */
   private async record(incidentId: string, incident: Incident, sent: readonly SentNotice[], token: string) {
     const { store, clock } = this.deps;
-    for (let attempt = 0; attempt < MAX_WRITES; attempt++) {
-      const current = await store.getEscalation(incidentId);
-      if (!current) return undefined;
-      const known = new Set(current.sent.map((notice) => notice.key));
-      const merged: Escalation = {
-        ...current,
-        sent: [...current.sent, ...sent.filter((notice) => !known.has(notice.key))],
-        lease: current.lease?.owner === token ? undefined : current.lease,
-        version: current.version + 1,
-      };
-      const next = { ...merged, dueAt: this.dueOf(merged, incident, clock.now()) };
-      if (await store.saveEscalation(next, current.version)) return next;
-    }
-    throw new DependencyUnavailableError('state store (DynamoDB)', new Error('too many concurrent writers'));
+    return retryOnConflict<Escalation | undefined>(
+      async () => {
+        const current = await store.getEscalation(incidentId);
+        if (!current) return undefined;
+        const known = new Set(current.sent.map((notice) => notice.key));
+        const merged: Escalation = {
+          ...current,
+          sent: [...current.sent, ...sent.filter((notice) => !known.has(notice.key))],
+          lease: current.lease?.owner === token ? undefined : current.lease,
+          version: current.version + 1,
+        };
+        const next = { ...merged, dueAt: this.dueOf(merged, incident, clock.now()) };
+        return (await store.saveEscalation(next, current.version)) ? next : CONFLICT;
+      },
+      { attempts: MAX_WRITES },
+    );
   }
 
   private audit(incidentId: string, type: string, message: string, data?: Record<string, unknown>) {

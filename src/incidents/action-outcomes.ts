@@ -1,9 +1,9 @@
 import type { ActionOutcome } from '../actions/run-action.ts';
 import type { ActionKind, ResponderConfig } from '../config/schema.ts';
-import { type ActionRequest, actionRequestSchema } from '../domain/actions.ts';
-import { ZERO_TIME } from '../domain/alertmanager.ts';
+import type { ActionRequest } from '../domain/actions.ts';
 import type { ActionDispatcher, Clock, StateStore } from '../ports.ts';
-import { groupIdOf, recordIncident } from './record-incident.ts';
+import { type IncidentSource, raiseIncident, resolveIncident } from './raise-incident.ts';
+import { groupIdOf } from './record-incident.ts';
 
 export interface OutcomeDeps {
   readonly config: ResponderConfig;
@@ -47,52 +47,24 @@ export async function recordActionOutcome(
     const current = await deps.store.findCurrentIncident(groupIdOf(groupKey));
     if (current.incident?.status !== 'open') return;
   }
-  const status = outcome.status === 'failed' ? 'firing' : 'resolved';
-  const labels = { alertname, kind, subject, service: deps.config.service };
-  const now = deps.clock.now().toISOString();
-  const incident = await recordIncident(
-    {
-      groupKey,
-      status,
-      severity: deps.config.severity.actionFailures[kind as 'backup' | 'rotate' | 'failover'],
-      title: `${kind} of ${subject} failed: ${outcome.summary}`,
-      labels,
-      annotations: { summary: outcome.summary },
-      alerts: [
-        {
-          fingerprint: `${kind}-${subject}`,
-          status,
-          labels,
-          annotations: { summary: outcome.summary },
-          startsAt: now,
-          endsAt: status === 'resolved' ? now : ZERO_TIME,
-          generatorURL: '',
-        },
-      ],
-      receiver: `responder-${kind}`,
-      externalURL: '',
-      truncatedAlerts: 0,
-      resolvedBecause: `the next ${kind} of ${subject} succeeded: ${outcome.summary}`,
-      auditData: { actionId: request.actionId },
-    },
-    {
-      store: deps.store,
-      clock: deps.clock,
-      auditRetentionDays: deps.config.auditRetentionDays,
-      actor: `${kind}-function`,
-    },
-  );
-  if (!incident) return;
-  await deps.dispatcher.dispatch([
-    actionRequestSchema.parse({
+  const source: IncidentSource = {
+    groupKey,
+    severity: deps.config.severity.actionFailures[kind as 'backup' | 'rotate' | 'failover'],
+    title: `${kind} of ${subject} failed: ${outcome.summary}`,
+    labels: { alertname, kind, subject, service: deps.config.service },
+    summary: outcome.summary,
+    fingerprint: `${kind}-${subject}`,
+    at: deps.clock.now().toISOString(),
+    receiver: `responder-${kind}`,
+    resolvedBecause: `the next ${kind} of ${subject} succeeded: ${outcome.summary}`,
+    auditData: { actionId: request.actionId },
+    actor: `${kind}-function`,
+    escalation: {
       actionId: `${request.actionId}-outcome-escalate`,
-      kind: 'escalate',
       trigger: 'alert',
-      requestedAt: now,
-      dryRun: deps.config.safety.dryRun,
       params: { source: kind },
-      incidentId: incident.id,
-      severity: incident.severity,
-    }),
-  ]);
+    },
+  };
+  if (outcome.status === 'failed') await raiseIncident(source, deps);
+  else await resolveIncident(source, deps);
 }

@@ -3,7 +3,8 @@ import type { Severity } from '../config/schema.ts';
 import { expiryOf, type Incident, type IncidentAlert } from '../domain/incident.ts';
 import { severityRank } from '../domain/severity.ts';
 import { cutText, oneLine } from '../domain/text.ts';
-import { type Clock, DependencyUnavailableError, type StateStore } from '../ports.ts';
+import type { Clock, StateStore } from '../ports.ts';
+import { CONFLICT, retryOnConflict } from '../state/retry-on-conflict.ts';
 
 /**
  * Something that opens, updates or resolves an incident: an Alertmanager delivery, or a probe target
@@ -212,102 +213,110 @@ export async function recordIncident(
     admitted ??= deps.admitNew ? await deps.admitNew() : true;
     return admitted;
   };
-  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-    const now = deps.clock.now().toISOString();
-    const current = await store.findCurrentIncident(groupId);
-    const existing = current.incident;
-    if (existing?.status === 'open') {
-      const merged = new Map(existing.alerts.map((alert) => [alert.fingerprint, alert]));
-      let staleResolution = false;
-      for (const alert of signal.alerts) {
-        const known = merged.get(alert.fingerprint);
-        if (!known || !supersedes(known, alert)) merged.set(alert.fingerprint, alert);
-        // A late copy of an older instance's resolution, while a newer instance of it fires.
-        else if (alert.status === 'resolved' && known.status === 'firing') staleResolution = true;
+  return retryOnConflict<Incident | undefined>(
+    async () => {
+      const now = deps.clock.now().toISOString();
+      const current = await store.findCurrentIncident(groupId);
+      const existing = current.incident;
+      if (existing?.status === 'open') {
+        const merged = new Map(existing.alerts.map((alert) => [alert.fingerprint, alert]));
+        let staleResolution = false;
+        for (const alert of signal.alerts) {
+          const known = merged.get(alert.fingerprint);
+          if (!known || !supersedes(known, alert)) merged.set(alert.fingerprint, alert);
+          // A late copy of an older instance's resolution, while a newer instance of it fires.
+          else if (alert.status === 'resolved' && known.status === 'firing') staleResolution = true;
+        }
+        const resolving = signal.status === 'resolved' && !staleResolution;
+        const next: Incident = fitIncident({
+          ...existing,
+          status: resolving ? 'resolved' : 'open',
+          severity:
+            severityRank(signal.severity) < severityRank(existing.severity)
+              ? signal.severity
+              : existing.severity,
+          labels: signal.labels,
+          annotations: signal.annotations,
+          alerts: [...merged.values()],
+          truncatedAlerts: signal.truncatedAlerts,
+          updatedAt: now,
+          resolvedAt: resolving ? now : undefined,
+          expiresAt: resolving ? expiryOf(now, deps.auditRetentionDays) : undefined,
+          deliveries: existing.deliveries + 1,
+          version: existing.version + 1,
+        });
+        if (!(await store.saveIncident(next, existing.version))) return CONFLICT;
+        const firing = next.alerts.filter((alert) => alert.status === 'firing').length;
+        const truncated = signal.truncatedAlerts
+          ? `, ${signal.truncatedAlerts} truncated by Alertmanager`
+          : '';
+        await audit(
+          next.id,
+          resolving ? 'incident.resolved' : staleResolution ? 'signal.stale-resolution' : 'incident.updated',
+          resolving
+            ? `resolved: ${signal.resolvedBecause}`
+            : `updated: ${firing} firing, ${next.alerts.length - firing} resolved${truncated}`,
+          { status: signal.status, severity: next.severity },
+        );
+        return next;
       }
-      const resolving = signal.status === 'resolved' && !staleResolution;
-      const next: Incident = fitIncident({
-        ...existing,
-        status: resolving ? 'resolved' : 'open',
-        severity:
-          severityRank(signal.severity) < severityRank(existing.severity)
-            ? signal.severity
-            : existing.severity,
-        labels: signal.labels,
-        annotations: signal.annotations,
-        alerts: [...merged.values()],
-        truncatedAlerts: signal.truncatedAlerts,
-        updatedAt: now,
-        resolvedAt: resolving ? now : undefined,
-        expiresAt: resolving ? expiryOf(now, deps.auditRetentionDays) : undefined,
-        deliveries: existing.deliveries + 1,
-        version: existing.version + 1,
-      });
-      if (!(await store.saveIncident(next, existing.version))) continue;
-      const firing = next.alerts.filter((alert) => alert.status === 'firing').length;
-      const truncated = signal.truncatedAlerts ? `, ${signal.truncatedAlerts} truncated by Alertmanager` : '';
-      await audit(
-        next.id,
-        resolving ? 'incident.resolved' : staleResolution ? 'signal.stale-resolution' : 'incident.updated',
-        resolving
-          ? `resolved: ${signal.resolvedBecause}`
-          : `updated: ${firing} firing, ${next.alerts.length - firing} resolved${truncated}`,
-        { status: signal.status, severity: next.severity },
+      if (
+        signal.status === 'resolved' &&
+        signal.keepEarlyResolution &&
+        !knowsEnded(existing, signal.alerts)
+      ) {
+        // A resolution that overtook its firing (Alertmanager retries and HA peers reorder): record the
+        // group as resolved, so the late firing finds it and opens nothing that would page for ever.
+        if (!(await admit())) return undefined;
+        const incident: Incident = fitIncident({
+          ...newIncidentFields(signal, groupId, groupKey, now),
+          id: reusableId(current, deps.clock.now()) ?? newIncidentId(deps.clock.now()),
+          status: 'resolved',
+          resolvedAt: now,
+          expiresAt: expiryOf(now, deps.auditRetentionDays),
+        });
+        if (!(await store.openIncident(incident, current.incidentId))) return CONFLICT;
+        await audit(
+          incident.id,
+          'incident.resolved-before-firing',
+          `resolved before its firing arrived: ${incident.title}`,
+          { groupKey, alerts: signal.alerts.length },
+        );
+        return incident;
+      }
+      if (signal.status === 'resolved') {
+        // Nothing open to resolve: a late duplicate, or something that failed before Responder was watching.
+        await audit(
+          existing?.id,
+          'signal.resolved-without-incident',
+          `resolved ${groupKey}, but no incident was open`,
+          { groupKey },
+        );
+        return existing;
+      }
+      const live = signal.alerts.filter(
+        (alert) => alert.status !== 'firing' || !existing?.alerts.some((known) => supersedes(known, alert)),
       );
-      return next;
-    }
-    if (signal.status === 'resolved' && signal.keepEarlyResolution && !knowsEnded(existing, signal.alerts)) {
-      // A resolution that overtook its firing (Alertmanager retries and HA peers reorder): record the
-      // group as resolved, so the late firing finds it and opens nothing that would page for ever.
+      if (live.length < signal.alerts.length && !live.some((alert) => alert.status === 'firing')) {
+        // Every firing alert here already ended (its resolution came first): a late copy, not news.
+        await audit(existing?.id, 'signal.stale-firing', 'firing arrived after its resolution: ignored', {
+          groupKey,
+        });
+        return undefined;
+      }
       if (!(await admit())) return undefined;
       const incident: Incident = fitIncident({
-        ...newIncidentFields(signal, groupId, groupKey, now),
+        ...newIncidentFields({ ...signal, alerts: live }, groupId, groupKey, now),
         id: reusableId(current, deps.clock.now()) ?? newIncidentId(deps.clock.now()),
-        status: 'resolved',
-        resolvedAt: now,
-        expiresAt: expiryOf(now, deps.auditRetentionDays),
+        status: 'open',
       });
-      if (!(await store.openIncident(incident, current.incidentId))) continue;
-      await audit(
-        incident.id,
-        'incident.resolved-before-firing',
-        `resolved before its firing arrived: ${incident.title}`,
-        { groupKey, alerts: signal.alerts.length },
-      );
-      return incident;
-    }
-    if (signal.status === 'resolved') {
-      // Nothing open to resolve: a late duplicate, or something that failed before Responder was watching.
-      await audit(
-        existing?.id,
-        'signal.resolved-without-incident',
-        `resolved ${groupKey}, but no incident was open`,
-        { groupKey },
-      );
-      return existing;
-    }
-    const live = signal.alerts.filter(
-      (alert) => alert.status !== 'firing' || !existing?.alerts.some((known) => supersedes(known, alert)),
-    );
-    if (live.length < signal.alerts.length && !live.some((alert) => alert.status === 'firing')) {
-      // Every firing alert here already ended (its resolution came first): a late copy, not news.
-      await audit(existing?.id, 'signal.stale-firing', 'firing arrived after its resolution: ignored', {
+      if (!(await store.openIncident(incident, current.incidentId))) return CONFLICT;
+      await audit(incident.id, 'incident.opened', `opened ${incident.severity}: ${incident.title}`, {
         groupKey,
+        alerts: signal.alerts.length,
       });
-      return undefined;
-    }
-    if (!(await admit())) return undefined;
-    const incident: Incident = fitIncident({
-      ...newIncidentFields({ ...signal, alerts: live }, groupId, groupKey, now),
-      id: reusableId(current, deps.clock.now()) ?? newIncidentId(deps.clock.now()),
-      status: 'open',
-    });
-    if (!(await store.openIncident(incident, current.incidentId))) continue;
-    await audit(incident.id, 'incident.opened', `opened ${incident.severity}: ${incident.title}`, {
-      groupKey,
-      alerts: signal.alerts.length,
-    });
-    return incident;
-  }
-  throw new DependencyUnavailableError('state store (DynamoDB)', new Error('too many concurrent writers'));
+      return incident;
+    },
+    { attempts: MAX_WRITE_ATTEMPTS },
+  );
 }
