@@ -7,7 +7,7 @@ import { personName } from '../../src/domain/text.ts';
 import type { Escalator } from '../../src/escalation/escalator.ts';
 import { authenticate, type CredentialSource, UNAUTHORIZED_HEADERS } from '../../src/http/auth.ts';
 import { type HttpRequest, type HttpResponse, json, problem, unavailable } from '../../src/http/types.ts';
-import { describeIssuePath } from '../../src/issue-path.ts';
+import { describeIssuePath } from '../../src/domain/issue-path.ts';
 import {
   type Clock,
   DependencyUnavailableError,

@@ -1,19 +1,10 @@
 import { type ActionKind, REMEDIATION_KINDS, type ResponderConfig } from '../config/schema.ts';
-import type { ActionRequest } from '../domain/actions.ts';
-import { recordActionOutcome } from '../incidents/action-outcomes.ts';
+import type { ActionOutcome, ActionRequest } from '../domain/actions.ts';
 import type { ActionDispatcher, Clock, Log, StateStore } from '../ports.ts';
+import { recordActionOutcome } from './action-outcomes.ts';
 
 /** What a capability reports back; `summary` goes into the audit trail as the operator will read it. */
-export interface ActionOutcome {
-  readonly status: 'completed' | 'recorded' | 'failed';
-  readonly summary: string;
-  /** Written into the audit trail with the summary: keep it small. */
-  readonly data?: Record<string, unknown>;
-  /** Returned to a synchronous caller (the CLI, the API), not audited. */
-  readonly result?: unknown;
-  /** What was acted on (a database, a secret); groups incidents for failed remediations. */
-  readonly subject?: string;
-}
+export type { ActionOutcome };
 
 /** The body of one capability (probe, backup, ...). It must honour `request.dryRun`. */
 export type PerformAction = (request: ActionRequest) => Promise<ActionOutcome>;

@@ -10,7 +10,7 @@ import { EventBridgeDispatcher } from '../adapters/eventbridge-dispatcher.ts';
 import { bundledConfig } from '../config/bundled.ts';
 import type { ActionKind } from '../config/schema.ts';
 import { actionRequestSchema } from '../domain/actions.ts';
-import { describeIssuePath } from '../issue-path.ts';
+import { describeIssuePath } from '../domain/issue-path.ts';
 import { type ActionDispatcher, type ProbeMetrics, systemClock } from '../ports.ts';
 import { escalatorFromEnv, secretStore, stateStoreFromEnv } from './clients.ts';
 import { powertools } from './powertools.ts';

@@ -7,8 +7,8 @@ import { loadConfigFile } from '../config/load.ts';
 import { ConfigError } from '../config/schema.ts';
 import { consoleLog } from '../local/console-log.ts';
 import { startLocalRuntime } from '../local/runtime.ts';
+import { printable, printableJson } from '../local/terminal-text.ts';
 import { formatProbeTable } from './probe-table.ts';
-import { printable, printableJson } from './terminal-text.ts';
 
 interface Command {
   readonly summary: string;

@@ -1,4 +1,4 @@
-import { printable } from './terminal-text.ts';
+import { printable } from '../local/terminal-text.ts';
 
 interface ProbeRow {
   readonly target: string;

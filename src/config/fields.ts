@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { parseMatcher } from '../domain/matchers.ts';
 
-export const SEVERITIES = ['P1', 'P2', 'P3', 'P4'] as const;
-export type Severity = (typeof SEVERITIES)[number];
+import { SEVERITIES, type Severity } from '../domain/severity.ts';
+
+export { SEVERITIES, type Severity };
 
 /** A label matcher in Alertmanager's syntax; the error says how to write one. */
 export const matcherString = z.string().superRefine((value, ctx) => {

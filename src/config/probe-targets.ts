@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ProbeKind } from '../domain/probes.ts';
 import { SEVERITIES, scheduleExpression, secretRef } from './fields.ts';
 
 const SEVERITY = z.enum(SEVERITIES);
@@ -123,7 +124,12 @@ export const probeTargetSchema = z.discriminatedUnion('kind', [
 ]);
 
 export type ProbeTarget = z.output<typeof probeTargetSchema>;
-export type ProbeKind = ProbeTarget['kind'];
+export type { ProbeKind } from '../domain/probes.ts';
+
+// The schema's kinds and the domain's are one list: this fails to compile when they drift apart.
+const sameKinds: [ProbeTarget['kind'], ProbeKind] extends [ProbeKind, ProbeTarget['kind']] ? true : never =
+  true;
+void sameKinds;
 export type HttpTarget = z.output<typeof httpTarget>;
 export type TcpTarget = z.output<typeof tcpTarget>;
 export type PostgresTarget = z.output<typeof postgresTarget>;

@@ -1,16 +1,13 @@
 import { z } from 'zod';
-import { describeIssuePath } from '../issue-path.ts';
+import { ACTION_KINDS, type ActionKind, REMEDIATION_KINDS } from '../domain/actions.ts';
+import { describeIssuePath } from '../domain/issue-path.ts';
 import { escalationSchema } from './escalation.ts';
 import { matcherString, SEVERITIES, scheduleExpression, secretRef } from './fields.ts';
 import { probesSchema } from './probe-targets.ts';
 
-export const ACTION_KINDS = ['probe', 'backup', 'rotate', 'failover', 'escalate'] as const;
-export type ActionKind = (typeof ACTION_KINDS)[number];
-
-/** Kinds that change something in production; the kill switch turns these into recorded skips. */
-export const REMEDIATION_KINDS: readonly ActionKind[] = ['backup', 'rotate', 'failover'];
-
 export { SEVERITIES, type Severity } from './fields.ts';
+// Domain types the config names, re-exported for the config's users.
+export { ACTION_KINDS, type ActionKind, REMEDIATION_KINDS };
 
 const actionSchema = z.strictObject({
   kind: z.enum(ACTION_KINDS, { message: `use one of: ${ACTION_KINDS.join(', ')}` }),

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { ACTION_KINDS, SEVERITIES } from '../config/schema.ts';
+import { SEVERITIES } from './severity.ts';
+
+export const ACTION_KINDS = ['probe', 'backup', 'rotate', 'failover', 'escalate'] as const;
+export type ActionKind = (typeof ACTION_KINDS)[number];
+
+/** Kinds that change something in production; the kill switch turns these into recorded skips. */
+export const REMEDIATION_KINDS: readonly ActionKind[] = ['backup', 'rotate', 'failover'];
 
 /** EventBridge `source` and `detail-type` for work handed from ingest and schedules to the action functions. */
 export const EVENT_SOURCE = 'responder';
@@ -27,6 +33,18 @@ export const actionRequestSchema = z.object({
 });
 
 export type ActionRequest = z.output<typeof actionRequestSchema>;
+
+/** What a capability reports back; `summary` goes into the audit trail as the operator will read it. */
+export interface ActionOutcome {
+  readonly status: 'completed' | 'recorded' | 'failed';
+  readonly summary: string;
+  /** Written into the audit trail with the summary: keep it small. */
+  readonly data?: Record<string, unknown>;
+  /** Returned to a synchronous caller (the CLI, the API), not audited. */
+  readonly result?: unknown;
+  /** What was acted on (a database, a secret); groups incidents for failed remediations. */
+  readonly subject?: string;
+}
 
 /** The EventBridge envelope; the local dispatcher builds the same shape so handlers see one event type. */
 export interface ActionRequestedEvent {

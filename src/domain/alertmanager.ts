@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { describeIssuePath } from '../issue-path.ts';
+import { describeIssuePath } from './issue-path.ts';
 
 /** Alertmanager's "zero time", sent as endsAt while an alert is firing. */
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

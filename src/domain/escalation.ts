@@ -1,4 +1,4 @@
-import type { Severity } from '../config/schema.ts';
+import type { Severity } from './severity.ts';
 
 /** What a message tells its topic: a page, or the news that someone acknowledged or it resolved. */
 export type NoticeEvent = 'page' | 'acknowledged' | 'resolved';

@@ -1,5 +1,3 @@
-import type { ResponderConfig } from '../config/schema.ts';
-
 export interface FloodWindow {
   readonly start: Date;
   readonly end: Date;
@@ -7,7 +5,7 @@ export interface FloodWindow {
 }
 
 /** The `floodLimits` window `now` falls in, aligned to the clock, so every container counts the same one. */
-export function floodWindowOf(limits: ResponderConfig['floodLimits'], now: Date): FloodWindow {
+export function floodWindowOf(limits: { readonly windowMinutes: number }, now: Date): FloodWindow {
   const ms = limits.windowMinutes * 60_000;
   const start = Math.floor(now.getTime() / ms) * ms;
   return { start: new Date(start), end: new Date(start + ms), seconds: ms / 1000 };

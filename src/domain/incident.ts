@@ -1,4 +1,4 @@
-import type { Severity } from '../config/schema.ts';
+import type { Severity } from './severity.ts';
 
 export type IncidentStatus = 'open' | 'resolved';
 

@@ -1,4 +1,12 @@
-import type { ProbeKind, ProbeTarget } from '../config/probe-targets.ts';
+/** The kinds of health probe; the config's target schema has one variant per kind. */
+export const PROBE_KINDS = ['http', 'https', 'tcp', 'postgres', 'redis', 'tls', 'dns'] as const;
+export type ProbeKind = (typeof PROBE_KINDS)[number];
+
+/** The thresholds of a target that count its results into health. */
+export interface HealthThresholds {
+  readonly failureThreshold: number;
+  readonly recoveryThreshold: number;
+}
 
 export type Observed = Record<string, number | string | boolean | null>;
 
@@ -40,7 +48,7 @@ export type HealthTransition = 'unhealthy' | 'healthy' | undefined;
 export function nextHealth(
   previous: TargetHealth | undefined,
   result: ProbeResult,
-  target: Pick<ProbeTarget, 'failureThreshold' | 'recoveryThreshold'>,
+  target: HealthThresholds,
 ): { health: TargetHealth; transition: HealthTransition } {
   const wasHealthy = previous?.healthy ?? true;
   const failures = result.ok ? 0 : (previous?.consecutiveFailures ?? 0) + 1;

@@ -1,4 +1,18 @@
-import type { ActionKind, RouteRule } from '../config/schema.ts';
+import type { ActionKind } from './actions.ts';
+
+/** A routing rule as the config gives it (`routes[]`). */
+export interface RouteRule {
+  readonly name: string;
+  readonly matchers: readonly string[];
+  readonly actions: ReadonlyArray<{
+    readonly kind: ActionKind;
+    readonly params: Record<string, unknown>;
+    readonly dryRun: boolean;
+  }>;
+  readonly on: ReadonlyArray<'firing' | 'resolved'>;
+  readonly continue: boolean;
+}
+
 import type { Alert, WebhookPayload } from './alertmanager.ts';
 import { type LabelMatcher, matchesAll, parseMatcher } from './matchers.ts';
 

@@ -1,5 +1,5 @@
-import { printable, printableJson } from '../cli/terminal-text.ts';
 import type { Log } from '../ports.ts';
+import { printable, printableJson } from './terminal-text.ts';
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 type Level = keyof typeof LEVELS;

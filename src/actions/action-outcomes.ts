@@ -1,9 +1,8 @@
-import type { ActionOutcome } from '../actions/run-action.ts';
 import type { ActionKind, ResponderConfig } from '../config/schema.ts';
-import type { ActionRequest } from '../domain/actions.ts';
+import type { ActionOutcome, ActionRequest } from '../domain/actions.ts';
+import { type IncidentSource, raiseIncident, resolveIncident } from '../incidents/raise-incident.ts';
+import { groupIdOf } from '../incidents/record-incident.ts';
 import type { ActionDispatcher, Clock, StateStore } from '../ports.ts';
-import { type IncidentSource, raiseIncident, resolveIncident } from './raise-incident.ts';
-import { groupIdOf } from './record-incident.ts';
 
 export interface OutcomeDeps {
   readonly config: ResponderConfig;
