@@ -6,9 +6,11 @@ describe('Incident API', () => {
   let openId: string;
   let resolvedId: string;
   beforeAll(async () => {
-    t = await startTestRuntime();
+    // The real time, moved on a second after the first incident: distinct openedAt, so the order is defined.
+    let ahead = 0;
+    t = await startTestRuntime({ clock: { now: () => new Date(Date.now() + ahead) } });
     openId = (await t.post('/alertmanager', loadEvent('multiple-alerts.json'))).body.incident.id;
-    await new Promise((resolve) => setTimeout(resolve, 5)); // distinct openedAt, so the order is defined
+    ahead = 1000;
     resolvedId = (await t.post('/alertmanager', loadEvent('firing.json'))).body.incident.id;
     await t.post('/alertmanager', loadEvent('resolved.json'));
   });

@@ -2,8 +2,8 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { format, promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { waitFor } from './support/processes.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -20,6 +20,25 @@ async function responder(args: string[], env: Record<string, string> = {}) {
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
     return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+/** Runs the CLI's main() in this process, with what it prints to the console captured. */
+async function inProcess(args: string[]) {
+  const { main } = await import('../src/cli/main.ts');
+  let stdout = '';
+  let stderr = '';
+  const log = vi.spyOn(console, 'log').mockImplementation((...parts: unknown[]) => {
+    stdout += `${format(...parts)}\n`;
+  });
+  const error = vi.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => {
+    stderr += `${format(...parts)}\n`;
+  });
+  try {
+    return { code: await main(args), stdout, stderr };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
   }
 }
 
@@ -65,15 +84,17 @@ describe('CLI: responder', () => {
   });
 
   it('prints usage, and --help for every command', async () => {
+    // One real spawn of bin/responder.js; each command's help and the unknown command run main()
+    // in-process (the same code the binary calls), as each spawn loads node, tsx and the runtime.
     const help = await responder(['--help']);
     expect(help.code).toBe(0);
     for (const command of ['dev', 'send', 'incidents', 'probe', 'ack', 'automation']) {
       expect(help.stdout).toMatch(new RegExp(`^  ${command}\\s`, 'm'));
-      const own = await responder([command, '--help']);
+      const own = await inProcess([command, '--help']);
       expect(own.code).toBe(0);
       expect(own.stdout).toMatch(new RegExp(`^Usage: responder ${command}`));
     }
-    const unknown = await responder(['reboot']);
+    const unknown = await inProcess(['reboot']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command 'reboot'/);
   });
@@ -132,10 +153,13 @@ describe('CLI: responder', () => {
     expect(sent.code).toBe(0);
     expect(sent.stdout).toMatch(/^202 /);
     expect(again.stdout).toMatch(/^200 [\s\S]*"duplicate"/);
-    const listed = await responder(['incidents', '--json'], cli);
+    // (independent commands run side by side: each spawn loads node, tsx and the runtime)
+    const [listed, table] = await Promise.all([
+      responder(['incidents', '--json'], cli),
+      responder(['incidents'], cli),
+    ]);
     const incidents = JSON.parse(listed.stdout) as Array<{ id: string; status: string; severity: string }>;
     expect(incidents).toEqual([expect.objectContaining({ status: 'open', severity: 'P1' })]);
-    const table = await responder(['incidents'], cli);
     expect(table.stdout).toMatch(/ID\s+STATUS\s+SEV/);
     expect(table.stdout).toContain(incidents[0]?.id);
 
@@ -154,21 +178,25 @@ describe('CLI: responder', () => {
     expect(acked.stdout).toContain(
       `${id} acknowledged by alice. No further tiers will be paged; telling on-call`,
     );
-    const twice = await responder(['ack', id, '--by', 'bob'], cli);
+    const [twice, security, unknown] = await Promise.all([
+      responder(['ack', id, '--by', 'bob'], cli),
+      responder(['send', 'events/security-incident.json'], cli),
+      responder(['ack', '20200101-00000000'], cli),
+    ]);
     expect(twice.stdout).toContain('already acknowledged by alice');
-    const security = await responder(['send', 'events/security-incident.json'], cli);
     const securityId = JSON.parse(security.stdout.replace(/^\d+ /, '')).incident.id;
     const anonymous = await responder(['ack', securityId], { ...cli, USER: '', USERNAME: '' });
     expect(anonymous.stdout + anonymous.stderr).toContain(
       `${securityId} acknowledged by ${userInfo().username}.`,
     );
-    const unknown = await responder(['ack', '20200101-00000000'], cli);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/404 .*no incident/s);
 
     // WHEN the kill switch is flipped from the CLI
-    const noReason = await responder(['automation', 'off'], cli);
-    const off = await responder(['automation', 'off', '--reason', 'cli test'], cli);
+    const [noReason, off] = await Promise.all([
+      responder(['automation', 'off'], cli),
+      responder(['automation', 'off', '--reason', 'cli test'], cli),
+    ]);
     expect(noReason.code).toBe(2);
     expect(off.code).toBe(0);
     expect(off.stdout).toMatch(/"effective": false/);

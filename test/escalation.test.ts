@@ -403,16 +403,30 @@ describe('Escalation over time, with an injected clock', () => {
   });
 
   it('an acknowledgement during a send stops the pages not yet published', async () => {
-    // GIVEN a slow SNS and a P1 that pages on-call and security in one round
+    // GIVEN an SNS whose first publish hangs until the test lets it answer, and a P1 that pages
+    // on-call and security in one round
+    let publishing = () => {};
+    const started = new Promise<void>((resolve) => {
+      publishing = resolve;
+    });
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let calls = 0;
     sns.on(PublishCommand).callsFake(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      if (++calls === 1) {
+        publishing();
+        await released;
+      }
       return { MessageId: `m-${++sequence}` };
     });
     const opened = await incident('P1', { labels: { category: 'security' } });
     // WHEN someone acknowledges while the on-call page is being published
     const sending = escalator().reconcile(opened.id);
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    await started;
     expect((await escalator().acknowledge(opened.id, 'Alice', 'api')).outcome).toBe('acknowledged');
+    release();
     await sending;
     // THEN security is never paged, and on-call hears of the acknowledgement
     expect(

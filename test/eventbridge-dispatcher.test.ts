@@ -117,7 +117,11 @@ describe('Class: EventBridgeDispatcher', () => {
 
   it('resends only the entries that were throttled', async () => {
     endpoint.failNext = 2;
-    await new EventBridgeDispatcher(client, 'responder-bus').dispatch([request(1), request(2), request(3)]);
+    const waits: number[] = [];
+    await new EventBridgeDispatcher(client, 'responder-bus', async (ms) => {
+      waits.push(ms);
+    }).dispatch([request(1), request(2), request(3)]);
+    expect(waits).toEqual([100]);
     expect(endpoint.calls.map((call) => call.map((entry) => JSON.parse(entry.Detail).actionId))).toEqual([
       ['action-number-1', 'action-number-2', 'action-number-3'],
       ['action-number-1', 'action-number-2'],
@@ -126,10 +130,14 @@ describe('Class: EventBridgeDispatcher', () => {
 
   it('gives up with a retryable error when entries keep failing', async () => {
     endpoint.failNext = 100;
+    const waits: number[] = [];
     await expect(
-      new EventBridgeDispatcher(client, 'responder-bus').dispatch([request(1)]),
+      new EventBridgeDispatcher(client, 'responder-bus', async (ms) => {
+        waits.push(ms);
+      }).dispatch([request(1)]),
     ).rejects.toBeInstanceOf(DependencyUnavailableError);
     expect(endpoint.calls).toHaveLength(3);
+    expect(waits).toEqual([100, 200]);
   });
 
   it('reports an unavailable bus as retryable', async () => {

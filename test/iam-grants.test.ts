@@ -8,7 +8,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { build } from 'esbuild';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../lib/app.ts';
 import { esbuildOptions, FUNCTION_NAMES, type FunctionName } from '../lib/bundling.ts';
 import { ensureStateTable, STATE_TABLE_KEYS } from '../src/adapters/dynamodb-state-store.ts';
@@ -319,6 +319,7 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
   }, 180_000);
 
   afterAll(async () => {
+    vi.useRealTimers();
     await recorder?.stop();
     if (out) await rm(out, { recursive: true, force: true });
   });
@@ -361,6 +362,9 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     (JSON.parse(fn('escalate').environment.ESCALATION_TOPICS ?? '{}') as Record<string, string>)[name] ?? '';
 
   it('the action functions take what ingest requested: probe turns unhealthy and asks for a page', async () => {
+    // The clock (the bundles share this process's Date) stands still from the first page until the
+    // sweeps below move it: a slow run here must not let the next tier, 60 ms on, fall due early.
+    vi.useFakeTimers({ toFake: ['Date'] });
     await deliverEvents();
     const topics = recorder.published.map((p) => p.get('TopicArn'));
     for (const name of ['on-call', 'dba', 'security']) expect(topics).toContain(topicArn(name));
@@ -370,14 +374,18 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
   it('the scheduled sweep pages the tiers after the first', async () => {
     const before = recorder.published.length;
     // Tiers are 60 ms apart: a sweep pages each one due, and the next sweep any that fell due since.
-    for (let sweep = 0; sweep < 5 && !swept(before).includes(topicArn('cto')); sweep++) {
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      const result = await invoke('escalate', {
-        source: 'responder',
-        'detail-type': 'Action Requested',
-        detail: { ...scheduledRun('escalate'), actionId: `schedule-escalate-${sweep}` },
-      });
-      expect(result).toMatchObject({ status: 'done', outcome: { status: 'completed' } });
+    try {
+      for (let sweep = 0; sweep < 5 && !swept(before).includes(topicArn('cto')); sweep++) {
+        vi.setSystemTime(Date.now() + 150);
+        const result = await invoke('escalate', {
+          source: 'responder',
+          'detail-type': 'Action Requested',
+          detail: { ...scheduledRun('escalate'), actionId: `schedule-escalate-${sweep}` },
+        });
+        expect(result).toMatchObject({ status: 'done', outcome: { status: 'completed' } });
+      }
+    } finally {
+      vi.useRealTimers();
     }
     expect(swept(before)).toEqual(expect.arrayContaining([topicArn('team-lead'), topicArn('cto')]));
   });

@@ -20,18 +20,43 @@ import {
 const clone = <T>(value: T): T => structuredClone(value);
 
 describe('POST /alertmanager', () => {
+  const config = testConfig({ webhook: { maxBodyBytes: 4096 } });
   let t: TestRuntime;
-  beforeEach(async () => {
-    t = await startTestRuntime({ config: testConfig({ webhook: { maxBodyBytes: 4096 } }) });
-  });
-  afterEach(async () => {
-    await t.stop();
-  });
+  /** One runtime for a block whose tests all refuse and record nothing (each checks it), so cannot interfere. */
+  const sharedRuntime = () => {
+    beforeAll(async () => {
+      t = await startTestRuntime({ config });
+    });
+    afterAll(async () => {
+      await t.stop();
+    });
+  };
+  /** A new runtime for each test of a block whose tests write. */
+  const runtimePerTest = () => {
+    beforeEach(async () => {
+      t = await startTestRuntime({ config });
+    });
+    afterEach(async () => {
+      await t.stop();
+    });
+  };
+  /** For a test that writes inside a shared block: a runtime of its own. */
+  const withOwnRuntime = async (test: () => Promise<void>) => {
+    const shared = t;
+    t = await startTestRuntime({ config });
+    try {
+      await test();
+    } finally {
+      await t.stop();
+      t = shared;
+    }
+  };
 
   const incidents = async () =>
     (await t.get('/api/incidents')).body.incidents as Array<Record<string, unknown>>;
 
   describe('authentication', () => {
+    sharedRuntime();
     it.each([
       ['no credential', {}],
       ['a wrong token', { authorization: 'Bearer not-the-token' }],
@@ -58,15 +83,17 @@ describe('POST /alertmanager', () => {
       expect(await incidents()).toEqual([]);
     });
 
-    it('accepts basic auth, the other http_config mode', async () => {
-      const basic = `Basic ${Buffer.from(`alertmanager:${TEST_TOKEN}`).toString('base64')}`;
-      const response = await t.post('/alertmanager', loadEvent('firing.json'), { authorization: basic });
-      expect(response.status).toBe(202);
-      expect(await incidents()).toHaveLength(1);
-    });
+    it('accepts basic auth, the other http_config mode', () =>
+      withOwnRuntime(async () => {
+        const basic = `Basic ${Buffer.from(`alertmanager:${TEST_TOKEN}`).toString('base64')}`;
+        const response = await t.post('/alertmanager', loadEvent('firing.json'), { authorization: basic });
+        expect(response.status).toBe(202);
+        expect(await incidents()).toHaveLength(1);
+      }));
   });
 
   describe('bad input is refused and changes nothing', () => {
+    sharedRuntime();
     const firing = loadEvent('firing.json');
     // Loosely typed on purpose: each case breaks the payload in a way its type would forbid.
     const cases: Array<[string, (body: Json) => void]> = [
@@ -154,15 +181,17 @@ describe('POST /alertmanager', () => {
       expect(await incidents()).toEqual([]);
     });
 
-    it('accepts application/json with a charset', async () => {
-      const response = await t.post('/alertmanager', JSON.stringify(firing), {
-        'content-type': 'application/json; charset=utf-8',
-      });
-      expect(response.status).toBe(202);
-    });
+    it('accepts application/json with a charset', () =>
+      withOwnRuntime(async () => {
+        const response = await t.post('/alertmanager', JSON.stringify(firing), {
+          'content-type': 'application/json; charset=utf-8',
+        });
+        expect(response.status).toBe(202);
+      }));
   });
 
   describe('incidents', () => {
+    runtimePerTest();
     it('opens one incident per group with severity from labels, and the resolved delivery resolves it', async () => {
       // WHEN
       const opened = await t.post('/alertmanager', loadEvent('firing.json'));
@@ -237,6 +266,7 @@ describe('POST /alertmanager', () => {
   });
 
   describe('deduplication', () => {
+    runtimePerTest();
     it('answers a repeated delivery 200 and changes nothing', async () => {
       const first = await t.post('/alertmanager', loadEvent('firing.json'));
       const second = await t.post('/alertmanager', loadEvent('firing.json'));
@@ -276,6 +306,7 @@ describe('POST /alertmanager', () => {
   });
 
   describe('routing', () => {
+    runtimePerTest();
     it('runs remediation on firing only, and rules that opt in on resolved too', async () => {
       const firing = await t.post('/alertmanager', loadEvent('firing.json'));
       const resolved = await t.post('/alertmanager', loadEvent('resolved.json'));

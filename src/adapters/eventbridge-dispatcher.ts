@@ -15,6 +15,9 @@ export class EventBridgeDispatcher implements ActionDispatcher {
   constructor(
     private readonly client: EventBridgeClient,
     private readonly busName: string,
+    /** Waits between resends; tests inject one that records the delay and returns at once. */
+    private readonly sleep: (ms: number) => Promise<void> = (ms) =>
+      new Promise((resolve) => setTimeout(resolve, ms)),
   ) {}
 
   async dispatch(requests: readonly ActionRequest[]): Promise<void> {
@@ -52,7 +55,7 @@ export class EventBridgeDispatcher implements ActionDispatcher {
           );
         }
         entries = failed;
-        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+        await this.sleep(100 * 2 ** attempt);
       }
     }
   }
