@@ -6,6 +6,8 @@ const UNIT = [
   'test/cli-output.test.ts',
   'test/domain.test.ts',
   'test/eventbridge-dispatcher.test.ts',
+  'test/layers.test.ts',
+  'test/retry-on-conflict.test.ts',
 ];
 
 export default defineConfig({

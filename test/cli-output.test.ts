@@ -2,8 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.ts';
-import { printable, printableJson } from '../src/local/terminal-text.ts';
 import { consoleLog } from '../src/local/console-log.ts';
+import { printable, printableJson } from '../src/local/terminal-text.ts';
 
 /** Alert text crafted to act on a terminal: an OSC 8 hyperlink, a colour, a carriage return, RLO. */
 const EVIL =

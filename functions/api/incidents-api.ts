@@ -3,11 +3,11 @@ import { z } from 'zod';
 import type { ResponderConfig } from '../../src/config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../../src/domain/actions.ts';
 import type { Incident } from '../../src/domain/incident.ts';
+import { describeIssuePath } from '../../src/domain/issue-path.ts';
 import { personName } from '../../src/domain/text.ts';
 import type { Escalator } from '../../src/escalation/escalator.ts';
 import { authenticate, type CredentialSource, UNAUTHORIZED_HEADERS } from '../../src/http/auth.ts';
 import { type HttpRequest, type HttpResponse, json, problem, unavailable } from '../../src/http/types.ts';
-import { describeIssuePath } from '../../src/domain/issue-path.ts';
 import {
   type Clock,
   DependencyUnavailableError,
