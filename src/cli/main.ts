@@ -6,7 +6,6 @@ import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.ts';
 import { ConfigError } from '../config/schema.ts';
 import { consoleLog } from '../local/console-log.ts';
-import { startLocalRuntime } from '../local/runtime.ts';
 import { printable, printableJson } from '../local/terminal-text.ts';
 import { formatProbeTable } from './probe-table.ts';
 
@@ -82,6 +81,9 @@ Environment: PORT (9095), RESPONDER_DATA_DIR, RESPONDER_WEBHOOK_TOKEN, RESPONDER
       process.umask(0o077);
       const config = await loadConfigFile(values.config as string | undefined);
       const log = consoleLog();
+      // Loaded here, not at the top: every other command is a small HTTP client, and loading dynalite,
+      // s3rver and the handlers for each of them cost a second a call.
+      const { startLocalRuntime } = await import('../local/runtime.ts');
       const runtime = await startLocalRuntime({
         config,
         log,
