@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: the local runtime's webhook latency (p50/p99) and throughput under concurrent
- * posts, probe fan-out, an escalation sweep, and each Lambda bundle's size and cold import time. Figures go to stdout and to
+ * posts, probe fan-out, an escalation sweep, each Lambda bundle's size and cold import time (and its
+ * ratio to a one-SDK-client baseline built and measured in the same run), and the AWS calls of the hot
+ * paths on the real bundles (bench/aws-calls.ts). Figures go to stdout and to
  * bench/results/latest.json. Nothing here is a pass/fail test: it measures.
  */
 import { execFileSync } from 'node:child_process';
@@ -19,6 +21,7 @@ import { parseConfig } from '../src/config/schema.ts';
 import { recordIncident } from '../src/incidents/record-incident.ts';
 import { startLocalRuntime } from '../src/local/runtime.ts';
 import { type Clock, silentLog, systemClock } from '../src/ports.ts';
+import { benchAwsCalls } from './aws-calls.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROOT = join(import.meta.dirname, '..');
@@ -136,48 +139,69 @@ async function benchWebhook() {
   }
 }
 
-async function benchBundles() {
+/** Issue 9's target: every bundle's cold import at most this many times the one-client baseline's. */
+const COLD_IMPORT_TARGET_RATIO = 1.5;
+const BASELINE = 'baseline';
+
+/** Each function's bundle and the one-SDK-client baseline (bench/baseline-handler.ts), same esbuild options. */
+async function buildBundles(out: string) {
   const config = await loadConfigFile();
-  const out = mkdtempSync(join(tmpdir(), 'responder-bundles-'));
-  const results = [];
-  try {
-    for (const name of FUNCTION_NAMES) {
-      const dir = join(out, name);
-      mkdirSync(dir);
-      const file = join(dir, 'index.mjs');
-      await build({ ...esbuildOptions(join(ROOT, 'functions', name, 'handler.ts'), config), outfile: file });
-      const bytes = statSync(file).size;
-      const gzipBytes = gzipSync(readFileSync(file)).length;
-      const script = `const t = performance.now(); await import(${JSON.stringify(`file://${file}`)}); console.log(performance.now() - t);`;
-      const times: number[] = [];
-      for (let i = 0; i < IMPORT_RUNS; i++) {
-        const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
-          env: {
-            PATH: process.env.PATH,
-            AWS_REGION: config.aws.region,
-            AWS_LAMBDA_FUNCTION_NAME: `responder-${name}`,
-            STATE_TABLE_NAME: 'responder-state',
-            EVENT_BUS_NAME: 'responder-bus',
-            WEBHOOK_SECRET_ARN:
-              'arn:aws:secretsmanager:eu-west-1:123456789012:secret:responder-webhook-AbCdEf',
-            POWERTOOLS_TRACE_ENABLED: 'false',
-            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-          },
-          encoding: 'utf8',
-        });
-        times.push(Number(output.trim()));
-      }
-      results.push({
-        function: name,
-        bundleKiB: round(bytes / 1024, 0),
-        gzipKiB: round(gzipBytes / 1024, 0),
-        coldImportMs: round(median(times)),
-      });
-    }
-  } finally {
-    rmSync(out, { recursive: true, force: true });
+  const entries: Array<[string, string]> = [
+    ...FUNCTION_NAMES.map((name) => [name, join(ROOT, 'functions', name, 'handler.ts')] as [string, string]),
+    [BASELINE, join(ROOT, 'bench', 'baseline-handler.ts')],
+  ];
+  const files = new Map<string, string>();
+  for (const [name, entry] of entries) {
+    const dir = join(out, name);
+    mkdirSync(dir);
+    const file = join(dir, 'index.mjs');
+    await build({ ...esbuildOptions(entry, config), outfile: file });
+    files.set(name, file);
   }
-  return results;
+  return { config, files };
+}
+
+/** Cold imports in fresh node processes, the bundles interleaved run by run so drift hits them alike. */
+async function benchBundles({ config, files }: Awaited<ReturnType<typeof buildBundles>>) {
+  const times = new Map<string, number[]>([...files.keys()].map((name) => [name, []]));
+  for (let i = 0; i < IMPORT_RUNS; i++) {
+    for (const [name, file] of files) {
+      const script = `const t = performance.now(); await import(${JSON.stringify(`file://${file}`)}); console.log(performance.now() - t);`;
+      const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: {
+          PATH: process.env.PATH,
+          AWS_REGION: config.aws.region,
+          AWS_LAMBDA_FUNCTION_NAME: `responder-${name}`,
+          STATE_TABLE_NAME: 'responder-state',
+          EVENT_BUS_NAME: 'responder-bus',
+          WEBHOOK_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:responder-webhook-AbCdEf',
+          POWERTOOLS_TRACE_ENABLED: 'false',
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        },
+        encoding: 'utf8',
+      });
+      times.get(name)?.push(Number(output.trim()));
+    }
+  }
+  const figures = [...files].map(([name, file]) => ({
+    function: name,
+    bundleKiB: round(statSync(file).size / 1024, 0),
+    gzipKiB: round(gzipSync(readFileSync(file)).length / 1024, 0),
+    coldImportMs: round(median(times.get(name) ?? [])),
+  }));
+  const baseline = figures.find((figure) => figure.function === BASELINE);
+  const baselineMs = baseline?.coldImportMs ?? Number.NaN;
+  return {
+    baseline: { ...baseline, handler: 'bench/baseline-handler.ts (one DynamoDBClient)' },
+    targetRatio: COLD_IMPORT_TARGET_RATIO,
+    functions: figures
+      .filter((figure) => figure.function !== BASELINE)
+      .map((figure) => ({
+        ...figure,
+        ratioToBaseline: round(figure.coldImportMs / baselineMs, 2),
+        meetsTarget: figure.coldImportMs / baselineMs <= COLD_IMPORT_TARGET_RATIO,
+      })),
+  };
 }
 
 const PROBE_TARGETS = Number(process.env.BENCH_PROBE_TARGETS ?? 200);
@@ -403,19 +427,47 @@ console.log(
 console.log(
   `  one sweep pages ${sweep.pages} team leads in ${sweep.wallMs} ms (${sweep.pagesPerSecond} pages/s); a sweep with nothing due: ${sweep.idleSweepMs} ms`,
 );
-const bundles = await benchBundles();
+const bundleDir = mkdtempSync(join(tmpdir(), 'responder-bundles-'));
+let bundles: Awaited<ReturnType<typeof benchBundles>>;
+let awsCalls: Awaited<ReturnType<typeof benchAwsCalls>>;
+try {
+  const built = await buildBundles(bundleDir);
+  bundles = await benchBundles(built);
+  awsCalls = await benchAwsCalls({
+    ingest: built.files.get('ingest') ?? '',
+    escalate: built.files.get('escalate') ?? '',
+  });
+} finally {
+  rmSync(bundleDir, { recursive: true, force: true });
+}
 console.log(
   '\nLambda bundles (esbuild, same options as the CDK stacks; cold import = median of fresh node processes)',
 );
-console.log('  function   bundle KiB  gzip KiB  cold import ms');
-for (const b of bundles) {
+console.log(
+  `  baseline: ${bundles.baseline.handler}, ${bundles.baseline.bundleKiB} KiB, cold import ${bundles.baseline.coldImportMs} ms`,
+);
+console.log(
+  `  function   bundle KiB  gzip KiB  cold import ms  x baseline  (target: at most ${COLD_IMPORT_TARGET_RATIO}x)`,
+);
+for (const b of bundles.functions) {
   console.log(
-    `  ${b.function.padEnd(10)} ${String(b.bundleKiB).padStart(10)} ${String(b.gzipKiB).padStart(9)} ${String(b.coldImportMs).padStart(15)}`,
+    `  ${b.function.padEnd(10)} ${String(b.bundleKiB).padStart(10)} ${String(b.gzipKiB).padStart(9)} ${String(b.coldImportMs).padStart(15)} ${`${b.ratioToBaseline}x`.padStart(11)}  ${b.meetsTarget ? 'meets' : 'over'}`,
+  );
+}
+console.log(
+  '\nAWS calls per scenario (the ingest and escalate bundles against loopback AWS endpoints; warm container unless noted)',
+);
+console.log(
+  '  scenario                        DynamoDB  EventBridge  SNS  Secrets Manager  total  critical path  target',
+);
+for (const s of awsCalls.scenarios) {
+  console.log(
+    `  ${`(${s.scenario}) ${s.description}`.padEnd(31)} ${String(s.byService.DynamoDB).padStart(8)} ${String(s.byService.EventBridge).padStart(12)} ${String(s.byService.SNS).padStart(4)} ${String(s.byService['Secrets Manager']).padStart(16)} ${String(s.total).padStart(6)} ${String(s.criticalPath).padStart(14)}  ${s.targetCriticalPath === undefined ? '' : `at most ${s.targetCriticalPath} (${s.criticalPath <= s.targetCriticalPath ? 'meets' : 'over'})`}`,
   );
 }
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
 writeFileSync(
   join(ROOT, 'bench', 'results', 'latest.json'),
-  `${JSON.stringify({ at: new Date().toISOString(), machine, webhook, probes, hostile, sweep, bundles }, null, 2)}\n`,
+  `${JSON.stringify({ at: new Date().toISOString(), machine, webhook, probes, hostile, sweep, bundles, awsCalls }, null, 2)}\n`,
 );
 console.log('\nWritten to bench/results/latest.json');
