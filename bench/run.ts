@@ -451,7 +451,7 @@ console.log(
 );
 for (const b of bundles.functions) {
   console.log(
-    `  ${b.function.padEnd(10)} ${String(b.bundleKiB).padStart(10)} ${String(b.gzipKiB).padStart(9)} ${String(b.coldImportMs).padStart(15)} ${`${b.ratioToBaseline}x`.padStart(11)}  ${b.meetsTarget ? 'meets' : 'over'}`,
+    `  ${b.function.padEnd(10)} ${String(b.bundleKiB).padStart(10)} ${String(b.gzipKiB).padStart(9)} ${String(b.coldImportMs).padStart(15)} ${`${b.ratioToBaseline.toFixed(2)}x`.padStart(11)}  ${b.meetsTarget ? 'meets' : 'over'}`,
   );
 }
 console.log(
