@@ -1,10 +1,9 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { ResponderConfig } from '../src/config/schema.ts';
-import { ResponderFunction } from './constructs/responder-function.ts';
+import { RemediationAction } from './constructs/remediation-action.ts';
+import type { ResponderFunction } from './constructs/responder-function.ts';
 import { StateTable } from './constructs/state-table.ts';
-import { acknowledgeTracing } from './nag.ts';
-import { reservedConcurrencyOf } from './responder-stack.ts';
 
 export interface ResponderDrStackProps extends StackProps {
   readonly config: ResponderConfig;
@@ -17,29 +16,22 @@ export interface ResponderDrStackProps extends StackProps {
  */
 export class ResponderDrStack extends Stack {
   public readonly state: StateTable;
+  /** The same failover action as the primary region's, without a bus: it is invoked directly. */
+  public readonly failoverAction: RemediationAction;
+  /** The failover function (`failoverAction.handler`). */
   public readonly failover: ResponderFunction;
 
   constructor(scope: Construct, id: string, props: ResponderDrStackProps) {
     super(scope, id, props);
     this.state = new StateTable(this, 'State');
-    this.failover = new ResponderFunction(this, 'FailoverAction', {
-      name: 'failover',
+    this.failoverAction = new RemediationAction(this, 'FailoverAction', {
+      kind: 'failover',
       config: props.config,
+      state: this.state,
       description: 'Responder (DR region): DNS failover to the DR site and back',
-      timeout: Duration.minutes(10),
-      environment: { STATE_TABLE_NAME: this.state.table.tableName },
-      reservedConcurrentExecutions: reservedConcurrencyOf(props.config, 'failover'),
+      functionNameOutput: 'Invoke with a payload from events/ to fail over while the primary region is down',
     });
-    // As the primary region's failover function: its claims, the audit trail and the kill switch.
-    this.state.grantActionClaims(this.failover.function);
-    this.state.grantAudit(this.failover.function, 'append');
-    this.state.grantAutomationFlag(this.failover.function, 'read');
-    acknowledgeTracing(this.failover);
-
-    new CfnOutput(this, 'FailoverFunctionName', {
-      value: this.failover.function.functionName,
-      description: 'Invoke with a payload from events/ to fail over while the primary region is down',
-    });
+    this.failover = this.failoverAction.handler;
     new CfnOutput(this, 'StateTableName', { value: this.state.table.tableName });
   }
 }

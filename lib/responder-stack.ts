@@ -1,64 +1,25 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import { SecurityGroup, Subnet, Vpc } from 'aws-cdk-lib/aws-ec2';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import {
-  ContextAttribute,
-  Schedule,
-  ScheduleExpression,
-  ScheduleTargetInput,
-} from 'aws-cdk-lib/aws-scheduler';
-import { EventBridgePutEvents } from 'aws-cdk-lib/aws-scheduler-targets';
+import { CfnOutput, type CfnResource, Stack, type StackProps } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { type ActionKind, REMEDIATION_KINDS, type ResponderConfig } from '../src/config/schema.ts';
-import { ACTION_REQUESTED, EVENT_SOURCE } from '../src/domain/actions.ts';
-import type { FunctionName } from './bundling.ts';
+import type { ActionKind, ResponderConfig } from '../src/config/schema.ts';
 import { ActionDispatch } from './constructs/action-dispatch.ts';
 import { EscalationTopics } from './constructs/escalation-topics.ts';
-import { ResponderFunction, retentionFor } from './constructs/responder-function.ts';
+import { HealthProbes } from './constructs/health-probes.ts';
+import { IncidentApi } from './constructs/incident-api.ts';
+import { IngestWebhook } from './constructs/ingest-webhook.ts';
+import { Paging } from './constructs/paging.ts';
+import { RemediationAction, type RemediationKind } from './constructs/remediation-action.ts';
+import { type ResponderFunction, retentionFor } from './constructs/responder-function.ts';
 import { StateTable } from './constructs/state-table.ts';
 import { WebhookApi } from './constructs/webhook-api.ts';
-import { grantSecretValue } from './grants.ts';
 import {
   acknowledgeDeadLetterQueue,
   acknowledgeGeneratedSecret,
-  acknowledgePagingKeyAccess,
   acknowledgeRouteAuthentication,
-  acknowledgeTracing,
-  acknowledgeVpcAccess,
 } from './nag.ts';
-
-/** A secret named in the config, by full ARN or by name. */
-function importSecret(scope: Construct, id: string, ref: string): ISecret {
-  return ref.startsWith('arn:')
-    ? Secret.fromSecretCompleteArn(scope, id, ref)
-    : Secret.fromSecretNameV2(scope, id, ref);
-}
-
-/** Every secret the probe targets read: database and Redis credentials, header values. */
-export function probeSecretIds(config: ResponderConfig): string[] {
-  const ids = new Set<string>();
-  for (const target of config.probes.targets) {
-    if ((target.kind === 'postgres' || target.kind === 'redis') && target.secret) ids.add(target.secret);
-    if (target.kind === 'http' || target.kind === 'https') {
-      for (const value of Object.values(target.headers)) if (typeof value !== 'string') ids.add(value.secret);
-    }
-  }
-  return [...ids];
-}
-
-/** The config's reserved concurrency for a function, or none when `lambda.reserveConcurrency` is false. */
-export function reservedConcurrencyOf(config: ResponderConfig, name: FunctionName): number | undefined {
-  return config.lambda.reserveConcurrency ? config.lambda.reservedConcurrency[name] : undefined;
-}
-
-/** `on-call` → `OnCall`: output ids are alphanumeric. */
-function outputIdOf(name: string): string {
-  return name
-    .split('-')
-    .map((part) => `${part[0]?.toUpperCase() ?? ''}${part.slice(1)}`)
-    .join('');
-}
+import { importSecret } from './secrets.ts';
 
 export interface ResponderStackProps extends StackProps {
   readonly config: ResponderConfig;
@@ -66,17 +27,11 @@ export interface ResponderStackProps extends StackProps {
   readonly version: string;
 }
 
-const ACTION_FUNCTIONS: ReadonlyArray<{ kind: ActionKind; description: string; timeout: Duration }> = [
-  { kind: 'probe', description: 'Responder: health probes', timeout: Duration.minutes(2) },
-  { kind: 'backup', description: 'Responder: database backups to S3', timeout: Duration.minutes(15) },
-  { kind: 'rotate', description: 'Responder: secret rotation', timeout: Duration.minutes(5) },
-  { kind: 'failover', description: 'Responder: DNS failover to the DR site', timeout: Duration.minutes(10) },
-  { kind: 'escalate', description: 'Responder: paging and escalation', timeout: Duration.minutes(1) },
-];
-
 /**
- * The primary-region stack: the webhook and incident API, the state table, the action bus and the
- * five action functions, the schedules that feed them, and the paging topics and ack-link key.
+ * The primary-region stack, composed of one construct per capability (ingest, the incident API,
+ * probes, paging, and the backup, rotate and failover actions), each with its function, schedule,
+ * grants, nag acknowledgements and outputs, over what they share: the state table, the action bus,
+ * the HTTP API, the webhook credential, the paging topics and ack-link key, and the schedules role.
  */
 export class ResponderStack extends Stack {
   public readonly state: StateTable;
@@ -87,9 +42,14 @@ export class ResponderStack extends Stack {
   public readonly ackSigningSecret: ISecret;
   public readonly api: WebhookApi;
   public readonly dispatch: ActionDispatch;
-  public readonly functions: Record<'ingest' | 'api' | ActionKind, ResponderFunction>;
   /** The role EventBridge Scheduler uses to put the scheduled action requests on the bus. */
   public readonly schedulesRole: Role;
+  public readonly ingest: IngestWebhook;
+  public readonly incidentApi: IncidentApi;
+  public readonly probes: HealthProbes;
+  public readonly paging: Paging;
+  public readonly remediation: Readonly<Record<RemediationKind, RemediationAction>>;
+  public readonly functions: Record<'ingest' | 'api' | ActionKind, ResponderFunction>;
 
   constructor(scope: Construct, id: string, props: ResponderStackProps) {
     super(scope, id, props);
@@ -102,124 +62,7 @@ export class ResponderStack extends Stack {
       topics: config.escalation.topics,
       displayNamePrefix: config.service,
     });
-    const stateEnv = { STATE_TABLE_NAME: this.state.table.tableName };
-
-    const ingest = new ResponderFunction(this, 'Ingest', {
-      name: 'ingest',
-      reservedConcurrentExecutions: reservedConcurrencyOf(config, 'ingest'),
-      config,
-      description: 'Responder: Alertmanager webhook ingest',
-      timeout: Duration.seconds(15),
-      environment: { ...stateEnv, WEBHOOK_SECRET_ARN: this.webhookSecret.secretArn },
-    });
-    const api = new ResponderFunction(this, 'IncidentApi', {
-      name: 'api',
-      reservedConcurrentExecutions: reservedConcurrencyOf(config, 'api'),
-      config,
-      description: 'Responder: incident API',
-      // API Gateway waits at most 30 s; POST /api/probes waits for the probe function.
-      timeout: Duration.seconds(29),
-      memorySize: 256,
-      environment: {
-        ...stateEnv,
-        WEBHOOK_SECRET_ARN: this.webhookSecret.secretArn,
-        RESPONDER_VERSION: props.version,
-      },
-    });
-    const probeNetwork = this.probeNetwork(config);
-    const actions = Object.fromEntries(
-      ACTION_FUNCTIONS.map(({ kind, description, timeout }) => [
-        kind,
-        new ResponderFunction(this, `${kind[0]?.toUpperCase()}${kind.slice(1)}Action`, {
-          name: kind,
-          config,
-          description,
-          timeout,
-          environment: stateEnv,
-          network: kind === 'probe' ? probeNetwork : undefined,
-          reservedConcurrentExecutions: reservedConcurrencyOf(config, kind),
-        }),
-      ]),
-    ) as Record<ActionKind, ResponderFunction>;
-    this.functions = { ingest, api, ...actions };
-
-    this.dispatch = new ActionDispatch(this, 'Dispatch', {
-      targets: Object.fromEntries(Object.entries(actions).map(([kind, fn]) => [kind, fn.function])),
-    });
-    ingest.function.addEnvironment('EVENT_BUS_NAME', this.dispatch.bus.eventBusName);
-    // The probe function requests escalations when a target turns unhealthy.
-    actions.probe.function.addEnvironment('EVENT_BUS_NAME', this.dispatch.bus.eventBusName);
-    this.dispatch.grantActionRequestsTo(actions.probe.function);
-    // POST /api/probes runs the probes where they have network access: in the probe function.
-    api.function.addEnvironment('PROBE_FUNCTION_NAME', actions.probe.function.functionName);
-    // The unqualified function only: grantInvoke() would add every version and alias (":*").
-    api.function.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['lambda:InvokeFunction'],
-        resources: [actions.probe.function.functionArn],
-      }),
-    );
-    probeSecretIds(config).forEach((secretId, index) => {
-      grantSecretValue(importSecret(this, `ProbeSecret${index}`, secretId), actions.probe.function);
-    });
-
-    // Least privilege: each function gets exactly the table operations, item kinds and secrets it uses
-    // (test/iam-grants.test.ts checks both ways against the calls each bundle makes).
-    const { state } = this;
-    state.grantDeliveryClaims(ingest.function);
-    // floodLimits: ingest counts new incidents, the escalate function counts pages.
-    state.grantFloodLimits(ingest.function);
-    state.grantFloodLimits(actions.escalate.function);
-    state.grantIncidents(ingest.function, 'record');
-    state.grantAudit(ingest.function, 'append');
-    state.grantAutomationFlag(ingest.function, 'read');
-    this.dispatch.grantActionRequestsTo(ingest.function);
-    grantSecretValue(this.webhookSecret, ingest.function);
-
-    state.grantIncidents(api.function, 'read');
-    state.grantIncidentList(api.function);
-    state.grantAudit(api.function, 'append');
-    state.grantAudit(api.function, 'read');
-    state.grantEscalations(api.function);
-    state.grantTargetHealth(api.function, 'list');
-    state.grantAutomationFlag(api.function, 'write');
-    grantSecretValue(this.webhookSecret, api.function);
-
-    for (const fn of Object.values(actions)) {
-      state.grantActionClaims(fn.function);
-      state.grantAudit(fn.function, 'append');
-    }
-    for (const kind of REMEDIATION_KINDS) state.grantAutomationFlag(actions[kind].function, 'read');
-    state.grantTargetHealth(actions.probe.function, 'record');
-    state.grantIncidents(actions.probe.function, 'record');
-    state.grantIncidents(actions.escalate.function, 'read');
-    // The sweep finds due escalations in the index; without it, tiers after the first are never paged.
-    state.grantEscalations(actions.escalate.function, { sweep: true });
-
-    this.api = new WebhookApi(this, 'WebhookApi', {
-      ingest: ingest.function,
-      api: api.function,
-      rateLimit: config.api.throttle.rateLimit,
-      burstLimit: config.api.throttle.burstLimit,
-      webhookThrottle: config.api.webhookThrottle,
-      accessLogRetention: retentionFor(config.logRetentionDays),
-    });
-
-    // Paging: the escalate function pages and sweeps; the API acknowledges (and pages the tiers it tells).
-    const pagingEnv = {
-      ESCALATION_TOPICS: this.toJsonString(this.escalation.topicArns),
-      ACK_SECRET_ARN: this.ackSigningSecret.secretArn,
-      // The HTTP API's own endpoint (no trailing slash) unless the config names a custom domain.
-      PUBLIC_URL: config.api.publicUrl ?? this.api.httpApi.apiEndpoint,
-    };
-    for (const pager of [actions.escalate, api]) {
-      const fn = pager.function;
-      for (const [name, value] of Object.entries(pagingEnv)) fn.addEnvironment(name, value);
-      this.escalation.grantPublish(fn);
-      grantSecretValue(this.ackSigningSecret, fn);
-      acknowledgePagingKeyAccess(pager);
-    }
-
+    this.dispatch = new ActionDispatch(this, 'Dispatch');
     // One role for every schedule, so the bus policy can name it.
     this.schedulesRole = new Role(this, 'SchedulesRole', {
       description: 'Responder: EventBridge Scheduler puts scheduled action requests on the bus',
@@ -227,12 +70,76 @@ export class ResponderStack extends Stack {
         conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
       }),
     });
-    this.dispatch.grantActionRequests(this.schedulesRole);
-    const dryRun = config.safety.dryRun;
-    this.schedule('ProbeSchedule', 'probe', config.probes.schedule, 'health probes', dryRun);
-    this.schedule('BackupSchedule', 'backup', config.backups.schedule, 'database backups', dryRun);
-    this.schedule('EscalationSweep', 'escalate', config.escalation.sweepSchedule, 'escalation sweep', dryRun);
+    const { state, dispatch } = this;
+    const schedule = { role: this.schedulesRole };
 
+    // The capabilities. Each construct's function has the id `Default`, so the functions, roles and
+    // log groups keep the logical ids they had when this stack built them inline.
+    this.probes = new HealthProbes(this, 'ProbeAction', { config, state, dispatch, schedule });
+    this.ingest = new IngestWebhook(this, 'Ingest', {
+      config,
+      state,
+      dispatch,
+      webhookSecret: this.webhookSecret,
+    });
+    const remediation = (kind: RemediationKind, id: string, expression?: string) =>
+      new RemediationAction(this, id, {
+        kind,
+        config,
+        state,
+        dispatch,
+        schedule: expression ? { ...schedule, expression } : undefined,
+      });
+    this.remediation = {
+      backup: remediation('backup', 'BackupAction', config.backups.schedule),
+      rotate: remediation('rotate', 'RotateAction'),
+      failover: remediation('failover', 'FailoverAction'),
+    };
+    this.incidentApi = new IncidentApi(this, 'IncidentApi', {
+      config,
+      state,
+      webhookSecret: this.webhookSecret,
+      probeFunction: this.probes.handler.function,
+      version: props.version,
+    });
+    this.api = new WebhookApi(this, 'WebhookApi', {
+      ingest: this.ingest.handler.function,
+      api: this.incidentApi.handler.function,
+      rateLimit: config.api.throttle.rateLimit,
+      burstLimit: config.api.throttle.burstLimit,
+      webhookThrottle: config.api.webhookThrottle,
+      accessLogRetention: retentionFor(config.logRetentionDays),
+    });
+    // Paging: the escalate function pages and sweeps; the API acknowledges (and pages the tiers it tells).
+    this.paging = new Paging(this, 'EscalateAction', {
+      config,
+      state,
+      dispatch,
+      schedule,
+      topics: this.escalation,
+      ackSigningSecret: this.ackSigningSecret,
+      // The HTTP API's own endpoint (no trailing slash) unless the config names a custom domain.
+      publicUrl: config.api.publicUrl ?? this.api.httpApi.apiEndpoint,
+    });
+    this.paging.addPager(this.incidentApi.handler);
+    // After the probe and ingest roles: the bus policy lists its exceptions in the order they are granted.
+    dispatch.grantActionRequests(this.schedulesRole);
+
+    this.functions = {
+      ingest: this.ingest.handler,
+      api: this.incidentApi.handler,
+      probe: this.probes.handler,
+      ...Object.fromEntries(Object.entries(this.remediation).map(([kind, action]) => [kind, action.handler])),
+      escalate: this.paging.handler,
+    } as Record<'ingest' | 'api' | ActionKind, ResponderFunction>;
+
+    // The schedules' logical ids from before the capability constructs, so a deploy updates them in place.
+    keepLogicalId(this.probes.schedule, 'ProbeScheduleC3BDD144');
+    if (this.remediation.backup.schedule)
+      keepLogicalId(this.remediation.backup.schedule, 'BackupSchedule6468EDCB');
+    keepLogicalId(this.paging.sweep, 'EscalationSweep4F59B4A5');
+
+    // Outputs of what the capabilities share; each capability outputs its own.
     new CfnOutput(this, 'WebhookUrl', {
       value: this.api.webhookUrl,
       description: 'Alertmanager webhook_configs url',
@@ -242,40 +149,11 @@ export class ResponderStack extends Stack {
       value: this.webhookSecret.secretArn,
       description: 'Secrets Manager secret with the webhook/API token ({"token","username"})',
     });
-    for (const [name, topic] of Object.entries(this.escalation.topics)) {
-      new CfnOutput(this, `EscalationTopicArn${outputIdOf(name)}`, {
-        value: topic.topicArn,
-        description: `SNS topic '${name}' for pages: subscribe people to it (email, sms, https)`,
-      });
-    }
-    new CfnOutput(this, 'AckSigningSecretName', {
-      value: this.ackSigningSecret.secretName,
-      description: 'Secrets Manager secret with the HMAC key of the acknowledge links in pages ({"key"})',
-    });
     new CfnOutput(this, 'StateTableName', { value: this.state.table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.dispatch.bus.eventBusName });
 
-    for (const fn of Object.values(this.functions)) acknowledgeTracing(fn);
-    if (probeNetwork) acknowledgeVpcAccess(actions.probe);
     acknowledgeRouteAuthentication(this.api.routes);
     for (const queue of Object.values(this.dispatch.deadLetterQueues)) acknowledgeDeadLetterQueue(queue);
-  }
-
-  /** The VPC, subnets and security groups from `probes.vpc`, imported without lookups (synth stays offline). */
-  private probeNetwork(config: ResponderConfig) {
-    const vpc = config.probes.vpc;
-    if (!vpc) return undefined;
-    return {
-      vpc: Vpc.fromVpcAttributes(this, 'ProbeVpc', {
-        vpcId: vpc.vpcId,
-        availabilityZones: vpc.availabilityZones,
-        privateSubnetIds: vpc.privateSubnetIds,
-      }),
-      subnets: vpc.privateSubnetIds.map((id) => Subnet.fromSubnetId(this, `ProbeSubnet-${id}`, id)),
-      securityGroups: vpc.securityGroupIds.map((id) =>
-        SecurityGroup.fromSecurityGroupId(this, `ProbeSg-${id}`, id),
-      ),
-    };
   }
 
   private webhookCredential(config: ResponderConfig): ISecret {
@@ -316,28 +194,8 @@ export class ResponderStack extends Stack {
     );
     return secret;
   }
+}
 
-  /** An EventBridge Scheduler schedule that puts an "Action Requested" event on the bus. */
-  private schedule(id: string, kind: ActionKind, expression: string, what: string, dryRun: boolean) {
-    new Schedule(this, id, {
-      description: `Responder: ${what}`,
-      schedule: ScheduleExpression.expression(expression),
-      target: new EventBridgePutEvents(
-        {
-          eventBus: this.dispatch.bus,
-          source: EVENT_SOURCE,
-          detailType: ACTION_REQUESTED,
-          detail: ScheduleTargetInput.fromObject({
-            actionId: `schedule-${kind}-${ContextAttribute.scheduledTime}`,
-            kind,
-            trigger: 'schedule',
-            requestedAt: ContextAttribute.scheduledTime,
-            dryRun,
-            params: { scheduled: true },
-          }),
-        },
-        { role: this.schedulesRole },
-      ),
-    });
-  }
+function keepLogicalId(schedule: Schedule, logicalId: string) {
+  (schedule.node.defaultChild as CfnResource).overrideLogicalId(logicalId);
 }

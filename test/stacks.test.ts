@@ -1,11 +1,16 @@
 import { App, CfnResource, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type ResponderApp } from '../lib/app.ts';
+import { ActionDispatch } from '../lib/constructs/action-dispatch.ts';
 import { EscalationTopics } from '../lib/constructs/escalation-topics.ts';
+import { Paging } from '../lib/constructs/paging.ts';
+import { RemediationAction } from '../lib/constructs/remediation-action.ts';
 import { ResponderFunction } from '../lib/constructs/responder-function.ts';
 import { StateTable } from '../lib/constructs/state-table.ts';
 import { WebhookApi } from '../lib/constructs/webhook-api.ts';
@@ -766,6 +771,78 @@ describe('Construct validation', () => {
           memorySize: 64,
         }),
     ).toThrow(/memorySize must be between 128 and 10240 MB/);
+  });
+
+  it('RemediationAction refuses a schedule without a bus to put its requests on', () => {
+    // GIVEN
+    const stack = new Stack(appWithoutBundling(), 'Remediation');
+    const state = new StateTable(stack, 'State');
+    const role = new Role(stack, 'Schedules', { assumedBy: new ServicePrincipal('scheduler.amazonaws.com') });
+    // WHEN / THEN
+    expect(
+      () =>
+        new RemediationAction(stack, 'Backup', {
+          kind: 'backup',
+          config: testConfig(),
+          state,
+          schedule: { expression: 'rate(1 day)', role },
+        }),
+    ).toThrow(/RemediationAction 'backup': a schedule needs dispatch, the bus its requests are put on/);
+  });
+
+  it('RemediationAction without a bus is invoked directly: no rule, no schedule, its function name as an output', () => {
+    // GIVEN
+    const stack = new Stack(appWithoutBundling(), 'Direct');
+    // WHEN
+    const action = new RemediationAction(stack, 'FailoverAction', {
+      kind: 'failover',
+      config: testConfig(),
+      state: new StateTable(stack, 'State'),
+      functionNameOutput: 'Invoke by hand',
+    });
+    // THEN
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::Events::Rule', 0);
+    template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+    template.hasOutput('FailoverFunctionName', { Description: 'Invoke by hand' });
+    expect(action.schedule).toBeUndefined();
+  });
+
+  it('Paging refuses a public URL that acknowledge links cannot be built on', () => {
+    // GIVEN
+    const stack = new Stack(appWithoutBundling(), 'Paging');
+    const config = testConfig();
+    const topics = new EscalationTopics(stack, 'Topics', {
+      topics: config.escalation.topics,
+      displayNamePrefix: 'x',
+    });
+    const ackSigningSecret = new Secret(stack, 'AckKey');
+    const role = new Role(stack, 'Schedules', { assumedBy: new ServicePrincipal('scheduler.amazonaws.com') });
+    // WHEN / THEN
+    expect(
+      () =>
+        new Paging(stack, 'EscalateAction', {
+          config,
+          state: new StateTable(stack, 'State'),
+          dispatch: new ActionDispatch(stack, 'Dispatch'),
+          topics,
+          ackSigningSecret,
+          publicUrl: 'responder.example.com',
+          schedule: { role },
+        }),
+    ).toThrow(/Paging publicUrl 'responder.example.com' is not an http\(s\) URL/);
+  });
+
+  it('ActionDispatch fails synthesis when no capability added a target', () => {
+    // GIVEN
+    const stack = new Stack(appWithoutBundling(), 'EmptyBus');
+    // WHEN
+    const dispatch = new ActionDispatch(stack, 'Dispatch');
+    // THEN
+    expect(dispatch.node.validate()).toEqual([
+      'ActionDispatch needs at least one target function: call addTarget(kind, fn)',
+    ]);
+    expect(() => Template.fromStack(stack)).toThrow(/ActionDispatch needs at least one target function/);
   });
 });
 

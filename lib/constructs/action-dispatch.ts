@@ -9,8 +9,11 @@ import type { ActionKind } from '../../src/config/schema.ts';
 import { ACTION_REQUESTED, EVENT_SOURCE } from '../../src/domain/actions.ts';
 
 export interface ActionDispatchProps {
-  /** The function that carries out each kind of action. */
-  readonly targets: Readonly<Partial<Record<ActionKind, IFunction>>>;
+  /**
+   * The function that carries out each kind of action; more can be added with `addTarget`.
+   * @default - none yet: each capability adds its own with `addTarget`
+   */
+  readonly targets?: Readonly<Partial<Record<ActionKind, IFunction>>>;
   /** @default Duration.hours(6) - how long EventBridge keeps retrying a target */
   readonly maxEventAge?: Duration;
 }
@@ -29,11 +32,18 @@ export class ActionDispatch extends Construct {
   public readonly deadLetterQueues: Partial<Record<ActionKind, Queue>> = {};
   /** Role ARNs allowed to put "Action Requested" events (`source: responder`). */
   private readonly requesters: string[] = [];
+  private readonly maxEventAge: Duration;
 
-  constructor(scope: Construct, id: string, props: ActionDispatchProps) {
+  constructor(scope: Construct, id: string, props: ActionDispatchProps = {}) {
     super(scope, id);
-    const kinds = Object.keys(props.targets) as ActionKind[];
-    if (kinds.length === 0) throw new Error('ActionDispatch needs at least one target function');
+    this.maxEventAge = props.maxEventAge ?? Duration.hours(6);
+    // Checked at synthesis, once every capability has had its turn to add its target.
+    this.node.addValidation({
+      validate: () =>
+        Object.keys(this.rules).length === 0
+          ? ['ActionDispatch needs at least one target function: call addTarget(kind, fn)']
+          : [],
+    });
     this.bus = new EventBus(this, 'Bus', { description: 'Responder action requests' });
     this.bus.addToResourcePolicy(
       new PolicyStatement({
@@ -49,29 +59,30 @@ export class ActionDispatch extends Construct {
         },
       }),
     );
-    for (const kind of kinds) {
-      const target = props.targets[kind];
-      if (!target) continue;
-      const dlq = new Queue(this, `${kind}DeadLetters`, {
-        encryption: QueueEncryption.SQS_MANAGED,
-        enforceSSL: true,
-        retentionPeriod: Duration.days(14),
-      });
-      const rule = new Rule(this, `${kind}Rule`, {
-        eventBus: this.bus,
-        description: `Action Requested (${kind}) -> the ${kind} function`,
-        eventPattern: { source: [EVENT_SOURCE], detailType: [ACTION_REQUESTED], detail: { kind: [kind] } },
-      });
-      rule.addTarget(
-        new LambdaFunction(target, {
-          deadLetterQueue: dlq,
-          retryAttempts: 8,
-          maxEventAge: props.maxEventAge ?? Duration.hours(6),
-        }),
-      );
-      this.rules[kind] = rule;
-      this.deadLetterQueues[kind] = dlq;
+    for (const [kind, target] of Object.entries(props.targets ?? {}) as Array<[ActionKind, IFunction]>) {
+      this.addTarget(kind, target);
     }
+  }
+
+  /** Routes the action requests of one kind to `target`, with a dead-letter queue of its own. */
+  addTarget(kind: ActionKind, target: IFunction): Rule {
+    if (this.rules[kind]) throw new Error(`ActionDispatch already routes '${kind}' requests to a function`);
+    const dlq = new Queue(this, `${kind}DeadLetters`, {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const rule = new Rule(this, `${kind}Rule`, {
+      eventBus: this.bus,
+      description: `Action Requested (${kind}) -> the ${kind} function`,
+      eventPattern: { source: [EVENT_SOURCE], detailType: [ACTION_REQUESTED], detail: { kind: [kind] } },
+    });
+    rule.addTarget(
+      new LambdaFunction(target, { deadLetterQueue: dlq, retryAttempts: 8, maxEventAge: this.maxEventAge }),
+    );
+    this.rules[kind] = rule;
+    this.deadLetterQueues[kind] = dlq;
+    return rule;
   }
 
   /**

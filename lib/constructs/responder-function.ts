@@ -29,6 +29,11 @@ const RETENTION: Record<ResponderConfig['logRetentionDays'], RetentionDays> = {
 /** The log retention for the config's `logRetentionDays`. */
 export const retentionFor = (days: ResponderConfig['logRetentionDays']): RetentionDays => RETENTION[days];
 
+/** The config's reserved concurrency for a function, or none when `lambda.reserveConcurrency` is false. */
+export function reservedConcurrencyOf(config: ResponderConfig, name: FunctionName): number | undefined {
+  return config.lambda.reserveConcurrency ? config.lambda.reservedConcurrency[name] : undefined;
+}
+
 export interface ResponderFunctionProps {
   /** Which folder under functions/ holds the handler. */
   readonly name: FunctionName;
