@@ -1,3 +1,5 @@
+import type { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
+import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { ActionRequest } from './domain/actions.ts';
 import type { Escalation } from './domain/escalation.ts';
 import type { AuditEntry, Incident, IncidentStatus } from './domain/incident.ts';
@@ -38,8 +40,8 @@ export interface Log {
 export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
- * `duplicate`: the work was done (or is being done, for action claims). `in-progress`: another
- * worker holds a live lease on it and has not finished: a delivery retried now may still be lost.
+ * `duplicate`: the delivery was processed. `in-progress`: another worker holds a live lease on it and
+ * has not finished: a delivery retried now may still be lost.
  */
 export type ClaimResult = 'claimed' | 'duplicate';
 export type DeliveryClaim = ClaimResult | { readonly inProgress: true; readonly retryAfterSeconds: number };
@@ -63,11 +65,17 @@ export interface IncidentPage {
   readonly nextCursor?: string;
 }
 
-/** Everything Responder keeps: incidents, escalations, dedupe keys, action claims, flags, flood counters and the audit trail. */
+/** Everything Responder keeps but action idempotency records: incidents, escalations, delivery dedupe keys, flags, flood counters and the audit trail. */
 export interface StateStore {
   /**
    * Claims a webhook delivery. A claim not finished within its lease may be taken over by a retry;
    * one still within its lease is in progress, not yet a duplicate.
+   *
+   * Not the Powertools idempotency utility (which action requests use, `ActionIdempotency`): its
+   * duplicate returns the first call's stored result, where Alertmanager's contract here is a
+   * distinct `200 duplicate` answer after the first `202 accepted`; its "in progress" is an error
+   * without the time left on the lease, which the `503` needs for its `Retry-After`; and a delivery's
+   * key is the hash ingest computes over the normalized payload, not a JMESPath selection of the event.
    */
   claimDelivery(key: string, now: Date, leaseSeconds: number): Promise<DeliveryClaim>;
   finishDelivery(key: string, now: Date, ttlSeconds: number): Promise<void>;
@@ -96,11 +104,6 @@ export interface StateStore {
   /** Audit entries not tied to an incident, for one UTC day (YYYY-MM-DD). */
   listSystemAudit(day: string, limit?: number): Promise<AuditEntry[]>;
 
-  /** Idempotent consumers: the first claim of an action id wins, later deliveries are duplicates. */
-  claimAction(actionId: string, now: Date, leaseSeconds: number): Promise<ClaimResult>;
-  finishAction(actionId: string, now: Date, ttlSeconds: number, outcome: string): Promise<void>;
-  releaseAction(actionId: string): Promise<void>;
-
   /** Probe targets' health, one item each; saved with the version read (0 for a new target). */
   getTargetHealth(target: string): Promise<TargetHealth | undefined>;
   saveTargetHealth(health: TargetHealth, expectedVersion: number): Promise<boolean>;
@@ -128,6 +131,16 @@ export interface StateStore {
 
   getAutomationFlag(): Promise<AutomationFlag>;
   setAutomationFlag(flag: AutomationFlag): Promise<void>;
+}
+
+/**
+ * Where action requests' idempotency records are kept (`makeIdempotent`, keyed by `actionId`): the
+ * first delivery of an id runs, later ones get its stored result. `config` carries the Lambda context
+ * (`registerLambdaContext`), so an action in progress holds its id only for its invocation's time left.
+ */
+export interface ActionIdempotency {
+  readonly persistenceStore: BasePersistenceLayer;
+  readonly config: IdempotencyConfig;
 }
 
 /** Reads secret values by Secrets Manager name or ARN (the AWSCURRENT version). */

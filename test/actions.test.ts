@@ -1,7 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type ActionOutcome, recordRequestOnly, runActionRequest } from '../src/actions/run-action.ts';
+import { dynamoDbActionIdempotency } from '../src/adapters/dynamodb-action-idempotency.ts';
 import { type ActionRequest, actionRequestSchema } from '../src/domain/actions.ts';
-import { scheduledRequest } from '../src/local/runtime.ts';
+import { LOCAL_TABLE_NAME, scheduledRequest } from '../src/local/runtime.ts';
 import { silentLog, systemClock } from '../src/ports.ts';
 import { startTestRuntime, type TestRuntime, testConfig } from './support/runtime.ts';
 
@@ -37,6 +41,7 @@ describe('Function: runActionRequest', () => {
   const deps = (config = testConfig()) => ({
     config,
     store: t.runtime.store,
+    idempotency: t.runtime.idempotency,
     clock: systemClock,
     log: silentLog,
   });
@@ -60,7 +65,7 @@ describe('Function: runActionRequest', () => {
     // THEN it ran once, reported its failure, and said that its page could not be requested
     expect(runs).toBe(1);
     expect(first).toMatchObject({ status: 'done', outcome: { status: 'failed' } });
-    expect(retry.status).toBe('duplicate');
+    expect(retry).toEqual(first);
     const system = await t.runtime.store.listSystemAudit(new Date().toISOString().slice(0, 10));
     const types = system.filter((entry) => entry.data?.actionId === r.actionId).map((entry) => entry.type);
     expect(types).toEqual(['action.received', 'action.failed', 'action.outcome-unrecorded']);
@@ -70,12 +75,20 @@ describe('Function: runActionRequest', () => {
     // GIVEN
     const r = request();
     // WHEN three deliveries arrive at once, and one more later
-    const results = await Promise.all([1, 2, 3].map(() => runActionRequest('failover', r, perform, deps())));
+    const results = await Promise.allSettled(
+      [1, 2, 3].map(() => runActionRequest('failover', r, perform, deps())),
+    );
     const late = await runActionRequest('failover', r, perform, deps());
-    // THEN
+    // THEN it ran once; the later delivery gets its stored result, and one that arrived while it ran
+    // either that result or an "in progress" error, which the platform retries
     expect(performed).toHaveLength(1);
-    expect(results.map((result) => result.status).sort()).toEqual(['done', 'duplicate', 'duplicate']);
-    expect(late.status).toBe('duplicate');
+    const stored = { status: 'done', outcome: { status: 'completed', summary: 'did failover' } };
+    expect(late).toEqual(stored);
+    const fulfilled = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    const rejected = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
+    expect(fulfilled.length).toBeGreaterThanOrEqual(1);
+    for (const value of fulfilled) expect(value).toEqual(stored);
+    for (const reason of rejected) expect(reason).toBeInstanceOf(IdempotencyAlreadyInProgressError);
     const trail = await t.runtime.store.listAudit('20261123-0a0b0c0d');
     expect(trail.filter((entry) => entry.data?.actionId === r.actionId).map((entry) => entry.type)).toEqual([
       'action.received',
@@ -89,9 +102,9 @@ describe('Function: runActionRequest', () => {
     const result = await runActionRequest('failover', r, perform, deps());
     expect(result).toEqual({ status: 'skipped', reason: 'automation disabled' });
     expect(performed).toEqual([]);
-    // a skipped request is finished: a redelivery does not run it later
+    // a skipped request is finished: a redelivery gets the skip, and does not run it later
     await t.runtime.store.setAutomationFlag({ enabled: true });
-    expect((await runActionRequest('failover', r, perform, deps())).status).toBe('duplicate');
+    expect(await runActionRequest('failover', r, perform, deps())).toEqual(result);
     expect(performed).toEqual([]);
   });
 
@@ -122,6 +135,54 @@ describe('Function: runActionRequest', () => {
     expect(types).toEqual(['action.received', 'action.failed', 'action.received', 'action.completed']);
   });
 
+  it('an action whose result cannot be stored is reported, and a redelivery does not run it again', async () => {
+    // GIVEN a failover, and a state table that refuses to store its result once
+    const r = request();
+    const saveSuccess = vi
+      .spyOn(t.runtime.idempotency.persistenceStore, 'saveSuccess')
+      .mockRejectedValueOnce(new Error('DynamoDB throttled'));
+    try {
+      // WHEN it runs, and is delivered again
+      const first = await runActionRequest('failover', r, perform, deps());
+      const again = runActionRequest('failover', r, perform, deps());
+      // THEN the first delivery reports what it did; the second finds it still in progress, and it ran once
+      expect(first).toEqual({ status: 'done', outcome: { status: 'completed', summary: 'did failover' } });
+      await expect(again).rejects.toBeInstanceOf(IdempotencyAlreadyInProgressError);
+      expect(performed).toHaveLength(1);
+      const types = (await t.runtime.store.listAudit('20261123-0a0b0c0d'))
+        .filter((entry) => entry.data?.actionId === r.actionId)
+        .map((entry) => entry.type);
+      expect(types).toEqual(['action.received', 'action.completed', 'action.outcome-unrecorded']);
+    } finally {
+      saveSuccess.mockRestore();
+    }
+  });
+
+  it("holds an action in progress only for the Lambda context's time left", async () => {
+    // GIVEN an invocation with 1 ms left, whose result cannot be stored, so its record stays in progress
+    const client = new DynamoDBClient({
+      endpoint: t.runtime.endpoints.dynamodb,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const idempotency = dynamoDbActionIdempotency({ client, tableName: LOCAL_TABLE_NAME });
+    idempotency.config.registerLambdaContext({ getRemainingTimeInMillis: () => 1 } as Context);
+    vi.spyOn(idempotency.persistenceStore, 'saveSuccess').mockRejectedValueOnce(
+      new Error('DynamoDB throttled'),
+    );
+    const r = request();
+    try {
+      // WHEN it runs, and is delivered again after that time
+      await runActionRequest('failover', r, perform, { ...deps(), idempotency });
+      const again = await runActionRequest('failover', r, perform, { ...deps(), idempotency });
+      // THEN the redelivery was not held off for a fixed lease: the platform's retry after a timeout runs it
+      expect(again.status).toBe('done');
+      expect(performed).toHaveLength(2);
+    } finally {
+      client.destroy();
+    }
+  });
+
   it('refuses a request routed to the wrong function', async () => {
     await expect(runActionRequest('backup', request({ kind: 'failover' }), perform, deps())).rejects.toThrow(
       /the backup function received a failover request/,
@@ -140,10 +201,12 @@ describe('Function: runActionRequest', () => {
     const at = new Date('2026-11-23T03:00:00Z');
     const first = scheduledRequest('probe', at, false);
     expect(first).toMatchObject({ actionId: 'schedule-probe-2026-11-23T03:00:00.000Z', trigger: 'schedule' });
-    expect((await runActionRequest('probe', first, perform, deps())).status).toBe('done');
-    expect(
-      (await runActionRequest('probe', scheduledRequest('probe', at, false), perform, deps())).status,
-    ).toBe('duplicate');
+    const ran = await runActionRequest('probe', first, perform, deps());
+    expect(ran.status).toBe('done');
+    expect(await runActionRequest('probe', scheduledRequest('probe', at, false), perform, deps())).toEqual(
+      ran,
+    );
+    expect(performed).toHaveLength(1);
   });
 });
 
@@ -159,6 +222,7 @@ describe('Failed remediations page by their kind', () => {
   const deps = () => ({
     config: testConfig({ severity: { actionFailures: { backup: 'P2', failover: 'P1' } } }),
     store: t.runtime.store,
+    idempotency: t.runtime.idempotency,
     clock: systemClock,
     log: silentLog,
     dispatcher: {

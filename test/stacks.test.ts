@@ -906,9 +906,10 @@ describe('State table access: each function reaches only its own item kinds', ()
     expect(decisionOf('api', 'Query', 'INCIDENT', 'gsi1')).toBe('allowed');
   });
 
-  it('gives backup, rotate and failover their claims, the audit trail and the kill switch (read), no incident', () => {
+  it('gives backup, rotate and failover their idempotency records, the audit trail and the kill switch (read), no incident', () => {
     for (const name of ['backup', 'rotate', 'failover']) {
-      expect(decisionOf(name, 'PutItem', 'ACTION#a-1')).toBe('allowed');
+      expect(decisionOf(name, 'PutItem', 'IDEMPOTENCY#ACTION')).toBe('allowed');
+      expect(decisionOf(name, 'PutItem', 'IDEMPOTENCY#OTHER')).toBe('implicitly denied');
       expect(decisionOf(name, 'GetItem', 'FLAG#automation')).toBe('allowed');
       expect(decisionOf(name, 'PutItem', 'INC#20260101-00000000')).toBe('implicitly denied');
       expect(decisionOf(name, 'GetItem', 'LIMIT#x')).toBe('implicitly denied');

@@ -68,7 +68,7 @@ export class HealthProbes extends Construct {
     probeSecretIds(config).forEach((secretId, index) => {
       grantSecretValue(importSecret(this, `Secret${index}`, secretId), fn);
     });
-    state.grantActionClaims(fn);
+    state.grantActionIdempotency(fn);
     state.grantAudit(fn, 'append');
     state.grantTargetHealth(fn, 'record');
     state.grantIncidents(fn, 'record');

@@ -64,7 +64,7 @@ export class Paging extends Construct {
     dispatch.addTarget('escalate', fn);
     // The escalate function counts pages against the flood limits.
     state.grantFloodLimits(fn);
-    state.grantActionClaims(fn);
+    state.grantActionIdempotency(fn);
     state.grantAudit(fn, 'append');
     state.grantIncidents(fn, 'read');
     // The sweep finds due escalations in the index; without it, tiers after the first are never paged.

@@ -92,7 +92,7 @@ export class RemediationAction extends Construct {
     });
     const fn = this.handler.function;
     dispatch?.addTarget(kind, fn);
-    state.grantActionClaims(fn);
+    state.grantActionIdempotency(fn);
     state.grantAudit(fn, 'append');
     // Every remediation obeys the automation kill switch.
     state.grantAutomationFlag(fn, 'read');

@@ -24,7 +24,7 @@ export function leadingKeyPattern(kind: StateItemKind): string {
 }
 
 /**
- * The single table for incidents, escalations, dedupe keys, flags and the audit trail: on-demand,
+ * The single table for incidents, escalations, dedupe keys, action idempotency records, flags and the audit trail: on-demand,
  * point-in-time recovery, TTL on `expiresAt`, encrypted with a customer-managed key that rotates.
  *
  * Access is granted per concern (`grantIncidents`, `grantEscalations`, ...): each grant names the
@@ -89,9 +89,13 @@ export class StateTable extends Construct {
     this.grantItems(grantee, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'], ['delivery']);
   }
 
-  /** At-most-once claims on action requests: claim, finish, give back. */
-  grantActionClaims(grantee: IGrantable): void {
-    this.grantItems(grantee, ['PutItem', 'UpdateItem', 'DeleteItem'], ['action']);
+  /**
+   * Powertools idempotency records of action requests: save one in progress (PutItem), store the
+   * result (UpdateItem), delete it when the action fails, and read the one a duplicate found
+   * (GetItem: AWS returns it with the failed condition, but Powertools reads it when it does not).
+   */
+  grantActionIdempotency(grantee: IGrantable): void {
+    this.grantItems(grantee, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'], ['actionIdempotency']);
   }
 
   /** The automation kill switch: `read` it, or `write` it too (the operator API). */

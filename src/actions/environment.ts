@@ -1,12 +1,22 @@
 import type { ResponderConfig } from '../config/schema.ts';
 import type { Escalator } from '../escalation/escalator.ts';
-import type { ActionDispatcher, Clock, Log, ProbeMetrics, SecretStore, StateStore } from '../ports.ts';
+import type {
+  ActionDispatcher,
+  ActionIdempotency,
+  Clock,
+  Log,
+  ProbeMetrics,
+  SecretStore,
+  StateStore,
+} from '../ports.ts';
 import type { PerformAction } from './run-action.ts';
 
 /** What a capability may use, built once per container (Lambda) or once per process (local runtime). */
 export interface ActionEnvironment {
   readonly config: ResponderConfig;
   readonly store: StateStore;
+  /** Action requests' idempotency records (`runActionRequest`), over the same table. */
+  readonly idempotency: ActionIdempotency;
   readonly secrets: SecretStore;
   readonly dispatcher: ActionDispatcher;
   readonly clock: Clock;

@@ -49,7 +49,8 @@ export const STATE_KEY_PREFIXES = {
   incident: 'INC#',
   incidentGroup: 'GROUP#',
   delivery: 'DELIVERY#',
-  action: 'ACTION#',
+  /** Powertools idempotency records of action requests, all in this one partition (see dynamodb-action-idempotency.ts). */
+  actionIdempotency: 'IDEMPOTENCY#ACTION',
   flag: 'FLAG#',
   targetHealth: 'PROBES',
   escalation: 'ESC#',
@@ -72,7 +73,6 @@ const key = {
   incident: (id: string) => ({ pk: `${P.incident}${id}`, sk: 'META' }),
   group: (groupId: string) => ({ pk: `${P.incidentGroup}${groupId}`, sk: 'CURRENT' }),
   delivery: (hash: string) => ({ pk: `${P.delivery}${hash}`, sk: 'DELIVERY' }),
-  action: (id: string) => ({ pk: `${P.action}${id}`, sk: 'ACTION' }),
   automation: () => ({ pk: `${P.flag}automation`, sk: 'FLAG' }),
   targetHealth: (target: string) => ({ pk: P.targetHealth, sk: `TARGET#${target}` }),
   escalation: (incidentId: string) => ({ pk: `${P.escalation}${incidentId}`, sk: 'ESCALATION' }),
@@ -239,15 +239,6 @@ export class DynamoDbStateStore implements StateStore {
   }
   releaseDelivery(hash: string) {
     return this.release(key.delivery(hash));
-  }
-  claimAction(actionId: string, now: Date, leaseSeconds: number) {
-    return this.claim(key.action(actionId), now, leaseSeconds);
-  }
-  finishAction(actionId: string, now: Date, ttlSeconds: number, outcome: string) {
-    return this.finish(key.action(actionId), now, ttlSeconds, outcome);
-  }
-  releaseAction(actionId: string) {
-    return this.release(key.action(actionId));
   }
 
   async findCurrentIncident(groupId: string) {

@@ -6,13 +6,15 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import middy from '@middy/core';
 import type { ActionEnvironment, CapabilityFactory } from '../actions/environment.ts';
 import { type ActionResult, runActionRequest } from '../actions/run-action.ts';
+import { dynamoDbActionIdempotency } from '../adapters/dynamodb-action-idempotency.ts';
+import { DynamoDbStateStore } from '../adapters/dynamodb-state-store.ts';
 import { EventBridgeDispatcher } from '../adapters/eventbridge-dispatcher.ts';
 import { bundledConfig } from '../config/bundled.ts';
 import type { ActionKind } from '../config/schema.ts';
 import { actionRequestSchema } from '../domain/actions.ts';
 import { describeIssuePath } from '../domain/issue-path.ts';
 import { type ActionDispatcher, type ProbeMetrics, systemClock } from '../ports.ts';
-import { escalatorFromEnv, secretStore, stateStoreFromEnv } from './clients.ts';
+import { escalatorFromEnv, secretStore, stateTableFromEnv } from './clients.ts';
 import { powertools } from './powertools.ts';
 
 /** Per-target latency and up/down as CloudWatch embedded metrics, one metric set per target. */
@@ -53,11 +55,14 @@ export function createActionHandler(
   const config = bundledConfig();
   const { logger, tracer, metrics, log } = powertools(`responder-${kind}`);
   const busName = process.env.EVENT_BUS_NAME;
-  const store = stateStoreFromEnv(tracer);
+  const stateTable = stateTableFromEnv(tracer);
+  const store = new DynamoDbStateStore(stateTable);
+  const idempotency = dynamoDbActionIdempotency(stateTable);
   const secrets = secretStore(tracer, config);
   const env: ActionEnvironment = {
     config,
     store,
+    idempotency,
     secrets,
     dispatcher: busName
       ? new EventBridgeDispatcher(
@@ -76,7 +81,9 @@ export function createActionHandler(
     .use(captureLambdaHandler(tracer))
     .use(injectLambdaContext(logger, { clearState: true }))
     .use(logMetrics(metrics))
-    .handler(async (event) => {
+    .handler(async (event, context) => {
+      // An action in progress holds its id for this invocation's time left, not a fixed lease.
+      idempotency.config.registerLambdaContext(context);
       const detail = (event as { detail?: unknown })?.detail ?? event;
       const parsed = actionRequestSchema.safeParse(detail);
       if (!parsed.success) {

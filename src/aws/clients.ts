@@ -15,9 +15,14 @@ import { type Log, type StateStore, systemClock } from '../ports.ts';
 /** Short timeouts: Alertmanager waits on the webhook, and a 503 it can retry beats a hung request. */
 const requestHandler = { connectionTimeout: 1000, requestTimeout: 3000 };
 
-export function stateStoreFromEnv(tracer: Tracer) {
+/** The state table's client and name, for the stores over it (one client per container). */
+export function stateTableFromEnv(tracer: Tracer) {
   const client = tracer.captureAWSv3Client(new DynamoDBClient({ maxAttempts: 3, requestHandler }));
-  return new DynamoDbStateStore({ client, tableName: requireEnv('STATE_TABLE_NAME') });
+  return { client, tableName: requireEnv('STATE_TABLE_NAME') };
+}
+
+export function stateStoreFromEnv(tracer: Tracer) {
+  return new DynamoDbStateStore(stateTableFromEnv(tracer));
 }
 
 /** One secret store per container, shared by everything that reads secrets. */

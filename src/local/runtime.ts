@@ -12,6 +12,7 @@ import { handleAlertmanagerWebhook } from '../../functions/ingest/ingest-alerts.
 import type { ProbeReport } from '../../functions/probe/run-probes.ts';
 import type { ActionEnvironment } from '../actions/environment.ts';
 import { type ActionResult, type PerformAction, runActionRequest } from '../actions/run-action.ts';
+import { dynamoDbActionIdempotency } from '../adapters/dynamodb-action-idempotency.ts';
 import { DynamoDbStateStore, ensureStateTable } from '../adapters/dynamodb-state-store.ts';
 import { staticCredentialSource } from '../adapters/secrets-manager-credentials.ts';
 import { StateTableSecretStore } from '../adapters/state-table-secret-store.ts';
@@ -23,6 +24,7 @@ import { Escalator } from '../escalation/escalator.ts';
 import type { HttpRequest, HttpResponse } from '../http/types.ts';
 import {
   type ActionDispatcher,
+  type ActionIdempotency,
   type Clock,
   type Log,
   noProbeMetrics,
@@ -83,6 +85,8 @@ export interface LocalRuntime {
   readonly username: string;
   readonly dataDir: string;
   readonly store: StateStore;
+  /** Where action requests' idempotency records are kept (for tests that run actions directly). */
+  readonly idempotency: ActionIdempotency;
   readonly secrets: StateTableSecretStore;
   readonly dispatcher: InProcessDispatcher;
   readonly escalator: Escalator;
@@ -187,6 +191,8 @@ async function startParts(
   await ensureStateTable(dynamo, LOCAL_TABLE_NAME);
   const baseStore = new DynamoDbStateStore({ client: dynamo, tableName: LOCAL_TABLE_NAME });
   const store = options.wrapStore ? options.wrapStore(baseStore) : baseStore;
+  // No Lambda context here: an action in progress holds its id for Lambda's 15-minute limit.
+  const idempotency = dynamoDbActionIdempotency({ client: dynamo, tableName: LOCAL_TABLE_NAME });
 
   const token = await loadOrCreateToken(dataDir, options.token ?? process.env.RESPONDER_WEBHOOK_TOKEN);
   const username = config.webhook.basicAuthUsername;
@@ -248,6 +254,7 @@ async function startParts(
   const env: ActionEnvironment = {
     config,
     store,
+    idempotency,
     secrets,
     dispatcher: bus,
     clock,
@@ -348,6 +355,7 @@ async function startParts(
     username,
     dataDir,
     store,
+    idempotency,
     dispatcher,
     endpoints,
     async stop() {
