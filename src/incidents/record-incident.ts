@@ -44,6 +44,12 @@ export interface IncidentDeps {
    * `recordIncident` returns undefined. Absent: every new incident is admitted.
    */
   readonly admitNew?: () => Promise<boolean>;
+  /**
+   * When given, the audit entry of what was recorded is added here instead of awaited, so the caller
+   * writes it alongside its next calls; the caller must await it (and fail on its failure) before it
+   * reports success. Absent: `recordIncident` awaits it.
+   */
+  readonly pendingAudits?: Promise<void>[];
 }
 
 /**
@@ -195,8 +201,8 @@ export async function recordIncident(
     type: string,
     message: string,
     data: Record<string, unknown>,
-  ) =>
-    store.appendAudit(
+  ) => {
+    const written = store.appendAudit(
       {
         at: deps.clock.now().toISOString(),
         incidentId,
@@ -207,6 +213,12 @@ export async function recordIncident(
       },
       deps.auditRetentionDays,
     );
+    if (!deps.pendingAudits) return written;
+    // Handled here so an early failure is not unhandled; the caller awaits it and sees the failure.
+    written.catch(() => undefined);
+    deps.pendingAudits.push(written);
+    return Promise.resolve();
+  };
   let admitted: boolean | undefined;
   // Asked at most once per signal, however many times a race sends the loop round again.
   const admit = async () => {
