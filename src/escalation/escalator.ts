@@ -55,6 +55,8 @@ const RECHECK_MS = 3_600_000;
 interface Known {
   readonly escalation: Escalation | undefined;
   readonly token?: string;
+  /** The ack-link key, asked for alongside the write that took the lease when a page is due. */
+  readonly ackKey?: Promise<string>;
 }
 
 interface Work {
@@ -146,12 +148,14 @@ export class Escalator {
         // start (or raise, or resolution) and the lease took two, with nothing between them to see.
         const now = this.deps.clock.now();
         const token = this.leaseToken();
+        const work = this.workOf(next, incident, now);
         const leased =
-          this.workOf(next, incident, now).length > 0 && !this.leaseHeld(next, now)
+          work.length > 0 && !this.leaseHeld(next, now)
             ? { ...next, lease: this.leaseFor(token, now) }
             : next;
+        const ackKey = leased === next ? undefined : this.ackKeyFor(work);
         if (!(await store.saveEscalation(leased, current?.version ?? 0))) return CONFLICT;
-        known = { escalation: leased, token: leased === next ? undefined : token };
+        known = { escalation: leased, token: leased === next ? undefined : token, ackKey };
         const audit = (type: string, message: string) => {
           const written = this.audit(incidentId, type, message);
           // Handled here so a failure waits for the sends; it is still thrown once they are done.
@@ -424,10 +428,12 @@ export class Escalator {
       }
       let token: string;
       let leased: Escalation;
+      let ackKey: Promise<string> | undefined;
       if (cached?.token !== undefined && escalation.lease?.owner === cached.token) {
         // The write that gave us this copy took the lease already.
         token = cached.token;
         leased = escalation;
+        ackKey = cached.ackKey;
       } else {
         // Every send takes its own lease, so two calls in one process (the local runtime shares one
         // escalator between ingest, the API and the sweeper timer) exclude each other too.
@@ -436,6 +442,7 @@ export class Escalator {
           return { incidentId, status, sent: delivered, busy: true };
         }
         leased = { ...escalation, lease: this.leaseFor(token, now), version: escalation.version + 1 };
+        ackKey = this.ackKeyFor(work);
         if (!(await store.saveEscalation(leased, escalation.version))) {
           // A copy this invocation kept went stale: read it afresh, without using up a round.
           if (cached) round--;
@@ -443,7 +450,7 @@ export class Escalator {
         }
       }
 
-      const { sent, failures, audits } = await this.send(work, escalation, incident, token);
+      const { sent, failures, audits } = await this.send(work, escalation, incident, token, ackKey);
       // The record write goes out with the audit entries of what was sent (which never reject).
       const [recorded] = await Promise.allSettled([
         this.record(incidentId, incident, sent, token, leased),
@@ -469,7 +476,13 @@ export class Escalator {
     return { incidentId, status, sent: delivered };
   }
 
-  private async send(work: readonly Work[], escalation: Escalation, incident: Incident, token: string) {
+  private async send(
+    work: readonly Work[],
+    escalation: Escalation,
+    incident: Incident,
+    token: string,
+    ackKey?: Promise<string>,
+  ) {
     const { config, clock, links } = this.deps;
     const policy = config.escalation.policy[escalation.severity];
     const service = incident.labels.service ?? config.service;
@@ -477,7 +490,7 @@ export class Escalator {
     if (!base)
       throw new Error('no public URL for the links in pages: PUBLIC_URL is not set; redeploy the stack');
     const needsKey = work.some((item) => item.event === 'page');
-    const key = needsKey ? await links.ackKey() : '';
+    const key = needsKey ? await (ackKey ?? links.ackKey()) : '';
     const tiersOf = policy.tiers.length;
     const sent: SentNotice[] = [];
     /** Audit entries of what was sent: they never fail the send, and nothing waits on them. */
@@ -666,6 +679,18 @@ export class Escalator {
       // The first attempt's copy may be stale at no cost to the retries that read.
       { attempts: MAX_WRITES + 1 },
     );
+  }
+
+  /**
+   * Asks for the ack-link key while the lease is written, when a page is due (from the secret
+   * store's cache once warm). A failure is seen where send awaits it, as when it asked itself.
+   */
+  private ackKeyFor(work: readonly Work[]): Promise<string> | undefined {
+    if (!work.some((item) => item.event === 'page')) return undefined;
+    // Called from a promise, so even a key source that throws at once fails only where send awaits it.
+    const key = Promise.resolve().then(() => this.deps.links.ackKey());
+    key.catch(() => undefined);
+    return key;
   }
 
   private leaseToken() {
