@@ -14,7 +14,7 @@ import { mostSevere, severityOfLabels } from '../../src/domain/severity.ts';
 import { cutText, labelOf, oneLine, safeHttpUrl } from '../../src/domain/text.ts';
 import { authenticate, type CredentialSource, UNAUTHORIZED_HEADERS } from '../../src/http/auth.ts';
 import { type HttpRequest, type HttpResponse, json, problem, unavailable } from '../../src/http/types.ts';
-import { type IncidentSignal, recordIncident } from '../../src/incidents/record-incident.ts';
+import { groupIdOf, type IncidentSignal, recordIncident } from '../../src/incidents/record-incident.ts';
 import {
   type ActionDispatcher,
   type Clock,
@@ -139,6 +139,10 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
   const { store, clock, config } = deps;
   const deliveryKey = deliveryKeyOf(payload);
   const now = clock.now();
+  // The group's state is read while the delivery is claimed: a read, wasted only on a duplicate or a
+  // delivery in flight elsewhere. Whatever it finds is written back only by conditional writes.
+  const current = store.findCurrentIncident(groupIdOf(payload.groupKey));
+  current.catch(() => undefined);
   const claim = await store.claimDelivery(deliveryKey, now, DELIVERY_LEASE_SECONDS);
   if (claim === 'duplicate') {
     deps.log.info('duplicate delivery ignored', { deliveryKey, status: payload.status });
@@ -152,25 +156,34 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
       'retry-after': String(claim.retryAfterSeconds),
     });
   }
+  // Audit entries nothing waits on, written alongside the next calls. Each is awaited before the
+  // delivery is finished or given back, and a failed one fails the delivery as before.
+  const audits: Promise<void>[] = [];
   try {
     const signal = signalOf(payload, deliveryKey, config);
-    const incidentDeps = {
+    const planned = planActions(payload, deps.routes);
+    // The kill switch is read alongside the incident's calls, when a planned action needs it.
+    const automation = automationOf(planned, deps);
+    const limit = newIncidentLimit(deps);
+    let incident = await recordIncident(signal, {
       store,
       clock,
       auditRetentionDays: config.auditRetentionDays,
       actor: 'alertmanager',
-    };
-    const limit = newIncidentLimit(deps);
-    let incident = await recordIncident(signal, { ...incidentDeps, admitNew: limit.admit });
-    if (limit.refused) incident = await recordOverLimit(signal, limit, deps);
+      admitNew: limit.admit,
+      pendingAudits: audits,
+      current,
+    });
+    if (limit.refused) incident = await recordOverLimit(signal, limit, deps, audits);
+    const finish = () => store.finishDelivery(deliveryKey, clock.now(), config.webhook.dedupeTtlSeconds);
     if (payload.status === 'firing' && !incident) {
       // Every firing alert in it had already been resolved here: acting on it would undo that.
-      await store.finishDelivery(deliveryKey, clock.now(), config.webhook.dedupeTtlSeconds);
+      await settle([...audits.splice(0), finish()]);
       return json(202, { status: 'stale', deliveryKey, incident: null, actions: [] });
     }
-    const planned = planActions(payload, deps.routes);
-    const actions = await requestActions(planned, deliveryKey, incident, deps);
-    await store.finishDelivery(deliveryKey, clock.now(), config.webhook.dedupeTtlSeconds);
+    const actions = await requestActions(planned, deliveryKey, incident, deps, automation, audits);
+    // The delivery is finished alongside the last audit entries (those of the actions requested).
+    await settle([...audits.splice(0), finish()]);
     return json(202, {
       status: 'accepted',
       deliveryKey,
@@ -178,6 +191,8 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
       actions,
     });
   } catch (error) {
+    // Nothing still in flight when the claim is given back (or left to its lease).
+    await Promise.allSettled(audits);
     // Give the delivery back so Alertmanager's retry is processed rather than taken for a duplicate.
     await store.releaseDelivery(deliveryKey).catch((releaseError: Error) =>
       deps.log.warn('could not release delivery claim; it expires with its lease', {
@@ -186,6 +201,33 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
     );
     throw error;
   }
+}
+
+/** Adds a call to those awaited later, handled at once so a failure meanwhile is not unhandled. */
+function pending(audits: Promise<void>[], call: Promise<void>): void {
+  call.catch(() => undefined);
+  audits.push(call);
+}
+
+/** Waits for every call, then throws the first failure: nothing is left running when it throws. */
+async function settle(calls: readonly Promise<unknown>[]): Promise<void> {
+  for (const outcome of await Promise.allSettled(calls)) {
+    if (outcome.status === 'rejected') throw outcome.reason;
+  }
+}
+
+/**
+ * Whether remediations may run: the config's switch, and the stored kill switch when a planned
+ * remediation needs it (read at once, so it goes out alongside the incident's calls).
+ */
+function automationOf(planned: readonly PlannedAction[], deps: IngestDeps): Promise<boolean> {
+  const { config, store } = deps;
+  const needsFlag = planned.some((action) => REMEDIATION_KINDS.includes(action.kind));
+  if (!config.safety.automationEnabled || !needsFlag) return Promise.resolve(config.safety.automationEnabled);
+  const enabled = store.getAutomationFlag().then((flag) => flag.enabled);
+  // Handled here so a failure before it is awaited is not unhandled; awaiting it still throws.
+  enabled.catch(() => undefined);
+  return enabled;
 }
 
 /**
@@ -223,6 +265,7 @@ async function recordOverLimit(
   signal: IncidentSignal,
   limit: { window: FloodWindow; firstRefusal: boolean },
   deps: IngestDeps,
+  audits: Promise<void>[],
 ): Promise<Incident | undefined> {
   const { config, store, clock } = deps;
   const { floodLimits } = config;
@@ -242,7 +285,13 @@ async function recordOverLimit(
       truncatedAlerts: signal.truncatedAlerts,
       keepEarlyResolution: false,
     },
-    { store, clock, auditRetentionDays: config.auditRetentionDays, actor: 'alertmanager' },
+    {
+      store,
+      clock,
+      auditRetentionDays: config.auditRetentionDays,
+      actor: 'alertmanager',
+      pendingAudits: audits,
+    },
   );
   if (limit.firstRefusal) {
     deps.log.warn('new-incident limit reached', { limit: floodLimits.newIncidents, until });
@@ -320,11 +369,11 @@ async function requestActions(
   deliveryKey: string,
   incident: Incident | undefined,
   deps: IngestDeps,
+  automation: Promise<boolean>,
+  audits: Promise<void>[],
 ) {
-  const { config, store } = deps;
-  const needsFlag = planned.some((action) => REMEDIATION_KINDS.includes(action.kind));
-  const automationEnabled =
-    config.safety.automationEnabled && (!needsFlag || (await store.getAutomationFlag()).enabled);
+  const { config } = deps;
+  const automationEnabled = await automation;
   const requestedAt = deps.clock.now().toISOString();
   const summary: Array<{ actionId: string; kind: string; rule: string; dryRun: boolean; skipped?: string }> =
     [];
@@ -343,10 +392,13 @@ async function requestActions(
       alerts: requestAlerts(action.alerts),
     };
     if (!automationEnabled && REMEDIATION_KINDS.includes(action.kind)) {
-      await audit(deps, incident?.id, 'action.skipped', {
-        message: `skipped: automation disabled (${action.kind} from rule ${action.rule})`,
-        data: { actionId: request.actionId, kind: action.kind, rule: action.rule },
-      });
+      pending(
+        audits,
+        audit(deps, incident?.id, 'action.skipped', {
+          message: `skipped: automation disabled (${action.kind} from rule ${action.rule})`,
+          data: { actionId: request.actionId, kind: action.kind, rule: action.rule },
+        }),
+      );
       summary.push({ ...pick(request), skipped: 'automation disabled' });
       continue;
     }
@@ -358,12 +410,17 @@ async function requestActions(
     requests.push(escalation);
     summary.push(pick(escalation));
   }
-  await deps.dispatcher.dispatch(requests);
+  // The dispatch goes out with the audit entries written so far (the incident's, skipped actions).
+  await settle([deps.dispatcher.dispatch(requests), ...audits.splice(0)]);
   for (const request of requests) {
-    await audit(deps, incident?.id, 'action.requested', {
-      message: `requested ${request.kind}${request.dryRun ? ' (dry run)' : ''} by rule ${request.rule}`,
-      data: { actionId: request.actionId, kind: request.kind, rule: request.rule, dryRun: request.dryRun },
-    });
+    // Only once the dispatch succeeded: each says its action was requested.
+    pending(
+      audits,
+      audit(deps, incident?.id, 'action.requested', {
+        message: `requested ${request.kind}${request.dryRun ? ' (dry run)' : ''} by rule ${request.rule}`,
+        data: { actionId: request.actionId, kind: request.kind, rule: request.rule, dryRun: request.dryRun },
+      }),
+    );
   }
   return summary;
 }

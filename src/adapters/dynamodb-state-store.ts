@@ -124,6 +124,9 @@ export interface DynamoDbStateStoreProps {
   readonly tableName: string;
 }
 
+/** Orders the audit entries this process appends within one timestamp (see appendAudit). */
+let auditSequence = 0;
+
 export class DynamoDbStateStore implements StateStore {
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;
@@ -349,13 +352,17 @@ export class DynamoDbStateStore implements StateStore {
     const pk = entry.incidentId
       ? key.incidentAudit(entry.incidentId)
       : key.systemAudit(entry.at.slice(0, 10));
+    // Entries with the same timestamp list in the order this process appended them, also when their
+    // writes go out at once; the random part keeps other writers' entries apart.
+    const sequence = (auditSequence++ % 0x1000000).toString(16).padStart(6, '0');
+    const sk = `AUDIT#${entry.at}#${sequence}${randomBytes(4).toString('hex')}`;
     await this.call(() =>
       this.doc.send(
         new PutCommand({
           TableName: this.table,
           Item: {
             pk,
-            sk: `AUDIT#${entry.at}#${randomBytes(4).toString('hex')}`,
+            sk,
             entity: 'audit',
             ...entry,
             expiresAt: epochSeconds(at) + retentionDays * 86400,

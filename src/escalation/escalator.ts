@@ -47,6 +47,18 @@ const SWEEP_CONCURRENCY = 8;
 /** An open escalation with nothing due is still looked at this often, in case its resolution was lost. */
 const RECHECK_MS = 3_600_000;
 
+/**
+ * The escalation as this invocation last wrote or read it, so the next step need not read it again;
+ * `token` when that write also took the send lease. Every write still names the version it saw, so a
+ * copy gone stale only costs a conflict and a fresh read.
+ */
+interface Known {
+  readonly escalation: Escalation | undefined;
+  readonly token?: string;
+  /** The ack-link key, asked for alongside the write that took the lease when a page is due. */
+  readonly ackKey?: Promise<string>;
+}
+
 interface Work {
   readonly key: string;
   readonly event: NoticeEvent;
@@ -98,13 +110,20 @@ export class Escalator {
   /** Brings the escalation in line with its incident (start, raise severity, resolve) and sends what is due. */
   async reconcile(incidentId: string, options: { dryRun?: boolean } = {}): Promise<EscalationReport> {
     const { store } = this.deps;
-    const incident = await store.getIncident(incidentId);
+    // Both reads at once: the escalation read is only wasted when there is no incident.
+    const [incident, first] = await Promise.all([
+      store.getIncident(incidentId),
+      store.getEscalation(incidentId),
+    ]);
     if (!incident) return { incidentId, status: 'none', sent: [] };
+    let known: Known | undefined;
+    // Audit entries nothing waits on: written while the pages go out, awaited before returning.
+    const audits: Promise<void>[] = [];
     // A dry run only looks. Every write lost to other writers is no error: what is due is still sent,
     // and the next reconcile brings the escalation in line.
     const dryRunView = await retryOnConflict<EscalationReport | undefined>(
-      async () => {
-        const current = await store.getEscalation(incidentId);
+      async (attempt) => {
+        const current = attempt === 0 ? first : await store.getEscalation(incidentId);
         const next = this.updated(current, incident);
         if (options.dryRun) {
           const view = next ?? current;
@@ -121,25 +140,43 @@ export class Escalator {
               : [],
           };
         }
-        if (!next || next === current) return undefined;
-        if (!(await store.saveEscalation(next, current?.version ?? 0))) return CONFLICT;
-        if (!current)
-          await this.audit(incidentId, 'escalation.started', `escalation started at ${next.severity}`);
+        if (!next || next === current) {
+          known = { escalation: current };
+          return undefined;
+        }
+        // When something is due at once, the same write takes the send lease: one write where the
+        // start (or raise, or resolution) and the lease took two, with nothing between them to see.
+        const now = this.deps.clock.now();
+        const token = this.leaseToken();
+        const work = this.workOf(next, incident, now);
+        const leased =
+          work.length > 0 && !this.leaseHeld(next, now)
+            ? { ...next, lease: this.leaseFor(token, now) }
+            : next;
+        const ackKey = leased === next ? undefined : this.ackKeyFor(work);
+        if (!(await store.saveEscalation(leased, current?.version ?? 0))) return CONFLICT;
+        known = { escalation: leased, token: leased === next ? undefined : token, ackKey };
+        const audit = (type: string, message: string) => {
+          const written = this.audit(incidentId, type, message);
+          // Handled here so a failure waits for the sends; it is still thrown once they are done.
+          written.catch(() => undefined);
+          audits.push(written);
+        };
+        if (!current) audit('escalation.started', `escalation started at ${next.severity}`);
         else if (next.status === 'resolved' && current.status !== 'resolved') {
-          await this.audit(incidentId, 'escalation.ended', 'incident resolved: escalation ended');
+          audit('escalation.ended', 'incident resolved: escalation ended');
         } else if (next.severity !== current.severity) {
-          await this.audit(
-            incidentId,
-            'escalation.raised',
-            `severity raised from ${current.severity} to ${next.severity}`,
-          );
+          audit('escalation.raised', `severity raised from ${current.severity} to ${next.severity}`);
         }
         return undefined;
       },
       { attempts: MAX_WRITES, exhausted: () => undefined },
     );
     if (dryRunView) return dryRunView;
-    return this.advance(incident);
+    // The lease taken above is held until advance records what it sent, even if an audit failed.
+    const settled = await Promise.allSettled([this.advance(incident, known), ...audits]);
+    for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
+    return (settled[0] as PromiseFulfilledResult<EscalationReport>).value;
   }
 
   /** Sends what is due on every escalation the index lists as due. Failures are reported, not thrown. */
@@ -204,7 +241,7 @@ export class Escalator {
           via,
         });
         try {
-          await this.advance(incident);
+          await this.advance(incident, { escalation: next });
         } catch (error) {
           // The acknowledgement stands; the notices stay due and the sweeper sends them.
           this.deps.log.warn('acknowledged, but the notices could not be sent yet; the sweeper retries', {
@@ -358,44 +395,73 @@ export class Escalator {
    * Sends what is due under a lease, then records it; repeats while more became due meanwhile. The
    * incident is the one the caller just read: reconcile turns a change in it into the escalation's.
    */
-  private async advance(incident: Incident): Promise<EscalationReport> {
+  private async advance(incident: Incident, seen?: Known): Promise<EscalationReport> {
     const incidentId = incident.id;
     const { store, clock } = this.deps;
     const delivered: Delivered[] = [];
     let status: EscalationReport['status'] = 'none';
+    let known = seen;
     for (let round = 0; round < 3; round++) {
-      const escalation = await store.getEscalation(incidentId);
+      const cached = known;
+      known = undefined;
+      const escalation = cached ? cached.escalation : await store.getEscalation(incidentId);
       if (!escalation) return { incidentId, status, sent: delivered };
       status = escalation.status;
       const now = clock.now();
       const work = this.workOf(escalation, incident, now);
       if (work.length === 0) {
         const dueAt = this.dueOf(escalation, incident, now);
-        if (needsNewDue(escalation.dueAt, dueAt, now)) {
+        // A lease taken with the write before is given back here (not expected: that write found work).
+        const held = cached?.token !== undefined && escalation.lease?.owner === cached.token;
+        if (held || needsNewDue(escalation.dueAt, dueAt, now)) {
           await store.saveEscalation(
-            { ...escalation, dueAt, version: escalation.version + 1 },
+            {
+              ...escalation,
+              dueAt,
+              lease: held ? undefined : escalation.lease,
+              version: escalation.version + 1,
+            },
             escalation.version,
           );
         }
         return { incidentId, status, sent: delivered };
       }
-      const lease = escalation.lease;
-      // Every send takes its own lease, so two calls in one process (the local runtime shares one
-      // escalator between ingest, the API and the sweeper timer) exclude each other too.
-      const token = `${this.owner}-${randomBytes(4).toString('hex')}`;
-      if (lease && Date.parse(lease.until) > now.getTime()) {
-        return { incidentId, status, sent: delivered, busy: true };
+      let token: string;
+      let leased: Escalation;
+      let ackKey: Promise<string> | undefined;
+      if (cached?.token !== undefined && escalation.lease?.owner === cached.token) {
+        // The write that gave us this copy took the lease already.
+        token = cached.token;
+        leased = escalation;
+        ackKey = cached.ackKey;
+      } else {
+        // Every send takes its own lease, so two calls in one process (the local runtime shares one
+        // escalator between ingest, the API and the sweeper timer) exclude each other too.
+        token = this.leaseToken();
+        if (this.leaseHeld(escalation, now)) {
+          return { incidentId, status, sent: delivered, busy: true };
+        }
+        leased = { ...escalation, lease: this.leaseFor(token, now), version: escalation.version + 1 };
+        ackKey = this.ackKeyFor(work);
+        if (!(await store.saveEscalation(leased, escalation.version))) {
+          // A copy this invocation kept went stale: read it afresh, without using up a round.
+          if (cached) round--;
+          continue;
+        }
       }
-      const leased: Escalation = {
-        ...escalation,
-        lease: { owner: token, until: new Date(now.getTime() + LEASE_MS).toISOString() },
-        version: escalation.version + 1,
-      };
-      if (!(await store.saveEscalation(leased, escalation.version))) continue;
 
-      const { sent, failures } = await this.send(work, escalation, incident, token);
-      const after = await this.record(incidentId, incident, sent, token);
+      const { sent, failures, audits } = await this.send(work, escalation, incident, token, ackKey);
+      // The record write goes out with the audit entries of what was sent (which never reject).
+      const [recorded] = await Promise.allSettled([
+        this.record(incidentId, incident, sent, token, leased),
+        ...audits,
+      ]);
+      if (recorded.status === 'rejected') throw recorded.reason;
+      const after = recorded.value;
       status = after?.status ?? status;
+      // What record wrote is the escalation now, unless someone writes after it: their write then
+      // makes ours conflict and we read again.
+      if (after) known = { escalation: after };
       delivered.push(...sent.map((notice) => ({ ...notice, incidentId })));
       if (failures.length > 0) {
         const first = failures[0];
@@ -410,7 +476,13 @@ export class Escalator {
     return { incidentId, status, sent: delivered };
   }
 
-  private async send(work: readonly Work[], escalation: Escalation, incident: Incident, token: string) {
+  private async send(
+    work: readonly Work[],
+    escalation: Escalation,
+    incident: Incident,
+    token: string,
+    ackKey?: Promise<string>,
+  ) {
     const { config, clock, links } = this.deps;
     const policy = config.escalation.policy[escalation.severity];
     const service = incident.labels.service ?? config.service;
@@ -418,9 +490,11 @@ export class Escalator {
     if (!base)
       throw new Error('no public URL for the links in pages: PUBLIC_URL is not set; redeploy the stack');
     const needsKey = work.some((item) => item.event === 'page');
-    const key = needsKey ? await links.ackKey() : '';
+    const key = needsKey ? await (ackKey ?? links.ackKey()) : '';
     const tiersOf = policy.tiers.length;
     const sent: SentNotice[] = [];
+    /** Audit entries of what was sent: they never fail the send, and nothing waits on them. */
+    const audits: Promise<unknown>[] = [];
     /** The page-limit window the current page was counted in, until it is sent. */
     let counted: FloodWindow | undefined;
     const failures: { topic: string; error: string }[] = [];
@@ -481,7 +555,7 @@ export class Escalator {
           messageId,
         };
         sent.push(notice);
-        await this.audit(
+        const audited = this.audit(
           incident.id,
           item.event === 'page' ? 'escalation.paged' : `escalation.notified`,
           item.event === 'page'
@@ -489,6 +563,7 @@ export class Escalator {
             : `told ${item.topic} the incident was ${item.event}`,
           { topic: item.topic, tier: item.tier.name, event: item.event, messageId, subject: page.subject },
         ).catch(() => undefined);
+        audits.push(audited);
       } catch (error) {
         // A page that was counted and not sent gives its unit back, or an SNS outage would use up
         // the page limit with retries and the page would then be held back for good.
@@ -504,7 +579,7 @@ export class Escalator {
         });
       }
     }
-    return { sent, failures };
+    return { sent, failures, audits };
   }
 
   /**
@@ -578,11 +653,18 @@ export class Escalator {
   }
 
   /** Adds what was sent to the record and gives the lease back; merges with anyone who wrote meanwhile. */
-  private async record(incidentId: string, incident: Incident, sent: readonly SentNotice[], token: string) {
+  private async record(
+    incidentId: string,
+    incident: Incident,
+    sent: readonly SentNotice[],
+    token: string,
+    leased: Escalation,
+  ) {
     const { store, clock } = this.deps;
     return retryOnConflict<Escalation | undefined>(
-      async () => {
-        const current = await store.getEscalation(incidentId);
+      async (attempt) => {
+        // First the copy our lease wrote: unless someone wrote since, it is the current one.
+        const current = attempt === 0 ? leased : await store.getEscalation(incidentId);
         if (!current) return undefined;
         const known = new Set(current.sent.map((notice) => notice.key));
         const merged: Escalation = {
@@ -594,8 +676,33 @@ export class Escalator {
         const next = { ...merged, dueAt: this.dueOf(merged, incident, clock.now()) };
         return (await store.saveEscalation(next, current.version)) ? next : CONFLICT;
       },
-      { attempts: MAX_WRITES },
+      // The first attempt's copy may be stale at no cost to the retries that read.
+      { attempts: MAX_WRITES + 1 },
     );
+  }
+
+  /**
+   * Asks for the ack-link key while the lease is written, when a page is due (from the secret
+   * store's cache once warm). A failure is seen where send awaits it, as when it asked itself.
+   */
+  private ackKeyFor(work: readonly Work[]): Promise<string> | undefined {
+    if (!work.some((item) => item.event === 'page')) return undefined;
+    // Called from a promise, so even a key source that throws at once fails only where send awaits it.
+    const key = Promise.resolve().then(() => this.deps.links.ackKey());
+    key.catch(() => undefined);
+    return key;
+  }
+
+  private leaseToken() {
+    return `${this.owner}-${randomBytes(4).toString('hex')}`;
+  }
+
+  private leaseFor(token: string, now: Date): NonNullable<Escalation['lease']> {
+    return { owner: token, until: new Date(now.getTime() + LEASE_MS).toISOString() };
+  }
+
+  private leaseHeld(escalation: Escalation, now: Date): boolean {
+    return escalation.lease !== undefined && Date.parse(escalation.lease.until) > now.getTime();
   }
 
   private audit(incidentId: string, type: string, message: string, data?: Record<string, unknown>) {

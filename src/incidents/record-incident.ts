@@ -44,7 +44,20 @@ export interface IncidentDeps {
    * `recordIncident` returns undefined. Absent: every new incident is admitted.
    */
   readonly admitNew?: () => Promise<boolean>;
+  /**
+   * When given, the audit entry of what was recorded is added here instead of awaited, so the caller
+   * writes it alongside its next calls; the caller must await it (and fail on its failure) before it
+   * reports success. Absent: `recordIncident` awaits it.
+   */
+  readonly pendingAudits?: Promise<void>[];
+  /**
+   * The group's state (`store.findCurrentIncident`), read by the caller ahead of time, for the first
+   * attempt; a conflict reads it again. Absent: read here.
+   */
+  readonly current?: Promise<CurrentIncident>;
 }
+
+type CurrentIncident = Awaited<ReturnType<StateStore['findCurrentIncident']>>;
 
 /**
  * A DynamoDB item holds 400 KB, and a 1 MiB webhook can carry more. Incidents are kept under this
@@ -195,8 +208,8 @@ export async function recordIncident(
     type: string,
     message: string,
     data: Record<string, unknown>,
-  ) =>
-    store.appendAudit(
+  ) => {
+    const written = store.appendAudit(
       {
         at: deps.clock.now().toISOString(),
         incidentId,
@@ -207,6 +220,12 @@ export async function recordIncident(
       },
       deps.auditRetentionDays,
     );
+    if (!deps.pendingAudits) return written;
+    // Handled here so an early failure is not unhandled; the caller awaits it and sees the failure.
+    written.catch(() => undefined);
+    deps.pendingAudits.push(written);
+    return Promise.resolve();
+  };
   let admitted: boolean | undefined;
   // Asked at most once per signal, however many times a race sends the loop round again.
   const admit = async () => {
@@ -214,9 +233,10 @@ export async function recordIncident(
     return admitted;
   };
   return retryOnConflict<Incident | undefined>(
-    async () => {
+    async (attempt) => {
       const now = deps.clock.now().toISOString();
-      const current = await store.findCurrentIncident(groupId);
+      const current =
+        attempt === 0 && deps.current ? await deps.current : await store.findCurrentIncident(groupId);
       const existing = current.incident;
       if (existing?.status === 'open') {
         const merged = new Map(existing.alerts.map((alert) => [alert.fingerprint, alert]));
