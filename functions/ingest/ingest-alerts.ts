@@ -14,7 +14,7 @@ import { mostSevere, severityOfLabels } from '../../src/domain/severity.ts';
 import { cutText, labelOf, oneLine, safeHttpUrl } from '../../src/domain/text.ts';
 import { authenticate, type CredentialSource, UNAUTHORIZED_HEADERS } from '../../src/http/auth.ts';
 import { type HttpRequest, type HttpResponse, json, problem, unavailable } from '../../src/http/types.ts';
-import { groupIdOf, type IncidentSignal, recordIncident } from '../../src/incidents/record-incident.ts';
+import { type IncidentSignal, recordIncident } from '../../src/incidents/record-incident.ts';
 import {
   type ActionDispatcher,
   type Clock,
@@ -139,10 +139,6 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
   const { store, clock, config } = deps;
   const deliveryKey = deliveryKeyOf(payload);
   const now = clock.now();
-  // The group's state is read while the delivery is claimed: a read, wasted only on a duplicate or a
-  // delivery in flight elsewhere. Whatever it finds is written back only by conditional writes.
-  const current = store.findCurrentIncident(groupIdOf(payload.groupKey));
-  current.catch(() => undefined);
   const claim = await store.claimDelivery(deliveryKey, now, DELIVERY_LEASE_SECONDS);
   if (claim === 'duplicate') {
     deps.log.info('duplicate delivery ignored', { deliveryKey, status: payload.status });
@@ -172,7 +168,6 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
       actor: 'alertmanager',
       admitNew: limit.admit,
       pendingAudits: audits,
-      current,
     });
     if (limit.refused) incident = await recordOverLimit(signal, limit, deps, audits);
     const finish = () => store.finishDelivery(deliveryKey, clock.now(), config.webhook.dedupeTtlSeconds);

@@ -50,14 +50,7 @@ export interface IncidentDeps {
    * reports success. Absent: `recordIncident` awaits it.
    */
   readonly pendingAudits?: Promise<void>[];
-  /**
-   * The group's state (`store.findCurrentIncident`), read by the caller ahead of time, for the first
-   * attempt; a conflict reads it again. Absent: read here.
-   */
-  readonly current?: Promise<CurrentIncident>;
 }
-
-type CurrentIncident = Awaited<ReturnType<StateStore['findCurrentIncident']>>;
 
 /**
  * A DynamoDB item holds 400 KB, and a 1 MiB webhook can carry more. Incidents are kept under this
@@ -233,10 +226,9 @@ export async function recordIncident(
     return admitted;
   };
   return retryOnConflict<Incident | undefined>(
-    async (attempt) => {
+    async () => {
       const now = deps.clock.now().toISOString();
-      const current =
-        attempt === 0 && deps.current ? await deps.current : await store.findCurrentIncident(groupId);
+      const current = await store.findCurrentIncident(groupId);
       const existing = current.incident;
       if (existing?.status === 'open') {
         const merged = new Map(existing.alerts.map((alert) => [alert.fingerprint, alert]));
