@@ -65,8 +65,8 @@ export interface IncidentPage {
   readonly nextCursor?: string;
 }
 
-/** Everything Responder keeps but action idempotency records: incidents, escalations, delivery dedupe keys, flags, flood counters and the audit trail. */
-export interface StateStore {
+/** Webhook delivery dedupe keys. */
+export interface DeliveryDedupe {
   /**
    * Claims a webhook delivery. A claim not finished within its lease may be taken over by a retry;
    * one still within its lease is in progress, not yet a duplicate.
@@ -80,7 +80,10 @@ export interface StateStore {
   claimDelivery(key: string, now: Date, leaseSeconds: number): Promise<DeliveryClaim>;
   finishDelivery(key: string, now: Date, ttlSeconds: number): Promise<void>;
   releaseDelivery(key: string): Promise<void>;
+}
 
+/** Incidents and the pointer from each alert group to its current incident. */
+export interface IncidentStore {
   /**
    * The incident an alert group's pointer names (open or resolved). `incidentId` without `incident`
    * means a crash left the pointer written and the incident not (the next open reuses that id when
@@ -98,23 +101,33 @@ export interface StateStore {
   saveIncident(incident: Incident, expectedVersion: number): Promise<boolean>;
   getIncident(id: string): Promise<Incident | undefined>;
   listIncidents(options: { limit: number; status?: IncidentStatus; cursor?: string }): Promise<IncidentPage>;
+}
 
+/** The audit trail: per incident, and per UTC day for entries not tied to one. */
+export interface AuditTrail {
   appendAudit(entry: AuditEntry, retentionDays: number): Promise<void>;
   listAudit(incidentId: string, limit?: number): Promise<AuditEntry[]>;
   /** Audit entries not tied to an incident, for one UTC day (YYYY-MM-DD). */
   listSystemAudit(day: string, limit?: number): Promise<AuditEntry[]>;
+}
 
-  /** Probe targets' health, one item each; saved with the version read (0 for a new target). */
+/** Probe targets' health, one item each; saved with the version read (0 for a new target). */
+export interface TargetHealthStore {
   getTargetHealth(target: string): Promise<TargetHealth | undefined>;
   saveTargetHealth(health: TargetHealth, expectedVersion: number): Promise<boolean>;
   listTargetHealth(): Promise<TargetHealth[]>;
+}
 
-  /** An incident's escalation; saved with the version read (0 for a new one). */
+/** Incidents' escalations, saved with the version read (0 for a new one), and those with work due. */
+export interface EscalationStore {
   getEscalation(incidentId: string): Promise<Escalation | undefined>;
   saveEscalation(escalation: Escalation, expectedVersion: number): Promise<boolean>;
   /** Ids of escalations whose `dueAt` has passed (eventually consistent: read each before acting). */
   listDueEscalations(now: Date, limit?: number): Promise<string[]>;
+}
 
+/** Flood-limit counters (`floodLimits`), one per budget and window. */
+export interface FloodLimits {
   /**
    * Counts one use of a flood budget (`floodLimits`) in the window that starts at `windowStart`.
    * `allowed` while no more than `limit` were counted; `firstRefusal` once per window, for the one
@@ -128,10 +141,22 @@ export interface StateStore {
   ): Promise<FloodBudgetUse>;
   /** Gives back one unit taken (`used`) or one refusal counted (`refused`) when what it was for failed. */
   returnFloodBudget(budget: FloodBudget, windowStart: Date, counter: 'used' | 'refused'): Promise<void>;
+}
 
+/** The automation switch: whether automatic actions run. */
+export interface AutomationSwitch {
   getAutomationFlag(): Promise<AutomationFlag>;
   setAutomationFlag(flag: AutomationFlag): Promise<void>;
 }
+
+/** Every state port at once: what the local runtime and tests hand around. */
+export type StateStore = DeliveryDedupe &
+  IncidentStore &
+  AuditTrail &
+  TargetHealthStore &
+  EscalationStore &
+  FloodLimits &
+  AutomationSwitch;
 
 /**
  * Where action requests' idempotency records are kept (`makeIdempotent`, keyed by `actionId`): the
