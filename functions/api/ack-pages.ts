@@ -3,7 +3,7 @@ import type { Incident } from '../../src/domain/incident.ts';
 import { personName } from '../../src/domain/text.ts';
 import type { AckResult, Escalator } from '../../src/escalation/escalator.ts';
 import type { HttpRequest, HttpResponse } from '../../src/http/types.ts';
-import type { Log, StateStore } from '../../src/ports.ts';
+import type { EscalationStore, IncidentStore, Log } from '../../src/ports.ts';
 
 /** The link is the credential: keep it out of referrers, caches and frames. */
 const HTML_HEADERS = {
@@ -70,7 +70,7 @@ function nameFrom(req: HttpRequest, tier: string): string {
 export async function handleAckLink(
   req: HttpRequest,
   token: string,
-  deps: { readonly escalator: Escalator; readonly store: StateStore; readonly log: Log },
+  deps: { readonly escalator: Escalator; readonly store: IncidentStore & EscalationStore; readonly log: Log },
 ): Promise<HttpResponse> {
   if (req.method !== 'GET' && req.method !== 'POST') {
     return html(405, 'Method not allowed', '<h1>Method not allowed</h1>', { allow: 'GET, POST' });

@@ -9,18 +9,22 @@ import type { Escalator } from '../../src/escalation/escalator.ts';
 import { authenticate, type CredentialSource, UNAUTHORIZED_HEADERS } from '../../src/http/auth.ts';
 import { type HttpRequest, type HttpResponse, json, problem, unavailable } from '../../src/http/types.ts';
 import {
+  type AuditTrail,
+  type AutomationSwitch,
   type Clock,
   DependencyUnavailableError,
+  type EscalationStore,
+  type IncidentStore,
   InvalidCursorError,
   type Log,
-  type StateStore,
+  type TargetHealthStore,
 } from '../../src/ports.ts';
 import type { ProbeReport } from '../probe/run-probes.ts';
 import { handleAckLink } from './ack-pages.ts';
 
 export interface ApiDeps {
   readonly config: ResponderConfig;
-  readonly store: StateStore;
+  readonly store: IncidentStore & EscalationStore & AuditTrail & TargetHealthStore & AutomationSwitch;
   readonly credentials: CredentialSource;
   readonly clock: Clock;
   readonly log: Log;

@@ -17,16 +17,20 @@ import { type HttpRequest, type HttpResponse, json, problem, unavailable } from 
 import { type IncidentSignal, recordIncident } from '../../src/incidents/record-incident.ts';
 import {
   type ActionDispatcher,
+  type AuditTrail,
+  type AutomationSwitch,
   type Clock,
+  type DeliveryDedupe,
   DependencyUnavailableError,
+  type FloodLimits,
+  type IncidentStore,
   type Log,
-  type StateStore,
 } from '../../src/ports.ts';
 
 export interface IngestDeps {
   readonly config: ResponderConfig;
   readonly routes: readonly CompiledRoute[];
-  readonly store: StateStore;
+  readonly store: DeliveryDedupe & IncidentStore & AuditTrail & FloodLimits & AutomationSwitch;
   readonly dispatcher: ActionDispatcher;
   readonly credentials: CredentialSource;
   readonly clock: Clock;

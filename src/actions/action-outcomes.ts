@@ -2,11 +2,11 @@ import type { ActionKind, ResponderConfig } from '../config/schema.ts';
 import type { ActionOutcome, ActionRequest } from '../domain/actions.ts';
 import { type IncidentSource, raiseIncident, resolveIncident } from '../incidents/raise-incident.ts';
 import { groupIdOf } from '../incidents/record-incident.ts';
-import type { ActionDispatcher, Clock, StateStore } from '../ports.ts';
+import type { ActionDispatcher, AuditTrail, Clock, IncidentStore } from '../ports.ts';
 
 export interface OutcomeDeps {
   readonly config: ResponderConfig;
-  readonly store: StateStore;
+  readonly store: IncidentStore & AuditTrail;
   readonly clock: Clock;
   readonly dispatcher: ActionDispatcher;
 }

@@ -1,7 +1,15 @@
 import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { type ActionKind, REMEDIATION_KINDS, type ResponderConfig } from '../config/schema.ts';
 import type { ActionOutcome, ActionRequest } from '../domain/actions.ts';
-import type { ActionDispatcher, ActionIdempotency, Clock, Log, StateStore } from '../ports.ts';
+import type {
+  ActionDispatcher,
+  ActionIdempotency,
+  AuditTrail,
+  AutomationSwitch,
+  Clock,
+  IncidentStore,
+  Log,
+} from '../ports.ts';
 import { recordActionOutcome } from './action-outcomes.ts';
 
 /** What a capability reports back; `summary` goes into the audit trail as the operator will read it. */
@@ -12,7 +20,7 @@ export type PerformAction = (request: ActionRequest) => Promise<ActionOutcome>;
 
 export interface ActionDeps {
   readonly config: ResponderConfig;
-  readonly store: StateStore;
+  readonly store: IncidentStore & AuditTrail & AutomationSwitch;
   /** Where action ids are remembered, so that each request runs at most once. */
   readonly idempotency: ActionIdempotency;
   readonly clock: Clock;

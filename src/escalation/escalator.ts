@@ -6,12 +6,15 @@ import { type FloodWindow, floodWindowOf } from '../domain/flood-window.ts';
 import { expiryOf, type Incident } from '../domain/incident.ts';
 import { severityRank } from '../domain/severity.ts';
 import {
+  type AuditTrail,
   type Clock,
   DependencyUnavailableError,
+  type EscalationStore,
+  type FloodLimits,
+  type IncidentStore,
   type Log,
   type Page,
   type Pager,
-  type StateStore,
 } from '../ports.ts';
 import { CONFLICT, retryOnConflict } from '../state/retry-on-conflict.ts';
 import { type AckVerification, signAckToken, verifyAckToken } from './ack-link.ts';
@@ -27,7 +30,7 @@ export interface EscalationLinks {
 
 export interface EscalatorDeps {
   readonly config: ResponderConfig;
-  readonly store: StateStore;
+  readonly store: IncidentStore & EscalationStore & AuditTrail & FloodLimits;
   readonly pager: Pager;
   readonly clock: Clock;
   readonly log: Log;

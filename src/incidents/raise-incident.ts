@@ -2,7 +2,7 @@ import type { ResponderConfig, Severity } from '../config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../domain/actions.ts';
 import { ZERO_TIME } from '../domain/alertmanager.ts';
 import type { Incident } from '../domain/incident.ts';
-import type { ActionDispatcher, Clock, StateStore } from '../ports.ts';
+import type { ActionDispatcher, AuditTrail, Clock, IncidentStore } from '../ports.ts';
 import { type IncidentSignal, recordIncident } from './record-incident.ts';
 
 /**
@@ -41,7 +41,7 @@ export interface IncidentSource {
 
 export interface RaiseDeps {
   readonly config: ResponderConfig;
-  readonly store: StateStore;
+  readonly store: IncidentStore & AuditTrail;
   readonly clock: Clock;
   readonly dispatcher: ActionDispatcher;
 }

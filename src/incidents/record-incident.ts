@@ -3,7 +3,7 @@ import type { Severity } from '../config/schema.ts';
 import { expiryOf, type Incident, type IncidentAlert } from '../domain/incident.ts';
 import { severityRank } from '../domain/severity.ts';
 import { cutText, oneLine } from '../domain/text.ts';
-import type { Clock, StateStore } from '../ports.ts';
+import type { AuditTrail, Clock, IncidentStore } from '../ports.ts';
 import { CONFLICT, retryOnConflict } from '../state/retry-on-conflict.ts';
 
 /**
@@ -34,7 +34,7 @@ export interface IncidentSignal {
 }
 
 export interface IncidentDeps {
-  readonly store: StateStore;
+  readonly store: IncidentStore & AuditTrail;
   readonly clock: Clock;
   readonly auditRetentionDays: number;
   /** Who the audit trail names: "alertmanager", "probe-function"... */
