@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handleAlertmanagerWebhook, type IngestDeps } from '../functions/ingest/ingest-alerts.ts';
-import { DynamoDbStateStore } from '../src/adapters/dynamodb-state-store.ts';
+import { dynamoDbStateStore } from '../src/adapters/dynamodb-state-store.ts';
 import { staticCredentialSource } from '../src/adapters/secrets-manager-credentials.ts';
 import type { ActionRequest } from '../src/domain/actions.ts';
 import { compileRoutes } from '../src/domain/routing.ts';
@@ -472,7 +472,7 @@ describe('faults', () => {
       credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
       maxAttempts: 1,
     });
-    const store = new DynamoDbStateStore({ client, tableName: 'responder-state' });
+    const store = dynamoDbStateStore({ client, tableName: 'responder-state' });
     // WHEN
     const response = await handleAlertmanagerWebhook(request(loadEvent('firing.json')), base({ store }));
     // THEN
@@ -489,7 +489,7 @@ describe('faults', () => {
       credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
       maxAttempts: 1,
     });
-    const store = new DynamoDbStateStore({ client, tableName: 'responder-state' });
+    const store = dynamoDbStateStore({ client, tableName: 'responder-state' });
     const response = await handleAlertmanagerWebhook(request({ version: '4' }), base({ store }));
     expect(response.statusCode).toBe(400);
     client.destroy();

@@ -8,7 +8,7 @@ import {
   STATE_KEY_PREFIXES,
   STATE_TABLE_KEYS,
   type StateItemKind,
-} from '../../src/adapters/dynamodb-state-store.ts';
+} from '../../src/adapters/state-table-schema.ts';
 
 export interface StateTableProps {
   /** @default RemovalPolicy.RETAIN - incidents and the audit trail outlive the stack */

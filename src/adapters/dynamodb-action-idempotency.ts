@@ -3,7 +3,7 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import type { ActionIdempotency } from '../ports.ts';
-import { STATE_KEY_PREFIXES, STATE_TABLE_KEYS } from './dynamodb-state-store.ts';
+import { STATE_KEY_PREFIXES, STATE_TABLE_KEYS } from './state-table-schema.ts';
 
 /** How long an action id is remembered, covering EventBridge and Lambda async retries (up to 24 h). */
 const ACTION_MEMORY_SECONDS = 2 * 86400;

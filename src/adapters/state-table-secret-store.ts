@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DependencyUnavailableError, type SecretStore } from '../ports.ts';
-import { DOCUMENT_TRANSLATION } from './dynamodb-state-store.ts';
+import { DOCUMENT_TRANSLATION } from './state-table-schema.ts';
 
 /**
  * The local stand-in for Secrets Manager: secret values kept in the state table (dynalite), so the

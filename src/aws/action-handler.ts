@@ -7,7 +7,7 @@ import middy from '@middy/core';
 import type { ActionEnvironment, CapabilityFactory } from '../actions/environment.ts';
 import { type ActionResult, runActionRequest } from '../actions/run-action.ts';
 import { dynamoDbActionIdempotency } from '../adapters/dynamodb-action-idempotency.ts';
-import { DynamoDbStateStore } from '../adapters/dynamodb-state-store.ts';
+import { dynamoDbStateStore } from '../adapters/dynamodb-state-store.ts';
 import { EventBridgeDispatcher } from '../adapters/eventbridge-dispatcher.ts';
 import { bundledConfig } from '../config/bundled.ts';
 import type { ActionKind } from '../config/schema.ts';
@@ -56,7 +56,7 @@ export function createActionHandler(
   const { logger, tracer, metrics, log } = powertools(`responder-${kind}`);
   const busName = process.env.EVENT_BUS_NAME;
   const stateTable = stateTableFromEnv(tracer);
-  const store = new DynamoDbStateStore(stateTable);
+  const store = dynamoDbStateStore(stateTable);
   const idempotency = dynamoDbActionIdempotency(stateTable);
   const secrets = secretStore(tracer, config);
   const env: ActionEnvironment = {

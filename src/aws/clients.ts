@@ -2,7 +2,7 @@ import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { DynamoDbStateStore } from '../adapters/dynamodb-state-store.ts';
+import { dynamoDbStateStore } from '../adapters/dynamodb-state-store.ts';
 import { secretCredentialSource } from '../adapters/secrets-manager-credentials.ts';
 import { SecretsManagerSecretStore } from '../adapters/secrets-manager-secret-store.ts';
 import { SnsPager, topicArnsFromEnv } from '../adapters/sns-pager.ts';
@@ -22,7 +22,7 @@ export function stateTableFromEnv(tracer: Tracer) {
 }
 
 export function stateStoreFromEnv(tracer: Tracer) {
-  return new DynamoDbStateStore(stateTableFromEnv(tracer));
+  return dynamoDbStateStore(stateTableFromEnv(tracer));
 }
 
 /** One secret store per container, shared by everything that reads secrets. */

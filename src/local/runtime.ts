@@ -13,8 +13,9 @@ import type { ProbeReport } from '../../functions/probe/run-probes.ts';
 import type { ActionEnvironment } from '../actions/environment.ts';
 import { type ActionResult, type PerformAction, runActionRequest } from '../actions/run-action.ts';
 import { dynamoDbActionIdempotency } from '../adapters/dynamodb-action-idempotency.ts';
-import { DynamoDbStateStore, ensureStateTable } from '../adapters/dynamodb-state-store.ts';
+import { dynamoDbStateStore } from '../adapters/dynamodb-state-store.ts';
 import { staticCredentialSource } from '../adapters/secrets-manager-credentials.ts';
+import { ensureStateTable } from '../adapters/state-table.ts';
 import { StateTableSecretStore } from '../adapters/state-table-secret-store.ts';
 import { ACTION_KINDS, type ActionKind, ConfigError, type ResponderConfig } from '../config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../domain/actions.ts';
@@ -189,7 +190,7 @@ async function startParts(
   });
   teardown.add('the DynamoDB client', () => dynamo.destroy());
   await ensureStateTable(dynamo, LOCAL_TABLE_NAME);
-  const baseStore = new DynamoDbStateStore({ client: dynamo, tableName: LOCAL_TABLE_NAME });
+  const baseStore = dynamoDbStateStore({ client: dynamo, tableName: LOCAL_TABLE_NAME });
   const store = options.wrapStore ? options.wrapStore(baseStore) : baseStore;
   // No Lambda context here: an action in progress holds its id for Lambda's 15-minute limit.
   const idempotency = dynamoDbActionIdempotency({ client: dynamo, tableName: LOCAL_TABLE_NAME });
