@@ -45,7 +45,10 @@ beforeEach(() => {
 function escalator(config: ResponderConfig = testConfig()) {
   return new Escalator({
     config,
-    store,
+    incidents: store,
+    escalations: store,
+    audit: store,
+    floodLimits: store,
     clock,
     log: silentLog,
     pager: new SnsPager({ client: new SNSClient({ region: 'eu-west-1' }), topicArns: ARNS }),

@@ -10,7 +10,14 @@ import { requireEnv } from '../config/bundled.ts';
 import type { ResponderConfig } from '../config/schema.ts';
 import { ackKeyOf } from '../escalation/ack-link.ts';
 import { Escalator } from '../escalation/escalator.ts';
-import { type Log, type StateStore, systemClock } from '../ports.ts';
+import {
+  type AuditTrail,
+  type EscalationStore,
+  type FloodLimits,
+  type IncidentStore,
+  type Log,
+  systemClock,
+} from '../ports.ts';
 
 /** Short timeouts: Alertmanager waits on the webhook, and a 503 it can retry beats a hung request. */
 const requestHandler = { connectionTimeout: 1000, requestTimeout: 3000 };
@@ -46,14 +53,17 @@ export function webhookCredentialsFromEnv(secrets: SecretsManagerSecretStore, co
 export function escalatorFromEnv(
   tracer: Tracer,
   config: ResponderConfig,
-  store: StateStore,
+  store: IncidentStore & EscalationStore & AuditTrail & FloodLimits,
   secrets: SecretsManagerSecretStore,
   log: Log,
 ) {
   const client = tracer.captureAWSv3Client(new SNSClient({ maxAttempts: 3, requestHandler }));
   return new Escalator({
     config,
-    store,
+    incidents: store,
+    escalations: store,
+    audit: store,
+    floodLimits: store,
     log,
     clock: systemClock,
     pager: new SnsPager({ client, topicArns: topicArnsFromEnv(process.env.ESCALATION_TOPICS) }),

@@ -30,7 +30,10 @@ export interface EscalationLinks {
 
 export interface EscalatorDeps {
   readonly config: ResponderConfig;
-  readonly store: IncidentStore & EscalationStore & AuditTrail & FloodLimits;
+  readonly incidents: IncidentStore;
+  readonly escalations: EscalationStore;
+  readonly audit: AuditTrail;
+  readonly floodLimits: FloodLimits;
   readonly pager: Pager;
   readonly clock: Clock;
   readonly log: Log;
@@ -112,11 +115,11 @@ export class Escalator {
 
   /** Brings the escalation in line with its incident (start, raise severity, resolve) and sends what is due. */
   async reconcile(incidentId: string, options: { dryRun?: boolean } = {}): Promise<EscalationReport> {
-    const { store } = this.deps;
+    const { incidents, escalations } = this.deps;
     // Both reads at once: the escalation read is only wasted when there is no incident.
     const [incident, first] = await Promise.all([
-      store.getIncident(incidentId),
-      store.getEscalation(incidentId),
+      incidents.getIncident(incidentId),
+      escalations.getEscalation(incidentId),
     ]);
     if (!incident) return { incidentId, status: 'none', sent: [] };
     let known: Known | undefined;
@@ -126,7 +129,7 @@ export class Escalator {
     // and the next reconcile brings the escalation in line.
     const dryRunView = await retryOnConflict<EscalationReport | undefined>(
       async (attempt) => {
-        const current = attempt === 0 ? first : await store.getEscalation(incidentId);
+        const current = attempt === 0 ? first : await escalations.getEscalation(incidentId);
         const next = this.updated(current, incident);
         if (options.dryRun) {
           const view = next ?? current;
@@ -157,7 +160,7 @@ export class Escalator {
             ? { ...next, lease: this.leaseFor(token, now) }
             : next;
         const ackKey = leased === next ? undefined : this.ackKeyFor(work);
-        if (!(await store.saveEscalation(leased, current?.version ?? 0))) return CONFLICT;
+        if (!(await escalations.saveEscalation(leased, current?.version ?? 0))) return CONFLICT;
         known = { escalation: leased, token: leased === next ? undefined : token, ackKey };
         const audit = (type: string, message: string) => {
           const written = this.audit(incidentId, type, message);
@@ -188,7 +191,7 @@ export class Escalator {
     sent: Delivered[];
     failed: { incidentId: string; error: string }[];
   }> {
-    const ids = await this.deps.store.listDueEscalations(this.deps.clock.now(), SWEEP_LIMIT);
+    const ids = await this.deps.escalations.listDueEscalations(this.deps.clock.now(), SWEEP_LIMIT);
     const sent: Delivered[] = [];
     const failed: { incidentId: string; error: string }[] = [];
     let next = 0;
@@ -216,13 +219,13 @@ export class Escalator {
    * incident nobody was paged for still records it, so no tier is paged later.
    */
   async acknowledge(incidentId: string, by: string, via: string): Promise<AckResult> {
-    const { store, clock } = this.deps;
-    const incident = await store.getIncident(incidentId);
+    const { incidents, escalations, clock } = this.deps;
+    const incident = await incidents.getIncident(incidentId);
     if (!incident) return { outcome: 'no-incident' };
     if (incident.status === 'resolved') return { outcome: 'resolved' };
     return retryOnConflict<AckResult>(
       async () => {
-        const current = await store.getEscalation(incidentId);
+        const current = await escalations.getEscalation(incidentId);
         if (current?.acknowledged) return { outcome: 'already-acknowledged', escalation: current };
         if (current?.status === 'resolved') return { outcome: 'resolved' };
         const now = clock.now().toISOString();
@@ -238,7 +241,7 @@ export class Escalator {
               acknowledged,
               version: 1,
             };
-        if (!(await store.saveEscalation(next, current?.version ?? 0))) return CONFLICT;
+        if (!(await escalations.saveEscalation(next, current?.version ?? 0))) return CONFLICT;
         await this.audit(incidentId, 'escalation.acknowledged', `acknowledged by ${by} (via ${via})`, {
           by,
           via,
@@ -252,7 +255,7 @@ export class Escalator {
             error: (error as Error).message,
           });
         }
-        return { outcome: 'acknowledged', escalation: (await store.getEscalation(incidentId)) ?? next };
+        return { outcome: 'acknowledged', escalation: (await escalations.getEscalation(incidentId)) ?? next };
       },
       { attempts: MAX_WRITES },
     );
@@ -265,7 +268,7 @@ export class Escalator {
 
   /** The escalation as the API shows it, with the next tier and when it is due. */
   async view(incident: Incident) {
-    const escalation = await this.deps.store.getEscalation(incident.id);
+    const escalation = await this.deps.escalations.getEscalation(incident.id);
     if (!escalation) return null;
     const next =
       escalation.status === 'paging'
@@ -400,14 +403,14 @@ export class Escalator {
    */
   private async advance(incident: Incident, seen?: Known): Promise<EscalationReport> {
     const incidentId = incident.id;
-    const { store, clock } = this.deps;
+    const { escalations, clock } = this.deps;
     const delivered: Delivered[] = [];
     let status: EscalationReport['status'] = 'none';
     let known = seen;
     for (let round = 0; round < 3; round++) {
       const cached = known;
       known = undefined;
-      const escalation = cached ? cached.escalation : await store.getEscalation(incidentId);
+      const escalation = cached ? cached.escalation : await escalations.getEscalation(incidentId);
       if (!escalation) return { incidentId, status, sent: delivered };
       status = escalation.status;
       const now = clock.now();
@@ -417,7 +420,7 @@ export class Escalator {
         // A lease taken with the write before is given back here (not expected: that write found work).
         const held = cached?.token !== undefined && escalation.lease?.owner === cached.token;
         if (held || needsNewDue(escalation.dueAt, dueAt, now)) {
-          await store.saveEscalation(
+          await escalations.saveEscalation(
             {
               ...escalation,
               dueAt,
@@ -446,7 +449,7 @@ export class Escalator {
         }
         leased = { ...escalation, lease: this.leaseFor(token, now), version: escalation.version + 1 };
         ackKey = this.ackKeyFor(work);
-        if (!(await store.saveEscalation(leased, escalation.version))) {
+        if (!(await escalations.saveEscalation(leased, escalation.version))) {
           // A copy this invocation kept went stale: read it afresh, without using up a round.
           if (cached) round--;
           continue;
@@ -505,7 +508,7 @@ export class Escalator {
       if (index > 0) {
         // Between publishes: stop if the lease ran out and another sender took over, and send no more
         // pages once someone acknowledged (the notices follow in the next round).
-        const current = await this.deps.store.getEscalation(incident.id);
+        const current = await this.deps.escalations.getEscalation(incident.id);
         if (current?.lease?.owner !== token) break;
         if (item.event === 'page' && current.status !== 'paging') continue;
       }
@@ -571,7 +574,9 @@ export class Escalator {
         // A page that was counted and not sent gives its unit back, or an SNS outage would use up
         // the page limit with retries and the page would then be held back for good.
         if (counted) {
-          await this.deps.store.returnFloodBudget('pages', counted.start, 'used').catch(() => undefined);
+          await this.deps.floodLimits
+            .returnFloodBudget('pages', counted.start, 'used')
+            .catch(() => undefined);
         }
         failures.push({ topic: item.topic, error: (error as Error).message });
         this.deps.log.error('page not sent; it stays due', {
@@ -596,9 +601,9 @@ export class Escalator {
     page: Page,
     window: FloodWindow,
   ): Promise<boolean> {
-    const { config, clock, store, pager } = this.deps;
+    const { config, clock, floodLimits, pager } = this.deps;
     const limits = config.floodLimits;
-    const use = await store.takeFloodBudget('pages', window.start, window.seconds, limits.pages);
+    const use = await floodLimits.takeFloodBudget('pages', window.start, window.seconds, limits.pages);
     if (use.allowed) return true;
     await this.audit(
       incident.id,
@@ -636,10 +641,10 @@ export class Escalator {
         })
         .catch(async (error: unknown) => {
           // Not sent: the next page held back in this window is the "first" again and retries it.
-          await store.returnFloodBudget('pages', window.start, 'refused').catch(() => undefined);
+          await floodLimits.returnFloodBudget('pages', window.start, 'refused').catch(() => undefined);
           throw error;
         });
-      await this.deps.store
+      await this.deps.audit
         .appendAudit(
           {
             at: clock.now().toISOString(),
@@ -663,11 +668,11 @@ export class Escalator {
     token: string,
     leased: Escalation,
   ) {
-    const { store, clock } = this.deps;
+    const { escalations, clock } = this.deps;
     return retryOnConflict<Escalation | undefined>(
       async (attempt) => {
         // First the copy our lease wrote: unless someone wrote since, it is the current one.
-        const current = attempt === 0 ? leased : await store.getEscalation(incidentId);
+        const current = attempt === 0 ? leased : await escalations.getEscalation(incidentId);
         if (!current) return undefined;
         const known = new Set(current.sent.map((notice) => notice.key));
         const merged: Escalation = {
@@ -677,7 +682,7 @@ export class Escalator {
           version: current.version + 1,
         };
         const next = { ...merged, dueAt: this.dueOf(merged, incident, clock.now()) };
-        return (await store.saveEscalation(next, current.version)) ? next : CONFLICT;
+        return (await escalations.saveEscalation(next, current.version)) ? next : CONFLICT;
       },
       // The first attempt's copy may be stale at no cost to the retries that read.
       { attempts: MAX_WRITES + 1 },
@@ -709,7 +714,7 @@ export class Escalator {
   }
 
   private audit(incidentId: string, type: string, message: string, data?: Record<string, unknown>) {
-    return this.deps.store.appendAudit(
+    return this.deps.audit.appendAudit(
       { at: this.deps.clock.now().toISOString(), incidentId, type, actor: 'escalation', message, data },
       this.deps.config.auditRetentionDays,
     );

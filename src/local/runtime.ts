@@ -235,7 +235,10 @@ async function startParts(
   const publicUrl = { value: config.api.publicUrl ?? '' };
   const escalator = new Escalator({
     config,
-    store,
+    incidents: store,
+    escalations: store,
+    audit: store,
+    floodLimits: store,
     clock,
     log,
     pager: new LocalPager({
