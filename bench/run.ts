@@ -290,7 +290,7 @@ async function benchSweep() {
           resolvedBecause: '',
           auditData: {},
         },
-        { store: runtime.store, clock, auditRetentionDays: 30, actor: 'bench' },
+        { incidents: runtime.store, audit: runtime.store, clock, auditRetentionDays: 30, actor: 'bench' },
       );
       if (incident) await runtime.escalator.reconcile(incident.id);
     }

@@ -84,7 +84,7 @@ async function incident(
       resolvedBecause: 'test',
       auditData: {},
     },
-    { store, clock, auditRetentionDays: 30, actor: 'test' },
+    { incidents: store, audit: store, clock, auditRetentionDays: 30, actor: 'test' },
   );
   if (!opened) throw new Error('no incident');
   current = opened.id;

@@ -166,7 +166,8 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
     const automation = automationOf(planned, deps);
     const limit = newIncidentLimit(deps);
     let incident = await recordIncident(signal, {
-      store,
+      incidents: store,
+      audit: store,
       clock,
       auditRetentionDays: config.auditRetentionDays,
       actor: 'alertmanager',
@@ -285,7 +286,8 @@ async function recordOverLimit(
       keepEarlyResolution: false,
     },
     {
-      store,
+      incidents: store,
+      audit: store,
       clock,
       auditRetentionDays: config.auditRetentionDays,
       actor: 'alertmanager',

@@ -95,7 +95,8 @@ function requestEscalation(
 
 function record(source: IncidentSource, status: 'firing' | 'resolved', deps: RaiseDeps) {
   return recordIncident(signalOf(source, status), {
-    store: deps.store,
+    incidents: deps.store,
+    audit: deps.store,
     clock: deps.clock,
     auditRetentionDays: deps.config.auditRetentionDays,
     actor: source.actor,

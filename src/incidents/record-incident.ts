@@ -34,7 +34,8 @@ export interface IncidentSignal {
 }
 
 export interface IncidentDeps {
-  readonly store: IncidentStore & AuditTrail;
+  readonly incidents: IncidentStore;
+  readonly audit: AuditTrail;
   readonly clock: Clock;
   readonly auditRetentionDays: number;
   /** Who the audit trail names: "alertmanager", "probe-function"... */
@@ -192,7 +193,7 @@ export async function recordIncident(
   signal: IncidentSignal,
   deps: IncidentDeps,
 ): Promise<Incident | undefined> {
-  const { store } = deps;
+  const { incidents } = deps;
   // The group's identity is the hash of the whole key; what is stored and shown is cut to fit an item.
   const groupId = groupIdOf(signal.groupKey);
   const groupKey = cutText(signal.groupKey, GROUP_KEY_SHOWN_MAX);
@@ -202,7 +203,7 @@ export async function recordIncident(
     message: string,
     data: Record<string, unknown>,
   ) => {
-    const written = store.appendAudit(
+    const written = deps.audit.appendAudit(
       {
         at: deps.clock.now().toISOString(),
         incidentId,
@@ -228,7 +229,7 @@ export async function recordIncident(
   return retryOnConflict<Incident | undefined>(
     async () => {
       const now = deps.clock.now().toISOString();
-      const current = await store.findCurrentIncident(groupId);
+      const current = await incidents.findCurrentIncident(groupId);
       const existing = current.incident;
       if (existing?.status === 'open') {
         const merged = new Map(existing.alerts.map((alert) => [alert.fingerprint, alert]));
@@ -257,7 +258,7 @@ export async function recordIncident(
           deliveries: existing.deliveries + 1,
           version: existing.version + 1,
         });
-        if (!(await store.saveIncident(next, existing.version))) return CONFLICT;
+        if (!(await incidents.saveIncident(next, existing.version))) return CONFLICT;
         const firing = next.alerts.filter((alert) => alert.status === 'firing').length;
         const truncated = signal.truncatedAlerts
           ? `, ${signal.truncatedAlerts} truncated by Alertmanager`
@@ -287,7 +288,7 @@ export async function recordIncident(
           resolvedAt: now,
           expiresAt: expiryOf(now, deps.auditRetentionDays),
         });
-        if (!(await store.openIncident(incident, current.incidentId))) return CONFLICT;
+        if (!(await incidents.openIncident(incident, current.incidentId))) return CONFLICT;
         await audit(
           incident.id,
           'incident.resolved-before-firing',
@@ -322,7 +323,7 @@ export async function recordIncident(
         id: reusableId(current, deps.clock.now()) ?? newIncidentId(deps.clock.now()),
         status: 'open',
       });
-      if (!(await store.openIncident(incident, current.incidentId))) return CONFLICT;
+      if (!(await incidents.openIncident(incident, current.incidentId))) return CONFLICT;
       await audit(incident.id, 'incident.opened', `opened ${incident.severity}: ${incident.title}`, {
         groupKey,
         alerts: signal.alerts.length,
