@@ -9,7 +9,12 @@ import {
   type ProbeResult,
   type TargetHealth,
 } from '../../src/domain/probes.ts';
-import { type IncidentSource, raiseIncident, resolveIncident } from '../../src/incidents/raise-incident.ts';
+import {
+  type IncidentSource,
+  type RaiseDeps,
+  raiseIncident,
+  resolveIncident,
+} from '../../src/incidents/raise-incident.ts';
 import { CONFLICT, retryOnConflict } from '../../src/state/retry-on-conflict.ts';
 import { probeAll } from './probe-targets.ts';
 
@@ -80,6 +85,13 @@ async function recordHealth(
   result: ProbeResult,
   deps: ProbeActionDeps,
 ): Promise<ProbedTarget> {
+  const raising: RaiseDeps = {
+    config: deps.config,
+    incidents: deps.store,
+    audit: deps.store,
+    clock: deps.clock,
+    dispatcher: deps.dispatcher,
+  };
   return retryOnConflict<ProbedTarget>(
     async () => {
       const previous = await deps.store.getTargetHealth(target.name);
@@ -89,14 +101,14 @@ async function recordHealth(
       if (health.healthy && health.incidentId) {
         // Recovered: resolve the incident, then forget it. A failure in between retries on the next run.
         // The escalation ends and the tiers paged hear of it; the request is idempotent per recovery.
-        await resolveIncident(sourceOf(target, result, health), deps, { incidentId: health.incidentId });
+        await resolveIncident(sourceOf(target, result, health), raising, { incidentId: health.incidentId });
         saved = { ...health, incidentId: undefined, version: health.version + 1 };
         await deps.store.saveTargetHealth(saved, health.version);
       }
       if (!health.healthy && !health.incidentId) {
         // Page first, then remember the incident: a failure in between leaves the target without an
         // incident id, so the next run asks again (the escalation pages a tier once however often).
-        const incident = await raiseIncident(sourceOf(target, result, health), deps);
+        const incident = await raiseIncident(sourceOf(target, result, health), raising);
         if (incident) {
           saved = { ...health, incidentId: incident.id, version: health.version + 1 };
           // Losing this write to a newer run is fine: that run sees the incident through the group pointer.

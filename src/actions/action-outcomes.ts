@@ -6,7 +6,8 @@ import type { ActionDispatcher, AuditTrail, Clock, IncidentStore } from '../port
 
 export interface OutcomeDeps {
   readonly config: ResponderConfig;
-  readonly store: IncidentStore & AuditTrail;
+  readonly incidents: IncidentStore;
+  readonly audit: AuditTrail;
   readonly clock: Clock;
   readonly dispatcher: ActionDispatcher;
 }
@@ -43,7 +44,7 @@ export async function recordActionOutcome(
   const groupKey = `action:${kind}:${subject}`;
   if (outcome.status === 'completed') {
     // Only a success after a failure has anything to resolve; most successes cost one read.
-    const current = await deps.store.findCurrentIncident(groupIdOf(groupKey));
+    const current = await deps.incidents.findCurrentIncident(groupIdOf(groupKey));
     if (current.incident?.status !== 'open') return;
   }
   const source: IncidentSource = {

@@ -152,7 +152,8 @@ async function runBody(
     try {
       await recordActionOutcome(kind, request, outcome, {
         config,
-        store,
+        incidents: store,
+        audit: store,
         clock,
         dispatcher: deps.dispatcher,
       });

@@ -41,7 +41,8 @@ export interface IncidentSource {
 
 export interface RaiseDeps {
   readonly config: ResponderConfig;
-  readonly store: IncidentStore & AuditTrail;
+  readonly incidents: IncidentStore;
+  readonly audit: AuditTrail;
   readonly clock: Clock;
   readonly dispatcher: ActionDispatcher;
 }
@@ -95,8 +96,8 @@ function requestEscalation(
 
 function record(source: IncidentSource, status: 'firing' | 'resolved', deps: RaiseDeps) {
   return recordIncident(signalOf(source, status), {
-    incidents: deps.store,
-    audit: deps.store,
+    incidents: deps.incidents,
+    audit: deps.audit,
     clock: deps.clock,
     auditRetentionDays: deps.config.auditRetentionDays,
     actor: source.actor,
