@@ -70,7 +70,12 @@ function nameFrom(req: HttpRequest, tier: string): string {
 export async function handleAckLink(
   req: HttpRequest,
   token: string,
-  deps: { readonly escalator: Escalator; readonly store: IncidentStore & EscalationStore; readonly log: Log },
+  deps: {
+    readonly escalator: Escalator;
+    readonly incidents: IncidentStore;
+    readonly escalations: EscalationStore;
+    readonly log: Log;
+  },
 ): Promise<HttpResponse> {
   if (req.method !== 'GET' && req.method !== 'POST') {
     return html(405, 'Method not allowed', '<h1>Method not allowed</h1>', { allow: 'GET, POST' });
@@ -81,10 +86,10 @@ export async function handleAckLink(
     return FORBIDDEN();
   }
   const { incidentId, tier } = verified.token;
-  const incident = await deps.store.getIncident(incidentId);
+  const incident = await deps.incidents.getIncident(incidentId);
   if (!incident) return FORBIDDEN();
   if (req.method === 'GET') {
-    const escalation = await deps.store.getEscalation(incidentId);
+    const escalation = await deps.escalations.getEscalation(incidentId);
     if (incident.status === 'resolved') return alreadyResolved(200, incident);
     if (escalation?.acknowledged) return alreadyAcknowledged(incident, escalation.acknowledged);
     return html(

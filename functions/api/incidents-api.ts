@@ -261,8 +261,10 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
       if (!deps.escalator) return problem(503, 'escalation is not available here');
       const token = /^\/ack\/([^/]{1,200})$/.exec(req.path)?.[1];
       return await handleAckLink(req, token === undefined ? '' : safeDecode(token), {
-        ...deps,
         escalator: deps.escalator,
+        incidents: deps.store,
+        escalations: deps.store,
+        log: deps.log,
       });
     }
     const route = ROUTES.find(({ pattern }) => pattern.test(req.path));
