@@ -38,7 +38,11 @@ const store = stateStoreFromEnv(tracer);
 const secrets = secretStore(tracer, config);
 const deps: ApiDeps = {
   config,
-  store,
+  incidents: store,
+  escalations: store,
+  audit: store,
+  targetHealth: store,
+  automation: store,
   credentials: webhookCredentialsFromEnv(secrets, config),
   clock: systemClock,
   log,

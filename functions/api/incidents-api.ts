@@ -24,7 +24,12 @@ import { handleAckLink } from './ack-pages.ts';
 
 export interface ApiDeps {
   readonly config: ResponderConfig;
-  readonly store: IncidentStore & EscalationStore & AuditTrail & TargetHealthStore & AutomationSwitch;
+  readonly incidents: IncidentStore;
+  /** Read by the acknowledgement pages. */
+  readonly escalations: EscalationStore;
+  readonly audit: AuditTrail;
+  readonly targetHealth: TargetHealthStore;
+  readonly automation: AutomationSwitch;
   readonly credentials: CredentialSource;
   readonly clock: Clock;
   readonly log: Log;
@@ -130,16 +135,16 @@ async function listIncidents(req: HttpRequest, { deps }: RouteContext): Promise<
       query.error.issues.map((issue) => `${describeIssuePath(issue.path)}: ${issue.message}`),
     );
   }
-  const page = await deps.store.listIncidents(query.data);
+  const page = await deps.incidents.listIncidents(query.data);
   return json(200, { incidents: page.incidents.map(incidentView), nextCursor: page.nextCursor ?? null });
 }
 
 async function showIncident(_req: HttpRequest, { deps, params }: RouteContext): Promise<HttpResponse> {
   const id = incidentIdOf(params[0]);
   if (typeof id !== 'string') return id;
-  const incident = await deps.store.getIncident(id);
+  const incident = await deps.incidents.getIncident(id);
   if (!incident) return problem(404, `no incident ${id}`);
-  const audit = await deps.store.listAudit(id);
+  const audit = await deps.audit.listAudit(id);
   const escalation = (await deps.escalator?.view(incident)) ?? null;
   return json(200, { ...incidentView(incident), escalation, alertDetails: incident.alerts, audit });
 }
@@ -160,7 +165,7 @@ async function acknowledgeIncident(req: HttpRequest, ctx: RouteContext): Promise
     case 'resolved':
       return problem(409, `incident ${id} is already resolved: nothing to acknowledge`);
     default: {
-      const incident = await deps.store.getIncident(id);
+      const incident = await deps.incidents.getIncident(id);
       return json(200, {
         id,
         outcome: result.outcome,
@@ -172,7 +177,7 @@ async function acknowledgeIncident(req: HttpRequest, ctx: RouteContext): Promise
 }
 
 async function listProbeHealth(_req: HttpRequest, { deps }: RouteContext): Promise<HttpResponse> {
-  const health = new Map((await deps.store.listTargetHealth()).map((h) => [h.target, h]));
+  const health = new Map((await deps.targetHealth.listTargetHealth()).map((h) => [h.target, h]));
   return json(200, {
     targets: deps.config.probes.targets.map((target) => {
       const known = health.get(target.name);
@@ -211,13 +216,13 @@ async function switchAutomation(req: HttpRequest, ctx: RouteContext): Promise<Ht
   if (!parsed.ok) return parsed.response;
   const at = deps.clock.now().toISOString();
   const by = parsed.data.by ?? ctx.principal;
-  await deps.store.setAutomationFlag({
+  await deps.automation.setAutomationFlag({
     enabled: parsed.data.enabled,
     changedAt: at,
     changedBy: by,
     reason: parsed.data.reason,
   });
-  await deps.store.appendAudit(
+  await deps.audit.appendAudit(
     {
       at,
       type: parsed.data.enabled ? 'automation.enabled' : 'automation.disabled',
@@ -262,8 +267,8 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
       const token = /^\/ack\/([^/]{1,200})$/.exec(req.path)?.[1];
       return await handleAckLink(req, token === undefined ? '' : safeDecode(token), {
         escalator: deps.escalator,
-        incidents: deps.store,
-        escalations: deps.store,
+        incidents: deps.incidents,
+        escalations: deps.escalations,
         log: deps.log,
       });
     }
@@ -297,7 +302,7 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
 }
 
 async function automationView(deps: ApiDeps) {
-  const flag = await deps.store.getAutomationFlag();
+  const flag = await deps.automation.getAutomationFlag();
   const configEnabled = deps.config.safety.automationEnabled;
   return {
     effective: configEnabled && flag.enabled,

@@ -283,7 +283,11 @@ async function startParts(
   };
   const apiDeps: ApiDeps = {
     config,
-    store,
+    incidents: store,
+    escalations: store,
+    audit: store,
+    targetHealth: store,
+    automation: store,
     credentials,
     clock,
     log,
