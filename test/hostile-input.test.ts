@@ -346,7 +346,11 @@ describe('a failing secret store tells unauthenticated callers nothing about it'
     const deps: IngestDeps = {
       config,
       routes: compileRoutes(config.routes),
-      store: {} as IngestDeps['store'],
+      deliveries: {} as IngestDeps['deliveries'],
+      incidents: {} as IngestDeps['incidents'],
+      audit: {} as IngestDeps['audit'],
+      floodLimits: {} as IngestDeps['floodLimits'],
+      automation: {} as IngestDeps['automation'],
       dispatcher: { dispatch: async () => {} },
       credentials: {
         get: async () => {

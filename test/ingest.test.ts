@@ -5,7 +5,7 @@ import { dynamoDbStateStore } from '../src/adapters/dynamodb-state-store.ts';
 import { staticCredentialSource } from '../src/adapters/secrets-manager-credentials.ts';
 import type { ActionRequest } from '../src/domain/actions.ts';
 import { compileRoutes } from '../src/domain/routing.ts';
-import { DependencyUnavailableError, silentLog, systemClock } from '../src/ports.ts';
+import { DependencyUnavailableError, type StateStore, silentLog, systemClock } from '../src/ports.ts';
 import { freePort } from './support/processes.ts';
 import {
   auditOf,
@@ -441,10 +441,14 @@ describe('safety', () => {
 
 describe('faults', () => {
   const config = testConfig();
-  const base = (overrides: Partial<IngestDeps>): IngestDeps => ({
+  const base = ({ store, ...overrides }: Partial<IngestDeps> & { store: StateStore }): IngestDeps => ({
     config,
     routes: compileRoutes(config.routes),
-    store: overrides.store as IngestDeps['store'],
+    deliveries: store,
+    incidents: store,
+    audit: store,
+    floodLimits: store,
+    automation: store,
     dispatcher: { dispatch: async () => {} },
     credentials: staticCredentialSource({ token: TEST_TOKEN, username: 'alertmanager' }),
     clock: systemClock,

@@ -16,10 +16,15 @@ import { handleAlertmanagerWebhook, type IngestDeps } from './ingest-alerts.ts';
 
 const config = bundledConfig();
 const { logger, tracer, metrics, log } = powertools('responder-ingest');
+const store = stateStoreFromEnv(tracer);
 const deps: IngestDeps = {
   config,
   routes: compileRoutes(config.routes),
-  store: stateStoreFromEnv(tracer),
+  deliveries: store,
+  incidents: store,
+  audit: store,
+  floodLimits: store,
+  automation: store,
   dispatcher: new EventBridgeDispatcher(
     tracer.captureAWSv3Client(new EventBridgeClient({ maxAttempts: 3 })),
     requireEnv('EVENT_BUS_NAME'),

@@ -30,7 +30,11 @@ import {
 export interface IngestDeps {
   readonly config: ResponderConfig;
   readonly routes: readonly CompiledRoute[];
-  readonly store: DeliveryDedupe & IncidentStore & AuditTrail & FloodLimits & AutomationSwitch;
+  readonly deliveries: DeliveryDedupe;
+  readonly incidents: IncidentStore;
+  readonly audit: AuditTrail;
+  readonly floodLimits: FloodLimits;
+  readonly automation: AutomationSwitch;
   readonly dispatcher: ActionDispatcher;
   readonly credentials: CredentialSource;
   readonly clock: Clock;
@@ -140,10 +144,10 @@ export async function handleAlertmanagerWebhook(req: HttpRequest, deps: IngestDe
 }
 
 export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps): Promise<HttpResponse> {
-  const { store, clock, config } = deps;
+  const { deliveries, clock, config } = deps;
   const deliveryKey = deliveryKeyOf(payload);
   const now = clock.now();
-  const claim = await store.claimDelivery(deliveryKey, now, DELIVERY_LEASE_SECONDS);
+  const claim = await deliveries.claimDelivery(deliveryKey, now, DELIVERY_LEASE_SECONDS);
   if (claim === 'duplicate') {
     deps.log.info('duplicate delivery ignored', { deliveryKey, status: payload.status });
     return json(200, { status: 'duplicate', deliveryKey });
@@ -166,8 +170,8 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
     const automation = automationOf(planned, deps);
     const limit = newIncidentLimit(deps);
     let incident = await recordIncident(signal, {
-      incidents: store,
-      audit: store,
+      incidents: deps.incidents,
+      audit: deps.audit,
       clock,
       auditRetentionDays: config.auditRetentionDays,
       actor: 'alertmanager',
@@ -175,7 +179,7 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
       pendingAudits: audits,
     });
     if (limit.refused) incident = await recordOverLimit(signal, limit, deps, audits);
-    const finish = () => store.finishDelivery(deliveryKey, clock.now(), config.webhook.dedupeTtlSeconds);
+    const finish = () => deliveries.finishDelivery(deliveryKey, clock.now(), config.webhook.dedupeTtlSeconds);
     if (payload.status === 'firing' && !incident) {
       // Every firing alert in it had already been resolved here: acting on it would undo that.
       await settle([...audits.splice(0), finish()]);
@@ -194,7 +198,7 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
     // Nothing still in flight when the claim is given back (or left to its lease).
     await Promise.allSettled(audits);
     // Give the delivery back so Alertmanager's retry is processed rather than taken for a duplicate.
-    await store.releaseDelivery(deliveryKey).catch((releaseError: Error) =>
+    await deliveries.releaseDelivery(deliveryKey).catch((releaseError: Error) =>
       deps.log.warn('could not release delivery claim; it expires with its lease', {
         error: releaseError.message,
       }),
@@ -221,10 +225,10 @@ async function settle(calls: readonly Promise<unknown>[]): Promise<void> {
  * remediation needs it (read at once, so it goes out alongside the incident's calls).
  */
 function automationOf(planned: readonly PlannedAction[], deps: IngestDeps): Promise<boolean> {
-  const { config, store } = deps;
+  const { config, automation } = deps;
   const needsFlag = planned.some((action) => REMEDIATION_KINDS.includes(action.kind));
   if (!config.safety.automationEnabled || !needsFlag) return Promise.resolve(config.safety.automationEnabled);
-  const enabled = store.getAutomationFlag().then((flag) => flag.enabled);
+  const enabled = automation.getAutomationFlag().then((flag) => flag.enabled);
   // Handled here so a failure before it is awaited is not unhandled; awaiting it still throws.
   enabled.catch(() => undefined);
   return enabled;
@@ -242,7 +246,7 @@ function newIncidentLimit(deps: IngestDeps) {
     refused: false,
     firstRefusal: false,
     admit: async () => {
-      const use = await deps.store.takeFloodBudget(
+      const use = await deps.floodLimits.takeFloodBudget(
         'incidents',
         window.start,
         window.seconds,
@@ -267,7 +271,7 @@ async function recordOverLimit(
   deps: IngestDeps,
   audits: Promise<void>[],
 ): Promise<Incident | undefined> {
-  const { config, store, clock } = deps;
+  const { config, clock } = deps;
   const { floodLimits } = config;
   const until = limit.window.end.toISOString();
   const summary = `more than ${floodLimits.newIncidents} new alert groups within ${floodLimits.windowMinutes} minutes; until ${until} new groups are collected in this incident`;
@@ -286,8 +290,8 @@ async function recordOverLimit(
       keepEarlyResolution: false,
     },
     {
-      incidents: store,
-      audit: store,
+      incidents: deps.incidents,
+      audit: deps.audit,
       clock,
       auditRetentionDays: config.auditRetentionDays,
       actor: 'alertmanager',
@@ -475,7 +479,7 @@ function audit(
   type: string,
   entry: { message: string; data?: Record<string, unknown> },
 ) {
-  return deps.store.appendAudit(
+  return deps.audit.appendAudit(
     { at: deps.clock.now().toISOString(), incidentId, type, actor: 'alertmanager', ...entry },
     deps.config.auditRetentionDays,
   );

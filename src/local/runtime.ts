@@ -271,7 +271,11 @@ async function startParts(
   const ingestDeps = {
     config,
     routes: compileRoutes(config.routes),
-    store,
+    deliveries: store,
+    incidents: store,
+    audit: store,
+    floodLimits: store,
+    automation: store,
     dispatcher: bus,
     credentials,
     clock,
