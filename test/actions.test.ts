@@ -40,7 +40,9 @@ describe('Function: runActionRequest', () => {
   });
   const deps = (config = testConfig()) => ({
     config,
-    store: t.runtime.store,
+    incidents: t.runtime.store,
+    audit: t.runtime.store,
+    automation: t.runtime.store,
     idempotency: t.runtime.idempotency,
     clock: systemClock,
     log: silentLog,
@@ -221,7 +223,9 @@ describe('Failed remediations page by their kind', () => {
   });
   const deps = () => ({
     config: testConfig({ severity: { actionFailures: { backup: 'P2', failover: 'P1' } } }),
-    store: t.runtime.store,
+    incidents: t.runtime.store,
+    audit: t.runtime.store,
+    automation: t.runtime.store,
     idempotency: t.runtime.idempotency,
     clock: systemClock,
     log: silentLog,

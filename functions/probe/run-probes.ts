@@ -87,23 +87,23 @@ async function recordHealth(
 ): Promise<ProbedTarget> {
   const raising: RaiseDeps = {
     config: deps.config,
-    incidents: deps.store,
-    audit: deps.store,
+    incidents: deps.incidents,
+    audit: deps.audit,
     clock: deps.clock,
     dispatcher: deps.dispatcher,
   };
   return retryOnConflict<ProbedTarget>(
     async () => {
-      const previous = await deps.store.getTargetHealth(target.name);
+      const previous = await deps.targetHealth.getTargetHealth(target.name);
       const { health, transition } = nextHealth(previous, result, target);
-      if (!(await deps.store.saveTargetHealth(health, previous?.version ?? 0))) return CONFLICT;
+      if (!(await deps.targetHealth.saveTargetHealth(health, previous?.version ?? 0))) return CONFLICT;
       let saved = health;
       if (health.healthy && health.incidentId) {
         // Recovered: resolve the incident, then forget it. A failure in between retries on the next run.
         // The escalation ends and the tiers paged hear of it; the request is idempotent per recovery.
         await resolveIncident(sourceOf(target, result, health), raising, { incidentId: health.incidentId });
         saved = { ...health, incidentId: undefined, version: health.version + 1 };
-        await deps.store.saveTargetHealth(saved, health.version);
+        await deps.targetHealth.saveTargetHealth(saved, health.version);
       }
       if (!health.healthy && !health.incidentId) {
         // Page first, then remember the incident: a failure in between leaves the target without an
@@ -112,7 +112,7 @@ async function recordHealth(
         if (incident) {
           saved = { ...health, incidentId: incident.id, version: health.version + 1 };
           // Losing this write to a newer run is fine: that run sees the incident through the group pointer.
-          await deps.store.saveTargetHealth(saved, health.version);
+          await deps.targetHealth.saveTargetHealth(saved, health.version);
         }
       }
       return {
@@ -143,7 +143,7 @@ export async function runProbeRequest(request: ActionRequest, deps: ProbeActionD
   deps.metrics.publish(results);
   if (request.incidentId) {
     for (const result of results) {
-      await deps.store.appendAudit(
+      await deps.audit.appendAudit(
         {
           at: result.at,
           incidentId: request.incidentId,
@@ -163,7 +163,7 @@ export async function runProbeRequest(request: ActionRequest, deps: ProbeActionD
     if (!target) continue;
     if (request.dryRun) {
       // A dry run observes and reports; it changes no health, incident or page.
-      const health = await deps.store.getTargetHealth(target.name);
+      const health = await deps.targetHealth.getTargetHealth(target.name);
       probed.push({
         ...result,
         healthy: health?.healthy ?? true,

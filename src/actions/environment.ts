@@ -3,18 +3,25 @@ import type { Escalator } from '../escalation/escalator.ts';
 import type {
   ActionDispatcher,
   ActionIdempotency,
+  AuditTrail,
+  AutomationSwitch,
   Clock,
+  IncidentStore,
   Log,
   ProbeMetrics,
   SecretStore,
-  StateStore,
+  TargetHealthStore,
 } from '../ports.ts';
 import type { PerformAction } from './run-action.ts';
 
 /** What a capability may use, built once per container (Lambda) or once per process (local runtime). */
 export interface ActionEnvironment {
   readonly config: ResponderConfig;
-  readonly store: StateStore;
+  readonly incidents: IncidentStore;
+  readonly audit: AuditTrail;
+  readonly automation: AutomationSwitch;
+  /** Probe targets' health: the probe capability's. */
+  readonly targetHealth: TargetHealthStore;
   /** Action requests' idempotency records (`runActionRequest`), over the same table. */
   readonly idempotency: ActionIdempotency;
   readonly secrets: SecretStore;

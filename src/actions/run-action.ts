@@ -20,7 +20,9 @@ export type PerformAction = (request: ActionRequest) => Promise<ActionOutcome>;
 
 export interface ActionDeps {
   readonly config: ResponderConfig;
-  readonly store: IncidentStore & AuditTrail & AutomationSwitch;
+  readonly incidents: IncidentStore;
+  readonly audit: AuditTrail;
+  readonly automation: AutomationSwitch;
   /** Where action ids are remembered, so that each request runs at most once. */
   readonly idempotency: ActionIdempotency;
   readonly clock: Clock;
@@ -53,14 +55,14 @@ export async function runActionRequest(
   perform: PerformAction,
   deps: ActionDeps,
 ): Promise<ActionResult> {
-  const { store, clock, config } = deps;
+  const { clock, config } = deps;
   if (request.kind !== kind) {
     throw new Error(
       `the ${kind} function received a ${request.kind} request (${request.actionId}); check the bus rules`,
     );
   }
   const audit = (type: string, message: string, data: Record<string, unknown> = {}) =>
-    store.appendAudit(
+    deps.audit.appendAudit(
       {
         at: clock.now().toISOString(),
         incidentId: request.incidentId,
@@ -120,11 +122,13 @@ async function runBody(
   deps: ActionDeps,
   audit: (type: string, message: string, data?: Record<string, unknown>) => Promise<void>,
 ): Promise<ActionResult> {
-  const { store, clock, config } = deps;
+  const { clock, config } = deps;
   let outcome: ActionOutcome;
   try {
     if (REMEDIATION_KINDS.includes(kind)) {
-      const flag = config.safety.automationEnabled ? await store.getAutomationFlag() : { enabled: false };
+      const flag = config.safety.automationEnabled
+        ? await deps.automation.getAutomationFlag()
+        : { enabled: false };
       if (!flag.enabled) {
         const reason = 'automation disabled';
         await audit('action.skipped', `skipped: ${reason} (${kind})`);
@@ -152,8 +156,8 @@ async function runBody(
     try {
       await recordActionOutcome(kind, request, outcome, {
         config,
-        incidents: store,
-        audit: store,
+        incidents: deps.incidents,
+        audit: deps.audit,
         clock,
         dispatcher: deps.dispatcher,
       });

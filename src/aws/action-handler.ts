@@ -61,7 +61,10 @@ export function createActionHandler(
   const secrets = secretStore(tracer, config);
   const env: ActionEnvironment = {
     config,
-    store,
+    incidents: store,
+    audit: store,
+    automation: store,
+    targetHealth: store,
     idempotency,
     secrets,
     dispatcher: busName

@@ -257,7 +257,10 @@ async function startParts(
   });
   const env: ActionEnvironment = {
     config,
-    store,
+    incidents: store,
+    audit: store,
+    automation: store,
+    targetHealth: store,
     idempotency,
     secrets,
     dispatcher: bus,
