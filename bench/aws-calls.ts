@@ -7,14 +7,14 @@
  * chain of calls each starting after the previous one ended; overlapping calls count once).
  */
 import { readFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { ensureStateTable, STATE_TABLE_KEYS } from '../src/adapters/dynamodb-state-store.ts';
-import { startAwsRecorder } from '../test/support/aws-recorder.ts';
+import { readBody, startAwsRecorder } from '../test/support/aws-recorder.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TOKEN = 'bench-token-0123456789abcdef';
@@ -78,15 +78,6 @@ export function criticalPathLength(calls: readonly TimedCall[]): number {
     longest = Math.max(longest, best + 1);
   });
   return longest;
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 /** `INCIDENT#abc` → `INCIDENT`: what a DynamoDB request reaches (a Query: its index or table). */
