@@ -1,6 +1,7 @@
 import type { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { ActionRequest } from './domain/actions.ts';
+import type { BackupManifest } from './domain/backups.ts';
 import type { Escalation } from './domain/escalation.ts';
 import type { AuditEntry, Incident, IncidentStatus } from './domain/incident.ts';
 import type { ProbeResult, TargetHealth } from './domain/probes.ts';
@@ -147,6 +148,26 @@ export interface FloodLimits {
 export interface AutomationSwitch {
   getAutomationFlag(): Promise<AutomationFlag>;
   setAutomationFlag(flag: AutomationFlag): Promise<void>;
+}
+
+/**
+ * The backup catalog: each backup's manifest by database, the latest verified one in one query, and
+ * the per-database lock that lets one backup run at a time.
+ */
+export interface BackupCatalog {
+  /** Takes the database's backup lock until `until`; false while another holder's lock is live. */
+  lockDatabase(database: string, holder: string, now: Date, until: Date): Promise<boolean>;
+  /** Lets the lock go if `holder` still holds it. */
+  unlockDatabase(database: string, holder: string): Promise<void>;
+  saveBackup(manifest: BackupManifest): Promise<void>;
+  getBackup(id: string): Promise<BackupManifest | undefined>;
+  /** The newest verified backup of a database. */
+  latestVerified(database: string): Promise<BackupManifest | undefined>;
+  /** Newest first. `verifiedOnly` lists only backups proven restorable. */
+  listBackups(
+    database: string,
+    options?: { limit?: number; verifiedOnly?: boolean },
+  ): Promise<BackupManifest[]>;
 }
 
 /** Every state port at once: what the local runtime and tests hand around. */

@@ -113,6 +113,18 @@ export class StateTable extends Construct {
     this.grantItems(grantee, ['UpdateItem'], ['limit']);
   }
 
+  /**
+   * The backup catalog (`BACKUP#<database>`): `record` takes and releases a database's backup lock
+   * and writes manifests (the backup function); `read` lists and reads them (API, probes, CLI).
+   */
+  grantBackupCatalog(grantee: IGrantable, access: 'record' | 'read'): void {
+    this.grantItems(
+      grantee,
+      access === 'record' ? ['GetItem', 'PutItem', 'DeleteItem', 'Query'] : ['GetItem', 'Query'],
+      ['backup'],
+    );
+  }
+
   /** Operations on the table's items of the given kinds only, and the key DynamoDB needs for them. */
   private grantItems(grantee: IGrantable, actions: readonly ItemAction[], kinds: readonly StateItemKind[]) {
     grantee.grantPrincipal.addToPrincipalPolicy(

@@ -32,6 +32,8 @@ export const STATE_KEY_PREFIXES = {
   audit: 'AUDIT#',
   /** Flood-limit counters. */
   limit: 'LIMIT#',
+  /** The backup catalog and each database's backup lock (`BACKUP#<database>`). */
+  backup: 'BACKUP#',
 } as const;
 export type StateItemKind = keyof typeof STATE_KEY_PREFIXES;
 
@@ -63,4 +65,11 @@ export const stateKeys = {
   incidentAudit: (incidentId: string) => `${P.audit}INC#${incidentId}`,
   systemAudit: (day: string) => `${P.audit}${day}`,
   floodWindow: (budget: string, windowStart: string) => ({ pk: `${P.limit}${budget}`, sk: windowStart }),
+  /** Every backup (`RUN#<stamp>`), each verified one again (`VERIFIED#<stamp>`), and the lock. */
+  backupRun: (database: string, stamp: string) => ({ pk: `${P.backup}${database}`, sk: `RUN#${stamp}` }),
+  backupVerified: (database: string, stamp: string) => ({
+    pk: `${P.backup}${database}`,
+    sk: `VERIFIED#${stamp}`,
+  }),
+  backupLock: (database: string) => ({ pk: `${P.backup}${database}`, sk: 'LOCK' }),
 };

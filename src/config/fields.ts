@@ -30,3 +30,11 @@ export const secretRef = z
     /^(arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:[\w/+=.@-]+|[\w/+=.@-]{1,512})$/,
     'reference the secret by its Secrets Manager name or ARN; never put the secret value itself here',
   );
+
+/** Where a function runs inside a VPC, to reach private databases. */
+export const vpcPlacement = z.strictObject({
+  vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'use a VPC id such as vpc-0123abcd'),
+  availabilityZones: z.array(z.string()).min(1),
+  privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/)).min(1),
+  securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/)).min(1),
+});

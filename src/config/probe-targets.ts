@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ProbeKind } from '../domain/probes.ts';
-import { SEVERITIES, scheduleExpression, secretRef } from './fields.ts';
+import { SEVERITIES, scheduleExpression, secretRef, vpcPlacement } from './fields.ts';
 
 const SEVERITY = z.enum(SEVERITIES);
 const host = z.string().min(1, 'name the host (an IP or a DNS name)');
@@ -144,14 +144,7 @@ export const probesSchema = z
     concurrency: z.number().int().min(1).max(1000).default(256),
     targets: z.array(probeTargetSchema).default([]),
     /** Run the probe function inside a VPC to reach private databases. @default - not in a VPC */
-    vpc: z
-      .strictObject({
-        vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'use a VPC id such as vpc-0123abcd'),
-        availabilityZones: z.array(z.string()).min(1),
-        privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/)).min(1),
-        securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/)).min(1),
-      })
-      .optional(),
+    vpc: vpcPlacement.optional(),
   })
   .superRefine((probes, ctx) => {
     const seen = new Set<string>();

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { ACTION_KINDS, type ActionKind, REMEDIATION_KINDS } from '../domain/actions.ts';
 import { describeIssuePath } from '../domain/issue-path.ts';
+import { backupsSchema } from './backups.ts';
 import { escalationSchema } from './escalation.ts';
-import { matcherString, SEVERITIES, scheduleExpression, secretRef } from './fields.ts';
+import { matcherString, SEVERITIES, secretRef } from './fields.ts';
 import { probesSchema } from './probe-targets.ts';
 
 export { SEVERITIES, type Severity } from './fields.ts';
@@ -156,13 +157,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   routes: z.array(routeSchema).default([]),
   probes: probesSchema.prefault({}),
-  backups: z
-    .strictObject({
-      schedule: scheduleExpression.default('cron(0 3 * * ? *)'),
-      bucketName: z.string().optional(),
-      databases: z.array(z.strictObject({ name: z.string().min(1) }).catchall(z.unknown())).default([]),
-    })
-    .prefault({}),
+  backups: backupsSchema.prefault({}),
   secrets: z
     .strictObject({
       rotations: z
