@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import type { ActionResult } from '../../src/actions/run-action.ts';
+import { BACKUP_DATABASE_NAME } from '../../src/config/backups.ts';
 import type { ResponderConfig } from '../../src/config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../../src/domain/actions.ts';
+import { parseBackupId } from '../../src/domain/backups.ts';
 import type { Incident } from '../../src/domain/incident.ts';
 import { describeIssuePath } from '../../src/domain/issue-path.ts';
 import { personName } from '../../src/domain/text.ts';
@@ -11,6 +14,7 @@ import { type HttpRequest, type HttpResponse, json, problem, unavailable } from 
 import {
   type AuditTrail,
   type AutomationSwitch,
+  type BackupCatalog,
   type Clock,
   DependencyUnavailableError,
   type EscalationStore,
@@ -38,6 +42,28 @@ export interface ApiDeps {
   readonly runProbes?: (targets?: string[]) => Promise<ProbeReport | undefined>;
   /** Acknowledgements and the escalation view; absent where escalation is not wired. */
   readonly escalator?: Escalator;
+  /** The backup catalog, and how an operator's backup request reaches the backup capability. */
+  readonly backups?: {
+    readonly catalog: BackupCatalog;
+    /** Runs the request: `wait` returns its result (dry runs); otherwise it returns once the backup has started. */
+    readonly run: (request: ActionRequest, wait: boolean) => Promise<ActionResult | undefined>;
+  };
+}
+
+/** The request behind `POST /api/backups` and `responder backup`. */
+export function operatorBackupRequest(
+  body: { database: string; verify?: 'list' | 'restore'; dryRun?: boolean },
+  clock: Clock,
+  dryRun: boolean,
+): ActionRequest {
+  return actionRequestSchema.parse({
+    actionId: `operator-backup-${randomUUID()}`,
+    kind: 'backup',
+    trigger: 'operator',
+    requestedAt: clock.now().toISOString(),
+    dryRun: dryRun || body.dryRun === true,
+    params: { database: body.database, ...(body.verify ? { verify: body.verify } : {}) },
+  });
 }
 
 /** The request behind `POST /api/probes` and `responder probe`: an operator's on-demand run. */
@@ -62,6 +88,18 @@ const probeBody = z.strictObject({
     .min(1, 'name at least one target, or leave targets out to probe all')
     .max(500, 'name at most 500 targets, or leave targets out to probe all')
     .optional(),
+});
+
+const backupBody = z.strictObject({
+  database: z.string().min(1).max(63),
+  verify: z.enum(['list', 'restore']).optional(),
+  dryRun: z.boolean().optional(),
+});
+
+const backupListQuery = z.object({
+  database: z.string().regex(BACKUP_DATABASE_NAME, 'name a configured database').optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(20),
+  verified: z.enum(['true', 'false']).optional(),
 });
 
 const INCIDENT_ID = /^[0-9]{8}-[0-9a-f]{8}$/;
@@ -235,6 +273,73 @@ async function switchAutomation(req: HttpRequest, ctx: RouteContext): Promise<Ht
   return json(200, await automationView(deps));
 }
 
+/** Newest first: every configured database's backups, or one database's (`?database=`). */
+async function listBackups(req: HttpRequest, { deps }: RouteContext): Promise<HttpResponse> {
+  if (!deps.backups) return problem(503, 'backups are not available here');
+  const query = backupListQuery.safeParse(req.query);
+  if (!query.success) {
+    return problem(
+      400,
+      'invalid query',
+      query.error.issues.map((issue) => `${describeIssuePath(issue.path)}: ${issue.message}`),
+    );
+  }
+  const { database, limit, verified } = query.data;
+  const names = deps.config.backups.databases.map((db) => db.name);
+  if (database && !names.includes(database))
+    return problem(404, `no database '${database}' in backups.databases`);
+  const lists = await Promise.all(
+    (database ? [database] : names).map((name) =>
+      deps.backups?.catalog.listBackups(name, { limit, verifiedOnly: verified === 'true' }),
+    ),
+  );
+  const backups = lists
+    .flatMap((list) => list ?? [])
+    .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
+    .slice(0, limit);
+  return json(200, { backups });
+}
+
+/** One backup by id, or `<database>@latest` for the newest verified one. */
+async function showBackup(_req: HttpRequest, { deps, params }: RouteContext): Promise<HttpResponse> {
+  if (!deps.backups) return problem(503, 'backups are not available here');
+  const ref = safeDecode(params[0] ?? '');
+  const latest = /^([a-z0-9][a-z0-9_-]{0,62})@latest$/.exec(ref);
+  if (latest) {
+    const found = await deps.backups.catalog.latestVerified(latest[1] as string);
+    return found ? json(200, found) : problem(404, `no verified backup of '${latest[1]}'`);
+  }
+  if (!parseBackupId(ref)) {
+    return problem(400, 'name a backup as <database>@<yyyymmddThhmmss.mmmZ> or <database>@latest');
+  }
+  const found = await deps.backups.catalog.getBackup(ref);
+  return found ? json(200, found) : problem(404, `no backup ${ref}`);
+}
+
+/** Starts a backup now (202), or with `dryRun` reports what it would do (200). */
+async function startBackup(req: HttpRequest, { deps }: RouteContext): Promise<HttpResponse> {
+  if (!deps.backups) return problem(503, 'backups are not available here');
+  const parsed = parseBody(req, backupBody, 'invalid backup request');
+  if (!parsed.ok) return parsed.response;
+  const db = deps.config.backups.databases.find((candidate) => candidate.name === parsed.data.database);
+  if (!db) {
+    return problem(400, 'invalid backup request', [
+      `database: no '${parsed.data.database.slice(0, 63)}' in backups.databases (configured: ${deps.config.backups.databases.map((d) => d.name).join(', ') || 'none'})`,
+    ]);
+  }
+  if (parsed.data.verify === 'restore' && !db.scratch) {
+    return problem(400, 'invalid backup request', [
+      `verify: '${db.name}' has no scratch database (backups.databases[].scratch) to restore into`,
+    ]);
+  }
+  const request = operatorBackupRequest(parsed.data, deps.clock, deps.config.safety.dryRun);
+  const result = await deps.backups.run(request, request.dryRun);
+  if (request.dryRun) {
+    return json(200, { actionId: request.actionId, database: db.name, dryRun: true, result: result ?? null });
+  }
+  return json(202, { actionId: request.actionId, database: db.name, status: 'started' });
+}
+
 /**
  * The authenticated routes, one function per method: the methods listed are the `Allow` of a 405 and
  * an OPTIONS answer; other paths are 404. (`/healthz` and the signed `/ack/{token}` links come first.)
@@ -248,6 +353,8 @@ const ROUTES: ReadonlyArray<{
   { pattern: /^\/api\/incidents\/([^/]+)\/ack$/, methods: { POST: acknowledgeIncident } },
   { pattern: /^\/api\/probes$/, methods: { GET: listProbeHealth, POST: probeNow } },
   { pattern: /^\/api\/automation$/, methods: { GET: showAutomation, PUT: switchAutomation } },
+  { pattern: /^\/api\/backups$/, methods: { GET: listBackups, POST: startBackup } },
+  { pattern: /^\/api\/backups\/([^/]+)$/, methods: { GET: showBackup } },
 ];
 
 /** The read side and operator controls: `/healthz`, the signed ack links, then the authenticated ROUTES. */

@@ -1,20 +1,43 @@
-import { backupDatabase } from '../../functions/backup/backup-database.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createBackupAction } from '../../functions/backup/backup-database.ts';
 import { createEscalateAction } from '../../functions/escalate/escalate-incident.ts';
 import { failoverDns } from '../../functions/failover/failover-dns.ts';
 import { createProbeAction } from '../../functions/probe/run-probes.ts';
 import { rotateSecret } from '../../functions/rotate/rotate-secret.ts';
 import type { CapabilityFactory } from '../actions/environment.ts';
 import type { ActionKind } from '../config/schema.ts';
+import type { BackupCatalog } from '../ports.ts';
+
+/** What the local runtime's capabilities need beyond the shared environment: the embedded S3. */
+export interface LocalCapabilityParts {
+  readonly s3: S3Client;
+  readonly backupBucket: string;
+  readonly backupCatalog: BackupCatalog;
+}
 
 /**
  * Each action kind's body, built from the environment; the local runtime runs them in-process. The
  * table lives with the local runtime, its one user, so that src/ never imports functions/ below the
  * composition roots (each Lambda's handler names its own capability).
  */
-export const CAPABILITIES: Readonly<Record<ActionKind, CapabilityFactory>> = {
-  probe: createProbeAction,
-  backup: () => backupDatabase,
-  rotate: () => rotateSecret,
-  failover: () => failoverDns,
-  escalate: createEscalateAction,
-};
+export function localCapabilities(
+  parts: LocalCapabilityParts,
+): Readonly<Record<ActionKind, CapabilityFactory>> {
+  return {
+    probe: createProbeAction,
+    backup: (env) =>
+      createBackupAction({
+        config: env.config,
+        s3: parts.s3,
+        bucket: parts.backupBucket,
+        catalog: parts.backupCatalog,
+        secrets: env.secrets,
+        clock: env.clock,
+        log: env.log,
+        // No Fargate here: a `runner: fargate` database is dumped in-process.
+      }),
+    rotate: () => rotateSecret,
+    failover: () => failoverDns,
+    escalate: createEscalateAction,
+  };
+}

@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
 import { type ApiDeps, handleApiRequest, operatorProbeRequest } from '../../functions/api/incidents-api.ts';
@@ -13,9 +14,10 @@ import type { ProbeReport } from '../../functions/probe/run-probes.ts';
 import type { ActionEnvironment } from '../actions/environment.ts';
 import { type ActionResult, type PerformAction, runActionRequest } from '../actions/run-action.ts';
 import { dynamoDbActionIdempotency } from '../adapters/dynamodb-action-idempotency.ts';
+import { DynamoDbBackupCatalog } from '../adapters/dynamodb-backup-catalog.ts';
 import { dynamoDbStateStore } from '../adapters/dynamodb-state-store.ts';
 import { staticCredentialSource } from '../adapters/secrets-manager-credentials.ts';
-import { ensureStateTable } from '../adapters/state-table.ts';
+import { ensureStateTable, StateTable } from '../adapters/state-table.ts';
 import { StateTableSecretStore } from '../adapters/state-table-secret-store.ts';
 import { ACTION_KINDS, type ActionKind, ConfigError, type ResponderConfig } from '../config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../domain/actions.ts';
@@ -26,13 +28,14 @@ import type { HttpRequest, HttpResponse } from '../http/types.ts';
 import {
   type ActionDispatcher,
   type ActionIdempotency,
+  type BackupCatalog,
   type Clock,
   type Log,
   noProbeMetrics,
   type StateStore,
   systemClock,
 } from '../ports.ts';
-import { CAPABILITIES } from './capabilities.ts';
+import { localCapabilities } from './capabilities.ts';
 import { PRIVATE_FILE_MODE, preparePrivateDataDir } from './data-dir.ts';
 import { startDemoEnvironment } from './demo-environment.ts';
 import { createLocalHttpServer } from './http-server.ts';
@@ -96,6 +99,12 @@ export interface LocalRuntime {
   /** Probes now (all targets or the named ones), as `POST /api/probes` does. */
   probeNow(targets?: string[]): Promise<ProbeReport | undefined>;
   readonly endpoints: { readonly dynamodb: string; readonly s3: string };
+  /** The embedded S3 (backups) and its bucket, and the backup catalog. */
+  readonly s3: S3Client;
+  readonly backupBucket: string;
+  readonly backupCatalog: BackupCatalog;
+  /** Runs one action request now, in-process, as its function would. */
+  runAction(kind: ActionKind, request: ActionRequest): Promise<ActionResult>;
   stop(): Promise<void>;
 }
 
@@ -167,15 +176,15 @@ async function startParts(
   });
   const dynamoPort = await listen(dynamoServer, 0);
   teardown.add('dynalite', () => close(dynamoServer));
-  const s3 = new S3rver({
+  const s3Server = new S3rver({
     address: '127.0.0.1',
     port: 0,
     directory: join(dataDir, 's3'),
     silent: true,
     configureBuckets: [{ name: LOCAL_BACKUP_BUCKET }],
   });
-  const s3Address = await s3.run();
-  teardown.add('s3rver', () => s3.close());
+  const s3Address = await s3Server.run();
+  teardown.add('s3rver', () => s3Server.close());
   const endpoints = {
     dynamodb: `http://127.0.0.1:${dynamoPort}`,
     s3: `http://127.0.0.1:${s3Address.port}`,
@@ -190,6 +199,25 @@ async function startParts(
   });
   teardown.add('the DynamoDB client', () => dynamo.destroy());
   await ensureStateTable(dynamo, LOCAL_TABLE_NAME);
+  // Backups stream to the embedded s3rver with the production adapter code.
+  const s3 = new S3Client({
+    endpoint: endpoints.s3,
+    region: config.aws.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: 1000, requestTimeout: 60_000 },
+  });
+  teardown.add('the S3 client', () => s3.destroy());
+  // `responder restore` reads backups straight from S3: this is how it finds the embedded one.
+  await writeFile(
+    join(dataDir, 'endpoints.json'),
+    `${JSON.stringify({ s3: endpoints.s3, backupBucket: LOCAL_BACKUP_BUCKET, region: config.aws.region })}\n`,
+    { mode: 0o600 },
+  );
+  const backupCatalog = new DynamoDbBackupCatalog(
+    new StateTable({ client: dynamo, tableName: LOCAL_TABLE_NAME }),
+  );
   const baseStore = dynamoDbStateStore({ client: dynamo, tableName: LOCAL_TABLE_NAME });
   const store = options.wrapStore ? options.wrapStore(baseStore) : baseStore;
   // No Lambda context here: an action in progress holds its id for Lambda's 15-minute limit.
@@ -269,7 +297,8 @@ async function startParts(
     metrics: noProbeMetrics,
     escalator,
   };
-  for (const kind of ACTION_KINDS) performers[kind] = CAPABILITIES[kind](env);
+  const capabilities = localCapabilities({ s3, backupBucket: LOCAL_BACKUP_BUCKET, backupCatalog });
+  for (const kind of ACTION_KINDS) performers[kind] = capabilities[kind](env);
 
   const ingestDeps = {
     config,
@@ -302,6 +331,15 @@ async function startParts(
     // The operator's on-demand probe runs here and now, through the same probe capability.
     runProbes: probeNow,
     escalator,
+    backups: {
+      catalog: backupCatalog,
+      // A dry run answers at once; a backup goes through the dispatcher, which the stop waits for.
+      run: async (request, wait) => {
+        if (wait) return runAction('backup', request);
+        await bus.dispatch([request]);
+        return undefined;
+      },
+    },
   };
 
   const route = (req: HttpRequest): Promise<HttpResponse> =>
@@ -373,6 +411,10 @@ async function startParts(
     idempotency,
     dispatcher,
     endpoints,
+    s3,
+    backupBucket: LOCAL_BACKUP_BUCKET,
+    backupCatalog,
+    runAction,
     async stop() {
       if (stopped) return;
       stopped = true;
