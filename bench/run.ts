@@ -30,6 +30,14 @@ const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 500);
 const CONCURRENT_TOTAL = Number(process.env.BENCH_CONCURRENT_TOTAL ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const IMPORT_RUNS = Number(process.env.BENCH_IMPORT_RUNS ?? 5);
+/** `BENCH_ONLY=aws-calls,sweep` runs only these sections: probes, webhook, hostile, sweep, imports, aws-calls. */
+const ONLY = new Set(
+  (process.env.BENCH_ONLY ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean),
+);
+const runs = (section: string) => ONLY.size === 0 || ONLY.has(section);
 
 const sample = JSON.parse(readFileSync(join(ROOT, 'events', 'firing.json'), 'utf8'));
 
@@ -393,77 +401,93 @@ const machine = {
 };
 console.log(`Responder benchmarks on Node ${machine.node}, ${machine.cpus}`);
 // Probes first, so the memory figures are not inflated by the webhook run's leftovers.
-const probes = await benchProbes();
-const webhook = await benchWebhook();
-console.log(
-  '\nLocal runtime webhook (POST /alertmanager over loopback HTTP, dynalite state, in-process dispatch)',
-);
-console.log(
-  `  sequential, new deliveries : p50 ${webhook.sequential.p50Ms} ms, p99 ${webhook.sequential.p99Ms} ms (${webhook.sequential.requests} requests)`,
-);
-console.log(
-  `  ${webhook.concurrent.concurrency} concurrent, new     : ${webhook.concurrent.throughputPerSecond} req/s, p50 ${webhook.concurrent.p50Ms} ms, p99 ${webhook.concurrent.p99Ms} ms (${webhook.concurrent.requests} requests)`,
-);
-console.log(
-  `  duplicates (answered 200)  : p50 ${webhook.duplicates.p50Ms} ms, p99 ${webhook.duplicates.p99Ms} ms`,
-);
-console.log(
-  `\nProbe fan-out (${probes.targets} HTTP targets, ${probes.hanging} hang until their ${probes.timeoutMs} ms timeout)`,
-);
-console.log(
-  `  wall time ${probes.wallMs} ms (ideal: one timeout, ${probes.timeoutMs} ms; ${probes.overIdealMs} ms over), peak RSS ${probes.peakRssMiB} MiB (+${probes.rssGrowthMiB} MiB), heap +${probes.peakHeapGrowthMiB} MiB`,
-);
-const hostile = await benchHostile();
-console.log(
-  `\nHostile deliveries (${hostile.deliveries}: 1 MiB of whitespace per free-text field, prototype-named severities, 600 KB groupKey, 20,000 labels)`,
-);
-console.log(
-  `  answers ${hostile.statuses.join(', ')} (${hostile.serverErrors} 5xx); /healthz while they ran: p99 ${hostile.healthzP99Ms} ms, max ${hostile.healthzMaxMs} ms (target: under 100 ms)`,
-);
-const sweep = await benchSweep();
-console.log(
-  `\nEscalation sweep (local runtime: dynalite state, outbox pager; ${sweep.escalations} P1 escalations due)`,
-);
-console.log(
-  `  one sweep pages ${sweep.pages} team leads in ${sweep.wallMs} ms (${sweep.pagesPerSecond} pages/s); a sweep with nothing due: ${sweep.idleSweepMs} ms`,
-);
-const bundleDir = mkdtempSync(join(tmpdir(), 'responder-bundles-'));
-let bundles: Awaited<ReturnType<typeof benchBundles>>;
-let awsCalls: Awaited<ReturnType<typeof benchAwsCalls>>;
-try {
-  const built = await buildBundles(bundleDir);
-  bundles = await benchBundles(built);
-  awsCalls = await benchAwsCalls({
-    ingest: built.files.get('ingest') ?? '',
-    escalate: built.files.get('escalate') ?? '',
-  });
-} finally {
-  rmSync(bundleDir, { recursive: true, force: true });
-}
-console.log(
-  '\nLambda bundles (esbuild, same options as the CDK stacks; cold import = median of fresh node processes)',
-);
-console.log(
-  `  baseline: ${bundles.baseline.handler}, ${bundles.baseline.bundleKiB} KiB, cold import ${bundles.baseline.coldImportMs} ms`,
-);
-console.log(
-  `  function   bundle KiB  gzip KiB  cold import ms  x baseline  (target: at most ${COLD_IMPORT_TARGET_RATIO}x)`,
-);
-for (const b of bundles.functions) {
+const probes = runs('probes') ? await benchProbes() : undefined;
+const webhook = runs('webhook') ? await benchWebhook() : undefined;
+if (webhook) {
   console.log(
-    `  ${b.function.padEnd(10)} ${String(b.bundleKiB).padStart(10)} ${String(b.gzipKiB).padStart(9)} ${String(b.coldImportMs).padStart(15)} ${`${b.ratioToBaseline.toFixed(2)}x`.padStart(11)}  ${b.meetsTarget ? 'meets' : 'over'}`,
+    '\nLocal runtime webhook (POST /alertmanager over loopback HTTP, dynalite state, in-process dispatch)',
+  );
+  console.log(
+    `  sequential, new deliveries : p50 ${webhook.sequential.p50Ms} ms, p99 ${webhook.sequential.p99Ms} ms (${webhook.sequential.requests} requests)`,
+  );
+  console.log(
+    `  ${webhook.concurrent.concurrency} concurrent, new     : ${webhook.concurrent.throughputPerSecond} req/s, p50 ${webhook.concurrent.p50Ms} ms, p99 ${webhook.concurrent.p99Ms} ms (${webhook.concurrent.requests} requests)`,
+  );
+  console.log(
+    `  duplicates (answered 200)  : p50 ${webhook.duplicates.p50Ms} ms, p99 ${webhook.duplicates.p99Ms} ms`,
   );
 }
-console.log(
-  '\nAWS calls per scenario (the ingest and escalate bundles against loopback AWS endpoints; warm container unless noted)',
-);
-console.log(
-  '  scenario                        DynamoDB  EventBridge  SNS  Secrets Manager  total  critical path  target',
-);
-for (const s of awsCalls.scenarios) {
+if (probes) {
   console.log(
-    `  ${`(${s.scenario}) ${s.description}`.padEnd(31)} ${String(s.byService.DynamoDB).padStart(8)} ${String(s.byService.EventBridge).padStart(12)} ${String(s.byService.SNS).padStart(4)} ${String(s.byService['Secrets Manager']).padStart(16)} ${String(s.total).padStart(6)} ${String(s.criticalPath).padStart(14)}  ${s.targetCriticalPath === undefined ? '' : `at most ${s.targetCriticalPath} (${s.criticalPath <= s.targetCriticalPath ? 'meets' : 'over'})`}`,
+    `\nProbe fan-out (${probes.targets} HTTP targets, ${probes.hanging} hang until their ${probes.timeoutMs} ms timeout)`,
   );
+  console.log(
+    `  wall time ${probes.wallMs} ms (ideal: one timeout, ${probes.timeoutMs} ms; ${probes.overIdealMs} ms over), peak RSS ${probes.peakRssMiB} MiB (+${probes.rssGrowthMiB} MiB), heap +${probes.peakHeapGrowthMiB} MiB`,
+  );
+}
+const hostile = runs('hostile') ? await benchHostile() : undefined;
+if (hostile) {
+  console.log(
+    `\nHostile deliveries (${hostile.deliveries}: 1 MiB of whitespace per free-text field, prototype-named severities, 600 KB groupKey, 20,000 labels)`,
+  );
+  console.log(
+    `  answers ${hostile.statuses.join(', ')} (${hostile.serverErrors} 5xx); /healthz while they ran: p99 ${hostile.healthzP99Ms} ms, max ${hostile.healthzMaxMs} ms (target: under 100 ms)`,
+  );
+}
+const sweep = runs('sweep') ? await benchSweep() : undefined;
+if (sweep) {
+  console.log(
+    `\nEscalation sweep (local runtime: dynalite state, outbox pager; ${sweep.escalations} P1 escalations due)`,
+  );
+  console.log(
+    `  one sweep pages ${sweep.pages} team leads in ${sweep.wallMs} ms (${sweep.pagesPerSecond} pages/s); a sweep with nothing due: ${sweep.idleSweepMs} ms`,
+  );
+}
+let bundles: Awaited<ReturnType<typeof benchBundles>> | undefined;
+let awsCalls: Awaited<ReturnType<typeof benchAwsCalls>> | undefined;
+if (runs('imports') || runs('aws-calls')) {
+  const bundleDir = mkdtempSync(join(tmpdir(), 'responder-bundles-'));
+  try {
+    const built = await buildBundles(bundleDir);
+    if (runs('imports')) bundles = await benchBundles(built);
+    if (runs('aws-calls')) {
+      awsCalls = await benchAwsCalls({
+        ingest: built.files.get('ingest') ?? '',
+        escalate: built.files.get('escalate') ?? '',
+      });
+    }
+  } finally {
+    rmSync(bundleDir, { recursive: true, force: true });
+  }
+}
+if (bundles) {
+  console.log(
+    '\nLambda bundles (esbuild, same options as the CDK stacks; cold import = median of fresh node processes)',
+  );
+  console.log(
+    `  baseline: ${bundles.baseline.handler}, ${bundles.baseline.bundleKiB} KiB, cold import ${bundles.baseline.coldImportMs} ms`,
+  );
+  console.log(
+    `  function   bundle KiB  gzip KiB  cold import ms  x baseline  (target: at most ${COLD_IMPORT_TARGET_RATIO}x)`,
+  );
+  for (const b of bundles.functions) {
+    console.log(
+      `  ${b.function.padEnd(10)} ${String(b.bundleKiB).padStart(10)} ${String(b.gzipKiB).padStart(9)} ${String(b.coldImportMs).padStart(15)} ${`${b.ratioToBaseline.toFixed(2)}x`.padStart(11)}  ${b.meetsTarget ? 'meets' : 'over'}`,
+    );
+  }
+}
+if (awsCalls) {
+  console.log(
+    '\nAWS calls per scenario (the ingest and escalate bundles against loopback AWS endpoints; warm container unless noted)',
+  );
+  console.log(
+    '  scenario                        DynamoDB  EventBridge  SNS  Secrets Manager  total  critical path  target',
+  );
+  for (const s of awsCalls.scenarios) {
+    console.log(
+      `  ${`(${s.scenario}) ${s.description}`.padEnd(31)} ${String(s.byService.DynamoDB).padStart(8)} ${String(s.byService.EventBridge).padStart(12)} ${String(s.byService.SNS).padStart(4)} ${String(s.byService['Secrets Manager']).padStart(16)} ${String(s.total).padStart(6)} ${String(s.criticalPath).padStart(14)}  ${s.targetCriticalPath === undefined ? '' : `at most ${s.targetCriticalPath} (${s.criticalPath <= s.targetCriticalPath ? 'meets' : 'over'})`}`,
+    );
+  }
 }
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
 writeFileSync(

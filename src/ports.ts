@@ -83,21 +83,42 @@ export interface DeliveryDedupe {
   releaseDelivery(key: string): Promise<void>;
 }
 
+/** An alert group's pointer: the incident it names (absent: none yet), and since when. */
+export interface GroupPointer {
+  readonly incidentId?: string;
+  readonly pointedAt?: string;
+}
+
+/** What opening an incident came to (`IncidentStore.openIncident`). */
+export type OpenResult = 'opened' | 'conflict' | 'refused';
+
 /** Incidents and the pointer from each alert group to its current incident. */
 export interface IncidentStore {
+  /** The group's pointer alone: one read, which a caller may send alongside its own calls. */
+  findGroupPointer(groupId: string): Promise<GroupPointer>;
   /**
    * The incident an alert group's pointer names (open or resolved). `incidentId` without `incident`
    * means a crash left the pointer written and the incident not (the next open reuses that id when
-   * `pointedAt` is recent), or the incident expired.
+   * `pointedAt` is recent), or the incident expired. Given `pointer` (read by findGroupPointer), only
+   * the incident is read.
    */
   findCurrentIncident(
     groupId: string,
+    pointer?: GroupPointer,
   ): Promise<{ incidentId?: string; incident?: Incident; pointedAt?: string }>;
   /**
    * Points the group at a new incident and writes it. The pointer moves only if it still names
-   * `previousIncidentId` (or is absent when that is undefined), so two concurrent opens cannot both win.
+   * `previous.incidentId` (or names none when that is undefined), so two concurrent opens cannot both
+   * win: `conflict`. `admit`, when given, is asked alongside the pointer write (floodLimits); when it
+   * says no, the pointer is moved back to `previous` (unless someone moved it since), nothing is
+   * written and the answer is `refused`. A caller whose open ends in `conflict` keeps what `admit`
+   * took for its next attempt.
    */
-  openIncident(incident: Incident, previousIncidentId: string | undefined): Promise<boolean>;
+  openIncident(
+    incident: Incident,
+    previous: GroupPointer,
+    admit?: () => Promise<boolean>,
+  ): Promise<OpenResult>;
   /** Writes a new version of an incident; false when someone else wrote `expectedVersion` first. */
   saveIncident(incident: Incident, expectedVersion: number): Promise<boolean>;
   getIncident(id: string): Promise<Incident | undefined>;

@@ -137,6 +137,41 @@ describe('Function: runActionRequest', () => {
     expect(types).toEqual(['action.received', 'action.failed', 'action.received', 'action.completed']);
   });
 
+  it('a body that reads alongside action.received acts only once that entry is written: a failed write gives the request back', async () => {
+    // GIVEN a body that reads first (as escalate does), and an audit trail that refuses one write
+    const r = request({ kind: 'escalate' });
+    let reads = 0;
+    const readsFirst = Object.assign(
+      async (req: ActionRequest, run?: { received: Promise<void> }): Promise<ActionOutcome> => {
+        reads += 1;
+        await run?.received;
+        return perform(req);
+      },
+      { readsFirst: true } as const,
+    );
+    let refusals = 1;
+    const audit = {
+      ...t.runtime.store,
+      appendAudit: async (...args: Parameters<typeof t.runtime.store.appendAudit>) => {
+        if (args[0].type === 'action.received' && refusals-- > 0) throw new Error('DynamoDB throttled');
+        return t.runtime.store.appendAudit(...args);
+      },
+    };
+    // WHEN it runs, and the platform retries it
+    await expect(runActionRequest('escalate', r, readsFirst, { ...deps(), audit })).rejects.toThrow(
+      /throttled/,
+    );
+    const retried = await runActionRequest('escalate', r, readsFirst, { ...deps(), audit });
+    // THEN the first run read and did nothing; the retry ran it, once, with its entries in order
+    expect(reads).toBe(2);
+    expect(performed).toHaveLength(1);
+    expect(retried).toEqual({ status: 'done', outcome: { status: 'completed', summary: 'did escalate' } });
+    const types = (await t.runtime.store.listAudit('20261123-0a0b0c0d'))
+      .filter((entry) => entry.data?.actionId === r.actionId)
+      .map((entry) => entry.type);
+    expect(types).toEqual(['action.failed', 'action.received', 'action.completed']);
+  });
+
   it('an action whose result cannot be stored is reported, and a redelivery does not run it again', async () => {
     // GIVEN a failover, and a state table that refuses to store its result once
     const r = request();

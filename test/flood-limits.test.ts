@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ResponderConfigInput } from '../src/config/schema.ts';
 import { SUPPRESSED } from '../src/escalation/escalator.ts';
+import { groupIdOf } from '../src/incidents/record-incident.ts';
 import { type Json, loadEvent, startTestRuntime, type TestRuntime, testConfig } from './support/runtime.ts';
 
 // One leaked token, or one alert storm, must not mean unlimited incidents and pages: floodLimits caps
@@ -85,6 +86,32 @@ describe('flood limits', () => {
     const critical = await t.post('/alertmanager', group(2));
     expect(critical.body.incident.id).toBe(overflow.body.incident.id);
     expect(critical.body.incident.severity).toBe('P1');
+  });
+
+  it('a group turned away by the new-incident limit keeps its pointer as it was, so a late firing of its resolved alert stays ignored', async () => {
+    // GIVEN one new incident per window, used by a group that then resolved
+    t = await start({ newIncidents: 1, pages: 1000 });
+    const first = await t.post('/alertmanager', group(0));
+    const resolved = group(0);
+    resolved.status = 'resolved';
+    resolved.alerts[0].status = 'resolved';
+    resolved.alerts[0].endsAt = '2026-11-23T04:00:00Z';
+    expect((await t.post('/alertmanager', resolved)).body.incident).toMatchObject({ status: 'resolved' });
+    // WHEN the group fires anew (a new startsAt), and a new group fires, both over the limit
+    const again = group(0);
+    again.alerts[0].startsAt = '2026-11-23T05:00:00Z';
+    const overflow = await t.post('/alertmanager', again);
+    expect(overflow.body.incident.id).not.toBe(first.body.incident.id);
+    expect((await t.post('/alertmanager', group(1))).body.incident.id).toBe(overflow.body.incident.id);
+    // THEN each group's pointer names what it named before: the resolved incident, and none
+    const pointerOf = (n: number) => t.runtime.store.findGroupPointer(groupIdOf(group(n).groupKey));
+    expect((await pointerOf(0)).incidentId).toBe(first.body.incident.id);
+    expect(await pointerOf(1)).toEqual({});
+    // and a late firing of the resolved alert (another peer's copy: a different endsAt) is still stale
+    const late = group(0);
+    late.alerts[0].endsAt = '2026-11-23T03:10:00Z';
+    const stale = await t.post('/alertmanager', late);
+    expect(stale.body).toMatchObject({ status: 'stale', incident: null });
   });
 
   it('over the page limit, pages are held back with one summary page, and no notice goes to those never paged', async () => {

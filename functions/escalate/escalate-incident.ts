@@ -1,5 +1,6 @@
 import type { ActionEnvironment } from '../../src/actions/environment.ts';
-import type { ActionOutcome, PerformAction } from '../../src/actions/run-action.ts';
+import type { ActionOutcome, ActionRun, PerformAction } from '../../src/actions/run-action.ts';
+import type { ActionRequest } from '../../src/domain/actions.ts';
 import type { Delivered } from '../../src/escalation/escalator.ts';
 
 function describe(sent: readonly Delivered[]): string {
@@ -21,7 +22,12 @@ export function createEscalateAction(env: ActionEnvironment): PerformAction {
   const { escalator } = env;
   if (!escalator)
     throw new Error('the escalate capability needs an escalator: build it with { pages: true }');
-  return async (request): Promise<ActionOutcome> => {
+  const perform = async (
+    request: ActionRequest,
+    { received }: ActionRun = { received: Promise.resolve() },
+  ): Promise<ActionOutcome> => {
+    // Only the incident's reconcile reads alongside the `action.received` write; the rest waits for it.
+    if (request.trigger === 'schedule' || !request.incidentId) await received;
     if (request.trigger === 'schedule') {
       if (request.dryRun) return { status: 'completed', summary: 'sweep skipped (dry run): nothing paged' };
       const swept = await escalator.sweep();
@@ -36,7 +42,10 @@ export function createEscalateAction(env: ActionEnvironment): PerformAction {
     if (!request.incidentId) {
       return { status: 'failed', summary: 'escalate needs an incident: the request names none' };
     }
-    const report = await escalator.reconcile(request.incidentId, { dryRun: request.dryRun });
+    const report = await escalator.reconcile(request.incidentId, {
+      dryRun: request.dryRun,
+      beforeWrites: received,
+    });
     if (request.dryRun) {
       const would = (report.wouldSend ?? []).map((w) => `${w.event} ${w.tier}/${w.topic}`).join(', ');
       return { status: 'completed', summary: `dry run: would send ${would || 'nothing'}`, result: report };
@@ -49,4 +58,5 @@ export function createEscalateAction(env: ActionEnvironment): PerformAction {
           : `escalation ${report.status}: ${report.sent.length ? describe(report.sent) : 'nothing due now'}`;
     return { status: 'completed', summary, data: { sent: report.sent.length }, result: report };
   };
+  return Object.assign(perform, { readsFirst: true } as const);
 }

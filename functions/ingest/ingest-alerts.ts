@@ -14,7 +14,7 @@ import { mostSevere, severityOfLabels } from '../../src/domain/severity.ts';
 import { cutText, labelOf, oneLine, safeHttpUrl } from '../../src/domain/text.ts';
 import { authenticate, type CredentialSource, UNAUTHORIZED_HEADERS } from '../../src/http/auth.ts';
 import { type HttpRequest, type HttpResponse, json, problem, unavailable } from '../../src/http/types.ts';
-import { type IncidentSignal, recordIncident } from '../../src/incidents/record-incident.ts';
+import { groupIdOf, type IncidentSignal, recordIncident } from '../../src/incidents/record-incident.ts';
 import {
   type ActionDispatcher,
   type AuditTrail,
@@ -147,7 +147,17 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
   const { deliveries, clock, config } = deps;
   const deliveryKey = deliveryKeyOf(payload);
   const now = clock.now();
-  const claim = await deliveries.claimDelivery(deliveryKey, now, DELIVERY_LEASE_SECONDS);
+  // The group's pointer is read alongside the claim: a read only, and every write that follows is
+  // conditional on what it read, so nothing is written before the claim is won. A duplicate wastes it.
+  const pointer = deps.incidents.findGroupPointer(groupIdOf(payload.groupKey));
+  pointer.catch(() => undefined);
+  let claim: Awaited<ReturnType<DeliveryDedupe['claimDelivery']>> | undefined;
+  try {
+    claim = await deliveries.claimDelivery(deliveryKey, now, DELIVERY_LEASE_SECONDS);
+  } finally {
+    // Nothing left in flight when this delivery is answered without being processed.
+    if (claim !== 'claimed') await Promise.allSettled([pointer]);
+  }
   if (claim === 'duplicate') {
     deps.log.info('duplicate delivery ignored', { deliveryKey, status: payload.status });
     return json(200, { status: 'duplicate', deliveryKey });
@@ -177,6 +187,7 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
       actor: 'alertmanager',
       admitNew: limit.admit,
       pendingAudits: audits,
+      pointer,
     });
     if (limit.refused) incident = await recordOverLimit(signal, limit, deps, audits);
     const finish = () => deliveries.finishDelivery(deliveryKey, clock.now(), config.webhook.dedupeTtlSeconds);
@@ -196,7 +207,7 @@ export async function ingestDelivery(payload: WebhookPayload, deps: IngestDeps):
     });
   } catch (error) {
     // Nothing still in flight when the claim is given back (or left to its lease).
-    await Promise.allSettled(audits);
+    await Promise.allSettled([...audits, pointer]);
     // Give the delivery back so Alertmanager's retry is processed rather than taken for a duplicate.
     await deliveries.releaseDelivery(deliveryKey).catch((releaseError: Error) =>
       deps.log.warn('could not release delivery claim; it expires with its lease', {

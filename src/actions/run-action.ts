@@ -15,8 +15,27 @@ import { recordActionOutcome } from './action-outcomes.ts';
 /** What a capability reports back; `summary` goes into the audit trail as the operator will read it. */
 export type { ActionOutcome };
 
+/** What the wrapper hands a body besides its request. */
+export interface ActionRun {
+  /**
+   * Settles once the `action.received` audit entry is written, and rejects when it could not be. A
+   * body that says so (`readsFirst`) is started alongside that write and awaits this before its first
+   * write or other effect; any other body starts only once it is written.
+   */
+  readonly received: Promise<void>;
+}
+
 /** The body of one capability (probe, backup, ...). It must honour `request.dryRun`. */
-export type PerformAction = (request: ActionRequest) => Promise<ActionOutcome>;
+export interface PerformAction {
+  /** `run` is absent when a body is called by itself, not by `runActionRequest` (tests). */
+  (request: ActionRequest, run?: ActionRun): Promise<ActionOutcome>;
+  /**
+   * True when the body only reads until it has awaited `run.received`: its reads then go out
+   * alongside the `action.received` write instead of after it. An action never acts before that
+   * entry is written, so a failed audit write still gives the request back for the retry.
+   */
+  readonly readsFirst?: boolean;
+}
 
 export interface ActionDeps {
   readonly config: ResponderConfig;
@@ -76,17 +95,22 @@ export async function runActionRequest(
 
   let ran = false;
   let returned: ActionResult | undefined;
+  /** The outcome's audit entry, written while the persistence layer stores the result. */
+  let outcomeAudit: Promise<void> = Promise.resolve();
   const runOnce = makeIdempotent(
     async (_request: ActionRequest): Promise<ActionResult> => {
       ran = true;
+      const body = await runBody(kind, request, perform, deps, audit);
+      outcomeAudit = body.audited;
       // Stored as DynamoDB attributes by the persistence layer: plain JSON only (no undefined).
-      returned = JSON.parse(JSON.stringify(await runBody(kind, request, perform, deps, audit)));
+      returned = JSON.parse(JSON.stringify(body.result));
       return returned as ActionResult;
     },
     { ...deps.idempotency, keyPrefix: IDEMPOTENCY_KEY_PREFIX },
   );
   try {
     const result = await runOnce(request);
+    await outcomeAudit;
     if (!ran) {
       deps.log.info('duplicate action request: returning the stored result of its first run', {
         actionId: request.actionId,
@@ -95,6 +119,8 @@ export async function runActionRequest(
     }
     return result;
   } catch (error) {
+    // Never rejects: its failure is logged where it is written.
+    await outcomeAudit;
     if (returned === undefined) throw error;
     // The action has acted and its result could not be stored. Rethrowing would have the platform
     // retry it and, once the record's in-progress time ran out, run it a second time: report instead.
@@ -114,16 +140,21 @@ export async function runActionRequest(
   }
 }
 
-/** The kill switch, the body and the audit trail, run once per action id (`runActionRequest`). */
+/**
+ * The kill switch, the body and the audit trail, run once per action id (`runActionRequest`).
+ * `audited` is the outcome's audit entry, still being written when this returns (it never rejects):
+ * the caller awaits it alongside storing the result.
+ */
 async function runBody(
   kind: ActionKind,
   request: ActionRequest,
   perform: PerformAction,
   deps: ActionDeps,
   audit: (type: string, message: string, data?: Record<string, unknown>) => Promise<void>,
-): Promise<ActionResult> {
+): Promise<{ result: ActionResult; audited: Promise<void> }> {
   const { clock, config } = deps;
   let outcome: ActionOutcome;
+  let received: Promise<void> | undefined;
   try {
     if (REMEDIATION_KINDS.includes(kind)) {
       const flag = config.safety.automationEnabled
@@ -132,12 +163,18 @@ async function runBody(
       if (!flag.enabled) {
         const reason = 'automation disabled';
         await audit('action.skipped', `skipped: ${reason} (${kind})`);
-        return { status: 'skipped', reason };
+        return { result: { status: 'skipped', reason }, audited: Promise.resolve() };
       }
     }
-    await audit('action.received', `${kind} received${request.dryRun ? ' (dry run)' : ''}`);
-    outcome = await perform(request);
+    received = audit('action.received', `${kind} received${request.dryRun ? ' (dry run)' : ''}`);
+    // Handled here so a failure while the body reads is not unhandled; awaiting it still throws.
+    received.catch(() => undefined);
+    // A body that only reads until it awaits `received` starts now; any other once it is written.
+    if (!perform.readsFirst) await received;
+    outcome = await perform(request, { received });
   } catch (error) {
+    // Nothing still in flight when the failure is audited and the record deleted.
+    await received?.catch(() => undefined);
     deps.log.error('action failed; its idempotency record is deleted for a retry', {
       actionId: request.actionId,
       kind,
@@ -148,8 +185,13 @@ async function runBody(
   }
   // The action has acted: from here on nothing may throw, or the record would be deleted and the
   // platform's retry would run it a second time (a second failover). Bookkeeping that fails is
-  // reported, not retried.
-  await audit(`action.${outcome.status}`, outcome.summary, outcome.data).catch((error: Error) =>
+  // reported, not retried. (The body awaited `received` before acting; this leaves nothing in flight.)
+  await received.catch((error: Error) =>
+    deps.log.error('action received not audited', { actionId: request.actionId, error: error.message }),
+  );
+  // The outcome's entry is written alongside what follows (the outcome's incident or page, and
+  // storing the result); it is created first, so it lists before their entries.
+  const audited = audit(`action.${outcome.status}`, outcome.summary, outcome.data).catch((error: Error) =>
     deps.log.error('action outcome not audited', { actionId: request.actionId, error: error.message }),
   );
   if (deps.dispatcher) {
@@ -174,7 +216,7 @@ async function runBody(
       ).catch(() => undefined);
     }
   }
-  return { status: 'done', outcome };
+  return { result: { status: 'done', outcome }, audited };
 }
 
 /**

@@ -1,6 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Incident } from '../domain/incident.ts';
-import { type IncidentPage, type IncidentStore, InvalidCursorError } from '../ports.ts';
+import {
+  type GroupPointer,
+  type IncidentPage,
+  type IncidentStore,
+  InvalidCursorError,
+  type OpenResult,
+} from '../ports.ts';
 import type { StateTable } from './state-table.ts';
 import { STATE_INDEX, STATE_INDEX_PARTITIONS, stateKeys } from './state-table-schema.ts';
 
@@ -45,7 +52,7 @@ function toIncident(item: Record<string, unknown>): Incident {
 export class DynamoDbIncidentStore implements IncidentStore {
   constructor(private readonly table: StateTable) {}
 
-  async findCurrentIncident(groupId: string) {
+  async findGroupPointer(groupId: string): Promise<GroupPointer> {
     const pointer = await this.table.call(() =>
       this.table.doc.send(
         new GetCommand({ TableName: this.table.name, Key: stateKeys.group(groupId), ConsistentRead: true }),
@@ -53,33 +60,87 @@ export class DynamoDbIncidentStore implements IncidentStore {
     );
     const incidentId = pointer.Item?.incidentId as string | undefined;
     if (!incidentId) return {};
-    const pointedAt = pointer.Item?.pointedAt as string | undefined;
+    return { incidentId, pointedAt: pointer.Item?.pointedAt as string | undefined };
+  }
+
+  async findCurrentIncident(groupId: string, known?: GroupPointer) {
+    const pointer = known ?? (await this.findGroupPointer(groupId));
+    const { incidentId, pointedAt } = pointer;
+    if (!incidentId) return {};
     return { incidentId, incident: await this.getIncident(incidentId), pointedAt };
   }
 
-  async openIncident(incident: Incident, previousIncidentId: string | undefined) {
-    const pointed = await this.table.conditional(() =>
-      this.table.doc.send(
-        new PutCommand({
-          TableName: this.table.name,
-          Item: {
-            ...stateKeys.group(incident.groupId),
-            incidentId: incident.id,
-            groupKey: incident.groupKey,
-            pointedAt: incident.openedAt,
-          },
-          ConditionExpression: previousIncidentId ? 'incidentId = :previous' : 'attribute_not_exists(pk)',
-          ExpressionAttributeValues: previousIncidentId ? { ':previous': previousIncidentId } : undefined,
-        }),
+  async openIncident(
+    incident: Incident,
+    previous: GroupPointer,
+    admit?: () => Promise<boolean>,
+  ): Promise<OpenResult> {
+    // Marks this pointer write, so that moving it back cannot undo anyone else's.
+    const token = randomBytes(8).toString('hex');
+    const [pointed, admitted] = await Promise.allSettled([
+      this.table.conditional(() =>
+        this.table.doc.send(
+          new PutCommand({
+            TableName: this.table.name,
+            Item: {
+              ...stateKeys.group(incident.groupId),
+              incidentId: incident.id,
+              groupKey: incident.groupKey,
+              pointedAt: incident.openedAt,
+              pointedBy: token,
+            },
+            // No incident named: no pointer yet, or one moved back after a refused open.
+            ConditionExpression: previous.incidentId
+              ? 'incidentId = :previous'
+              : 'attribute_not_exists(incidentId)',
+            ExpressionAttributeValues: previous.incidentId ? { ':previous': previous.incidentId } : undefined,
+          }),
+        ),
       ),
-    );
-    if (!pointed) return false;
-    return this.table.conditional(() =>
+      admit ? admit() : Promise.resolve(true),
+    ]);
+    if (admitted.status === 'rejected' || !admitted.value) {
+      // Not admitted: the pointer goes back to what it named, and nothing else is written.
+      if (pointed.status === 'fulfilled' && pointed.value) {
+        const restoring = this.restorePointer(incident, previous, token);
+        if (admitted.status === 'rejected') await restoring.catch(() => undefined);
+        else await restoring;
+      }
+      if (admitted.status === 'rejected') throw admitted.reason;
+      return 'refused';
+    }
+    if (pointed.status === 'rejected') throw pointed.reason;
+    if (!pointed.value) return 'conflict';
+    const written = await this.table.conditional(() =>
       this.table.doc.send(
         new PutCommand({
           TableName: this.table.name,
           Item: incidentItem(incident),
           ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    );
+    return written ? 'opened' : 'conflict';
+  }
+
+  /**
+   * Moves a pointer this store moved (its `token`) back to `previous`. Someone who moved it since
+   * keeps it. A pointer that stays (this call failed) names an incident never written: the state a
+   * crash between the two writes of an open leaves, which the next open repairs.
+   */
+  private async restorePointer(incident: Incident, previous: GroupPointer, token: string) {
+    await this.table.conditional(() =>
+      this.table.doc.send(
+        new PutCommand({
+          TableName: this.table.name,
+          Item: {
+            ...stateKeys.group(incident.groupId),
+            groupKey: incident.groupKey,
+            incidentId: previous.incidentId,
+            pointedAt: previous.incidentId ? previous.pointedAt : undefined,
+          },
+          ConditionExpression: 'pointedBy = :token',
+          ExpressionAttributeValues: { ':token': token },
         }),
       ),
     );

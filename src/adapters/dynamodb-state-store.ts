@@ -28,6 +28,7 @@ export function dynamoDbStateStore(props: StateTableProps): StateStore {
     claimDelivery: deliveries.claimDelivery.bind(deliveries),
     finishDelivery: deliveries.finishDelivery.bind(deliveries),
     releaseDelivery: deliveries.releaseDelivery.bind(deliveries),
+    findGroupPointer: incidents.findGroupPointer.bind(incidents),
     findCurrentIncident: incidents.findCurrentIncident.bind(incidents),
     openIncident: incidents.openIncident.bind(incidents),
     saveIncident: incidents.saveIncident.bind(incidents),

@@ -113,13 +113,22 @@ export class Escalator {
     return this.deps.delayScale ?? 1;
   }
 
-  /** Brings the escalation in line with its incident (start, raise severity, resolve) and sends what is due. */
-  async reconcile(incidentId: string, options: { dryRun?: boolean } = {}): Promise<EscalationReport> {
+  /**
+   * Brings the escalation in line with its incident (start, raise severity, resolve) and sends what is
+   * due. `beforeWrites`: something the caller writes alongside the first reads (the action's
+   * `action.received` entry); nothing is written or sent, and nothing is reported, until it is done,
+   * and its failure is thrown.
+   */
+  async reconcile(
+    incidentId: string,
+    options: { dryRun?: boolean; beforeWrites?: Promise<void> } = {},
+  ): Promise<EscalationReport> {
     const { incidents, escalations } = this.deps;
     // Both reads at once: the escalation read is only wasted when there is no incident.
     const [incident, first] = await Promise.all([
       incidents.getIncident(incidentId),
       escalations.getEscalation(incidentId),
+      options.beforeWrites,
     ]);
     if (!incident) return { incidentId, status: 'none', sent: [] };
     let known: Known | undefined;

@@ -3,7 +3,7 @@ import type { Severity } from '../config/schema.ts';
 import { expiryOf, type Incident, type IncidentAlert } from '../domain/incident.ts';
 import { severityRank } from '../domain/severity.ts';
 import { cutText, oneLine } from '../domain/text.ts';
-import type { AuditTrail, Clock, IncidentStore } from '../ports.ts';
+import type { AuditTrail, Clock, GroupPointer, IncidentStore } from '../ports.ts';
 import { CONFLICT, retryOnConflict } from '../state/retry-on-conflict.ts';
 
 /**
@@ -41,8 +41,9 @@ export interface IncidentDeps {
   /** Who the audit trail names: "alertmanager", "probe-function"... */
   readonly actor: string;
   /**
-   * Asked once before a new incident is written (floodLimits.newIncidents); false opens nothing and
-   * `recordIncident` returns undefined. Absent: every new incident is admitted.
+   * Asked once per signal, alongside the group pointer's write, before a new incident is written
+   * (floodLimits.newIncidents); false opens nothing (the pointer is moved back) and `recordIncident`
+   * returns undefined. Absent: every new incident is admitted.
    */
   readonly admitNew?: () => Promise<boolean>;
   /**
@@ -51,6 +52,12 @@ export interface IncidentDeps {
    * reports success. Absent: `recordIncident` awaits it.
    */
   readonly pendingAudits?: Promise<void>[];
+  /**
+   * The group's pointer (`IncidentStore.findGroupPointer`), read by the caller alongside its own calls;
+   * the first attempt uses it rather than reading it again. Every write is conditional on what was
+   * read, so a pointer that went stale meanwhile costs one more attempt, nothing else.
+   */
+  readonly pointer?: Promise<GroupPointer>;
 }
 
 /**
@@ -221,15 +228,22 @@ export async function recordIncident(
     return Promise.resolve();
   };
   let admitted: boolean | undefined;
-  // Asked at most once per signal, however many times a race sends the loop round again.
-  const admit = async () => {
-    admitted ??= deps.admitNew ? await deps.admitNew() : true;
-    return admitted;
-  };
+  const { admitNew } = deps;
+  // Asked at most once per signal, however many times a race sends the loop round again; asked
+  // alongside the group pointer's write, which is moved back when the answer is no.
+  const admit = admitNew
+    ? async () => {
+        admitted ??= await admitNew();
+        return admitted;
+      }
+    : undefined;
   return retryOnConflict<Incident | undefined>(
-    async () => {
+    async (attempt) => {
       const now = deps.clock.now().toISOString();
-      const current = await incidents.findCurrentIncident(groupId);
+      const current = await incidents.findCurrentIncident(
+        groupId,
+        attempt === 0 && deps.pointer ? await deps.pointer : undefined,
+      );
       const existing = current.incident;
       if (existing?.status === 'open') {
         const merged = new Map(existing.alerts.map((alert) => [alert.fingerprint, alert]));
@@ -280,7 +294,7 @@ export async function recordIncident(
       ) {
         // A resolution that overtook its firing (Alertmanager retries and HA peers reorder): record the
         // group as resolved, so the late firing finds it and opens nothing that would page for ever.
-        if (!(await admit())) return undefined;
+        if (admitted === false) return undefined;
         const incident: Incident = fitIncident({
           ...newIncidentFields(signal, groupId, groupKey, now),
           id: reusableId(current, deps.clock.now()) ?? newIncidentId(deps.clock.now()),
@@ -288,7 +302,9 @@ export async function recordIncident(
           resolvedAt: now,
           expiresAt: expiryOf(now, deps.auditRetentionDays),
         });
-        if (!(await incidents.openIncident(incident, current.incidentId))) return CONFLICT;
+        const opened = await incidents.openIncident(incident, current, admit);
+        if (opened === 'refused') return undefined;
+        if (opened === 'conflict') return CONFLICT;
         await audit(
           incident.id,
           'incident.resolved-before-firing',
@@ -317,13 +333,15 @@ export async function recordIncident(
         });
         return undefined;
       }
-      if (!(await admit())) return undefined;
+      if (admitted === false) return undefined;
       const incident: Incident = fitIncident({
         ...newIncidentFields({ ...signal, alerts: live }, groupId, groupKey, now),
         id: reusableId(current, deps.clock.now()) ?? newIncidentId(deps.clock.now()),
         status: 'open',
       });
-      if (!(await incidents.openIncident(incident, current.incidentId))) return CONFLICT;
+      const opened = await incidents.openIncident(incident, current, admit);
+      if (opened === 'refused') return undefined;
+      if (opened === 'conflict') return CONFLICT;
       await audit(incident.id, 'incident.opened', `opened ${incident.severity}: ${incident.title}`, {
         groupKey,
         alerts: signal.alerts.length,
