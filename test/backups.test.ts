@@ -125,6 +125,13 @@ describe('Backups: pg_dump streamed to S3, verified, catalogued', () => {
        INSERT INTO blobs SELECT g, repeat(md5(g::text) || md5((g * 7)::text), 8) FROM generate_series(1, 120000) g;`,
     );
     const config = testConfig({
+      probes: {
+        targets: [
+          { name: 'shoplist-fresh', kind: 'backup', database: 'shoplist', maxAgeHours: 1 },
+          { name: 'bulk-stale', kind: 'backup', database: 'bulk', maxAgeHours: 0.000001 },
+          { name: 'badpass-fresh', kind: 'backup', database: 'badpass' },
+        ],
+      },
       backups: {
         databases: [
           { name: 'shop', secret: 'test/shop-db', verify: 'restore', scratch: { database: 'shop_scratch' } },
@@ -405,6 +412,16 @@ describe('Backups: pg_dump streamed to S3, verified, catalogued', () => {
     expect(s3.names()).toEqual([]);
   });
 
+  it('the backup probe fails when the newest verified backup is missing or too old', async () => {
+    const report = await t.runtime.probeNow(['shoplist-fresh', 'bulk-stale', 'badpass-fresh']);
+    const byName = Object.fromEntries((report?.results ?? []).map((r) => [r.target, r]));
+    expect(byName['shoplist-fresh']).toMatchObject({ ok: true, kind: 'backup' });
+    expect(byName['shoplist-fresh']?.detail).toMatch(/^newest verified backup shoplist@\S+ is 0 h old$/);
+    expect(byName['bulk-stale']).toMatchObject({ ok: false });
+    expect(byName['bulk-stale']?.detail).toMatch(/more than 0.000001 h\): check the backup schedule/);
+    expect(byName['badpass-fresh']).toMatchObject({ ok: false, detail: 'no verified backup of badpass yet' });
+  });
+
   it('a dry run reports the dump it would make and writes nothing', async () => {
     const answer = await t.post('/api/backups', { database: 'shop', dryRun: true });
     expect(answer.status).toBe(200);
@@ -447,6 +464,9 @@ describe('Backups config', () => {
         ],
       }),
     ).toThrow(/databases\[1\]\.name: 'a' is used twice/);
+    expect(() =>
+      parseConfig({ ...base, probes: { targets: [{ name: 'b', kind: 'backup', database: 'nope' }] } }),
+    ).toThrow(/probes\.targets\[0\]\.database: 'nope' is not in backups\.databases/);
   });
 
   it('sizes parts so 10,000 of them cover four times the database', () => {

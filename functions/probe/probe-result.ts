@@ -3,7 +3,7 @@ import type { Observed } from '../../src/domain/probes.ts';
 
 export type { Observed, ProbeResult } from '../../src/domain/probes.ts';
 
-import type { SecretStore } from '../../src/ports.ts';
+import type { BackupCatalog, Clock, SecretStore } from '../../src/ports.ts';
 
 /** What a probe kind reports before the runner adds the target, timing and clock. */
 export interface ProbeOutcome {
@@ -16,6 +16,9 @@ export interface ProbeContext {
   /** Aborted when the target's timeout passes: the probe must release its sockets. */
   readonly signal: AbortSignal;
   readonly secrets: SecretStore;
+  readonly clock: Clock;
+  /** The backup catalog, for backup freshness targets; absent where none is wired. */
+  readonly backups?: BackupCatalog;
 }
 
 export type ProbeKindRunner<T extends ProbeTarget = ProbeTarget> = (

@@ -1,5 +1,6 @@
 import type { ProbeKind, ProbeTarget } from '../../src/config/probe-targets.ts';
-import type { Clock, SecretStore } from '../../src/ports.ts';
+import type { BackupCatalog, Clock, SecretStore } from '../../src/ports.ts';
+import { probeBackup } from './kinds/backup.ts';
 import { probeDns } from './kinds/dns.ts';
 import { probeHttp } from './kinds/http.ts';
 import { probePostgres } from './kinds/postgres.ts';
@@ -23,11 +24,14 @@ const RUNNERS: Runners = {
   redis: probeRedis,
   tls: probeTls,
   dns: probeDns,
+  backup: probeBackup,
 };
 
 export interface ProbeDeps {
   readonly secrets: SecretStore;
   readonly clock: Clock;
+  /** Read by `backup` targets. */
+  readonly backups?: BackupCatalog;
 }
 
 /**
@@ -45,9 +49,12 @@ export async function probeTarget(target: ProbeTarget, deps: ProbeDeps): Promise
     }, target.timeoutMs);
   });
   const runner = RUNNERS[target.kind] as ProbeKindRunner;
-  const probing = runner(target, { signal: controller.signal, secrets: deps.secrets }).catch(
-    (error: unknown) => fail(describeError(error)),
-  );
+  const probing = runner(target, {
+    signal: controller.signal,
+    secrets: deps.secrets,
+    clock: deps.clock,
+    backups: deps.backups,
+  }).catch((error: unknown) => fail(describeError(error)));
   const outcome = await Promise.race([probing, timedOut]);
   clearTimeout(timer);
   return {

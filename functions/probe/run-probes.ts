@@ -138,6 +138,7 @@ export async function runProbeRequest(request: ActionRequest, deps: ProbeActionD
   const results = await probeAll(targets, {
     secrets: deps.secrets,
     clock: deps.clock,
+    backups: deps.backupCatalog,
     concurrency: deps.config.probes.concurrency,
   });
   deps.metrics.publish(results);

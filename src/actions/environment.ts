@@ -5,6 +5,7 @@ import type {
   ActionIdempotency,
   AuditTrail,
   AutomationSwitch,
+  BackupCatalog,
   Clock,
   IncidentStore,
   Log,
@@ -34,6 +35,8 @@ export interface ActionEnvironment {
    * pages (the escalate function, the local runtime): the other functions build no SNS client.
    */
   readonly escalator?: Escalator;
+  /** The backup catalog, read by backup freshness probes; only where the probe function is. */
+  readonly backupCatalog?: BackupCatalog;
 }
 
 /** Builds one capability's body from the environment, once per container. */

@@ -7,8 +7,10 @@ import middy from '@middy/core';
 import type { ActionEnvironment, CapabilityFactory } from '../actions/environment.ts';
 import { type ActionResult, runActionRequest } from '../actions/run-action.ts';
 import { dynamoDbActionIdempotency } from '../adapters/dynamodb-action-idempotency.ts';
+import { DynamoDbBackupCatalog } from '../adapters/dynamodb-backup-catalog.ts';
 import { dynamoDbStateStore } from '../adapters/dynamodb-state-store.ts';
 import { EventBridgeDispatcher } from '../adapters/eventbridge-dispatcher.ts';
+import { StateTable } from '../adapters/state-table.ts';
 import { bundledConfig } from '../config/bundled.ts';
 import type { ActionKind } from '../config/schema.ts';
 import { actionRequestSchema } from '../domain/actions.ts';
@@ -50,7 +52,11 @@ const noBus: ActionDispatcher = {
 export function createActionHandler(
   kind: ActionKind,
   capability: CapabilityFactory,
-  options: { readonly pages?: boolean } = {},
+  options: {
+    readonly pages?: boolean;
+    /** Reads the backup catalog (backup freshness probes). */
+    readonly backupCatalog?: boolean;
+  } = {},
 ) {
   const config = bundledConfig();
   const { logger, tracer, metrics, log } = powertools(`responder-${kind}`);
@@ -77,6 +83,7 @@ export function createActionHandler(
     log,
     metrics: probeMetricsOf(metrics),
     escalator: options.pages ? escalatorFromEnv(tracer, config, store, secrets, log) : undefined,
+    backupCatalog: options.backupCatalog ? new DynamoDbBackupCatalog(new StateTable(stateTable)) : undefined,
   };
   const perform = capability(env);
 

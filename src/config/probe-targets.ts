@@ -114,6 +114,20 @@ const dnsTarget = z.strictObject({
   expect: z.string().optional(),
 });
 
+/** Backup freshness: fails when the newest verified backup of `database` is older than `maxAgeHours`. */
+const backupTarget = z.strictObject({
+  ...common,
+  kind: z.literal('backup'),
+  /** A name from backups.databases. */
+  database: z.string().min(1),
+  /** A nightly backup is 24 hours old just before the next one: the default leaves two hours for it. */
+  maxAgeHours: z
+    .number()
+    .positive()
+    .max(24 * 400)
+    .default(26),
+});
+
 export const probeTargetSchema = z.discriminatedUnion('kind', [
   httpTarget,
   tcpTarget,
@@ -121,6 +135,7 @@ export const probeTargetSchema = z.discriminatedUnion('kind', [
   redisTarget,
   tlsTarget,
   dnsTarget,
+  backupTarget,
 ]);
 
 export type ProbeTarget = z.output<typeof probeTargetSchema>;
@@ -136,6 +151,7 @@ export type PostgresTarget = z.output<typeof postgresTarget>;
 export type RedisTarget = z.output<typeof redisTarget>;
 export type TlsTarget = z.output<typeof tlsTarget>;
 export type DnsTarget = z.output<typeof dnsTarget>;
+export type BackupTarget = z.output<typeof backupTarget>;
 
 export const probesSchema = z
   .strictObject({

@@ -58,171 +58,186 @@ function reservedConcurrency(fallback: number) {
     .default(fallback);
 }
 
-export const configSchema = z.strictObject({
-  service: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, 'use 1-40 letters, digits or dashes'),
-  aws: z
-    .strictObject({
-      region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'use an AWS region code such as "eu-west-1"'),
-      drRegion: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'use an AWS region code such as "eu-central-1"'),
-      account: z
-        .string()
-        .regex(/^\d{12}$/, 'use the 12-digit account id, or leave it out to use the CLI profile')
-        .optional(),
-    })
-    .refine((aws) => aws.region !== aws.drRegion, {
-      message: 'drRegion must differ from region: the DR stack must survive a regional outage',
-      path: ['drRegion'],
-    }),
-  webhook: z
-    .strictObject({
-      /** Secrets Manager secret holding {"token": "...", "username": "..."}; created by the stack when absent. */
-      credentialSecret: secretRef.optional(),
-      /** Username accepted with basic auth (Alertmanager `basic_auth`); the password is the token. */
-      basicAuthUsername: z.string().min(1).default('alertmanager'),
-      maxBodyBytes: z
-        .number()
-        .int()
-        .min(1024, 'allow at least 1024 bytes')
-        .max(10 * 1024 * 1024, 'API Gateway caps payloads at 10 MiB')
-        .default(1024 * 1024),
-      dedupeTtlSeconds: z
-        .number()
-        .int()
-        .min(60)
-        .max(7 * 86400)
-        .default(86400),
-      credentialCacheSeconds: z.number().int().min(0).max(3600).default(300),
-    })
-    .prefault({}),
-  api: z
-    .strictObject({
-      /** Every route but the webhook: the incident API, ack links and /healthz. */
-      throttle: throttleSchema(50, 100),
-      /**
-       * `POST /alertmanager` alone, so a flood of the other routes (anyone on the internet can reach
-       * them) cannot use up what Alertmanager's deliveries need, and the other way round.
-       */
-      webhookThrottle: throttleSchema(20, 50),
-      publicUrl: z.url().optional(),
-    })
-    .prefault({}),
-  lambda: z
-    .strictObject({
-      /**
-       * false reserves nothing: for accounts whose concurrency limit cannot spare the sum plus the 100
-       * unreserved executions Lambda insists on (new accounts start at 10).
-       */
-      reserveConcurrency: z.boolean().default(true),
-      /** Executions reserved for, and the cap of, each function (the DR failover function uses `failover`). */
-      reservedConcurrency: z
-        .strictObject({
-          ingest: reservedConcurrency(20),
-          api: reservedConcurrency(10),
-          probe: reservedConcurrency(5),
-          backup: reservedConcurrency(2),
-          rotate: reservedConcurrency(2),
-          failover: reservedConcurrency(2),
-          escalate: reservedConcurrency(10),
-        })
-        .prefault({}),
-    })
-    .prefault({}),
-  severity: z
-    .strictObject({
-      labels: z.array(z.string().min(1)).min(1).default(['priority', 'severity']),
-      map: z.record(z.string(), z.enum(SEVERITIES)).default({
-        p1: 'P1',
-        p2: 'P2',
-        p3: 'P3',
-        p4: 'P4',
-        critical: 'P1',
-        page: 'P1',
-        high: 'P2',
-        error: 'P2',
-        warning: 'P3',
-        medium: 'P3',
-        low: 'P4',
-        info: 'P4',
+export const configSchema = z
+  .strictObject({
+    service: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, 'use 1-40 letters, digits or dashes'),
+    aws: z
+      .strictObject({
+        region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'use an AWS region code such as "eu-west-1"'),
+        drRegion: z
+          .string()
+          .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'use an AWS region code such as "eu-central-1"'),
+        account: z
+          .string()
+          .regex(/^\d{12}$/, 'use the 12-digit account id, or leave it out to use the CLI profile')
+          .optional(),
+      })
+      .refine((aws) => aws.region !== aws.drRegion, {
+        message: 'drRegion must differ from region: the DR stack must survive a regional outage',
+        path: ['drRegion'],
       }),
-      default: z.enum(SEVERITIES).default('P3'),
-      /** Severity of the incident a failed backup, rotation or failover opens (probes use their target's). */
-      actionFailures: z
-        .strictObject({
-          backup: z.enum(SEVERITIES).default('P2'),
-          rotate: z.enum(SEVERITIES).default('P2'),
-          failover: z.enum(SEVERITIES).default('P1'),
-        })
-        .prefault({}),
-    })
-    .prefault({}),
-  routes: z.array(routeSchema).default([]),
-  probes: probesSchema.prefault({}),
-  backups: backupsSchema.prefault({}),
-  secrets: z
-    .strictObject({
-      rotations: z
-        .array(z.strictObject({ secret: secretRef, kind: z.string().min(1) }).catchall(z.unknown()))
-        .default([]),
-    })
-    .prefault({}),
-  failover: z
-    .strictObject({
-      hostedZoneId: z.string().optional(),
-      recordName: z.string().optional(),
-    })
-    .catchall(z.unknown())
-    .prefault({}),
-  escalation: escalationSchema.prefault({}),
-  /**
-   * What one leaked token or one alert storm can cost: new incidents and pages per window. Over the
-   * limit, new alert groups are collected in one "incident limit reached" incident and pages are
-   * held back, with one summary page each time a limit is first reached in a window.
-   */
-  floodLimits: z
-    .strictObject({
-      windowMinutes: z
-        .number()
-        .int()
-        .min(1, 'use 1 to 1440 minutes')
-        .max(1440, 'use 1 to 1440 minutes')
-        .default(60),
-      newIncidents: z.number().int().min(1, 'allow at least 1 new incident per window').default(100),
-      pages: z.number().int().min(1, 'allow at least 1 page per window').default(300),
-      /** Severity of the incident that collects alert groups over the limit. */
-      overflowSeverity: z.enum(SEVERITIES).default('P2'),
-    })
-    .prefault({}),
-  safety: z
-    .strictObject({
-      /** Global kill switch: false turns every remediation into a recorded "skipped: automation disabled". */
-      automationEnabled: z.boolean().default(true),
-      /** Every action request carries dryRun=true: actions record what they would do and change nothing. */
-      dryRun: z.boolean().default(false),
-    })
-    .prefault({}),
-  local: z
-    .strictObject({
-      /**
-       * `npm start` also starts a demo environment for the example probes: primary and DR sites on
-       * 127.0.0.1:18081 and :18082 and a throwaway PostgreSQL on :15432 (secret responder/demo-db).
-       */
-      demoEnvironment: z.boolean().default(false),
-      /**
-       * Multiplies escalation delays (and the sweep interval) for trying paging out: 0.01 turns
-       * P1's 15 minutes into 9 seconds. Local runtime only; deployed stacks always use 1.
-       */
-      escalationDelayScale: z.number().positive().max(1).default(1),
-      /** Also POST each page's JSON to this webhook (e.g. a chat incoming webhook). */
-      pagerWebhookUrl: z.url().optional(),
-    })
-    .prefault({}),
-  logRetentionDays: z
-    .union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(180), z.literal(365)], {
-      message: 'use one of 7, 14, 30, 90, 180, 365',
-    })
-    .default(30),
-  auditRetentionDays: z.number().int().min(1).max(3650).default(400),
-});
+    webhook: z
+      .strictObject({
+        /** Secrets Manager secret holding {"token": "...", "username": "..."}; created by the stack when absent. */
+        credentialSecret: secretRef.optional(),
+        /** Username accepted with basic auth (Alertmanager `basic_auth`); the password is the token. */
+        basicAuthUsername: z.string().min(1).default('alertmanager'),
+        maxBodyBytes: z
+          .number()
+          .int()
+          .min(1024, 'allow at least 1024 bytes')
+          .max(10 * 1024 * 1024, 'API Gateway caps payloads at 10 MiB')
+          .default(1024 * 1024),
+        dedupeTtlSeconds: z
+          .number()
+          .int()
+          .min(60)
+          .max(7 * 86400)
+          .default(86400),
+        credentialCacheSeconds: z.number().int().min(0).max(3600).default(300),
+      })
+      .prefault({}),
+    api: z
+      .strictObject({
+        /** Every route but the webhook: the incident API, ack links and /healthz. */
+        throttle: throttleSchema(50, 100),
+        /**
+         * `POST /alertmanager` alone, so a flood of the other routes (anyone on the internet can reach
+         * them) cannot use up what Alertmanager's deliveries need, and the other way round.
+         */
+        webhookThrottle: throttleSchema(20, 50),
+        publicUrl: z.url().optional(),
+      })
+      .prefault({}),
+    lambda: z
+      .strictObject({
+        /**
+         * false reserves nothing: for accounts whose concurrency limit cannot spare the sum plus the 100
+         * unreserved executions Lambda insists on (new accounts start at 10).
+         */
+        reserveConcurrency: z.boolean().default(true),
+        /** Executions reserved for, and the cap of, each function (the DR failover function uses `failover`). */
+        reservedConcurrency: z
+          .strictObject({
+            ingest: reservedConcurrency(20),
+            api: reservedConcurrency(10),
+            probe: reservedConcurrency(5),
+            backup: reservedConcurrency(2),
+            rotate: reservedConcurrency(2),
+            failover: reservedConcurrency(2),
+            escalate: reservedConcurrency(10),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    severity: z
+      .strictObject({
+        labels: z.array(z.string().min(1)).min(1).default(['priority', 'severity']),
+        map: z.record(z.string(), z.enum(SEVERITIES)).default({
+          p1: 'P1',
+          p2: 'P2',
+          p3: 'P3',
+          p4: 'P4',
+          critical: 'P1',
+          page: 'P1',
+          high: 'P2',
+          error: 'P2',
+          warning: 'P3',
+          medium: 'P3',
+          low: 'P4',
+          info: 'P4',
+        }),
+        default: z.enum(SEVERITIES).default('P3'),
+        /** Severity of the incident a failed backup, rotation or failover opens (probes use their target's). */
+        actionFailures: z
+          .strictObject({
+            backup: z.enum(SEVERITIES).default('P2'),
+            rotate: z.enum(SEVERITIES).default('P2'),
+            failover: z.enum(SEVERITIES).default('P1'),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    routes: z.array(routeSchema).default([]),
+    probes: probesSchema.prefault({}),
+    backups: backupsSchema.prefault({}),
+    secrets: z
+      .strictObject({
+        rotations: z
+          .array(z.strictObject({ secret: secretRef, kind: z.string().min(1) }).catchall(z.unknown()))
+          .default([]),
+      })
+      .prefault({}),
+    failover: z
+      .strictObject({
+        hostedZoneId: z.string().optional(),
+        recordName: z.string().optional(),
+      })
+      .catchall(z.unknown())
+      .prefault({}),
+    escalation: escalationSchema.prefault({}),
+    /**
+     * What one leaked token or one alert storm can cost: new incidents and pages per window. Over the
+     * limit, new alert groups are collected in one "incident limit reached" incident and pages are
+     * held back, with one summary page each time a limit is first reached in a window.
+     */
+    floodLimits: z
+      .strictObject({
+        windowMinutes: z
+          .number()
+          .int()
+          .min(1, 'use 1 to 1440 minutes')
+          .max(1440, 'use 1 to 1440 minutes')
+          .default(60),
+        newIncidents: z.number().int().min(1, 'allow at least 1 new incident per window').default(100),
+        pages: z.number().int().min(1, 'allow at least 1 page per window').default(300),
+        /** Severity of the incident that collects alert groups over the limit. */
+        overflowSeverity: z.enum(SEVERITIES).default('P2'),
+      })
+      .prefault({}),
+    safety: z
+      .strictObject({
+        /** Global kill switch: false turns every remediation into a recorded "skipped: automation disabled". */
+        automationEnabled: z.boolean().default(true),
+        /** Every action request carries dryRun=true: actions record what they would do and change nothing. */
+        dryRun: z.boolean().default(false),
+      })
+      .prefault({}),
+    local: z
+      .strictObject({
+        /**
+         * `npm start` also starts a demo environment for the example probes: primary and DR sites on
+         * 127.0.0.1:18081 and :18082 and a throwaway PostgreSQL on :15432 (secret responder/demo-db).
+         */
+        demoEnvironment: z.boolean().default(false),
+        /**
+         * Multiplies escalation delays (and the sweep interval) for trying paging out: 0.01 turns
+         * P1's 15 minutes into 9 seconds. Local runtime only; deployed stacks always use 1.
+         */
+        escalationDelayScale: z.number().positive().max(1).default(1),
+        /** Also POST each page's JSON to this webhook (e.g. a chat incoming webhook). */
+        pagerWebhookUrl: z.url().optional(),
+      })
+      .prefault({}),
+    logRetentionDays: z
+      .union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(180), z.literal(365)], {
+        message: 'use one of 7, 14, 30, 90, 180, 365',
+      })
+      .default(30),
+    auditRetentionDays: z.number().int().min(1).max(3650).default(400),
+  })
+  .superRefine((config, ctx) => {
+    const databases = new Set(config.backups.databases.map((db) => db.name));
+    config.probes.targets.forEach((target, index) => {
+      if (target.kind === 'backup' && !databases.has(target.database)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['probes', 'targets', index, 'database'],
+          message: `'${target.database}' is not in backups.databases: name a database that is backed up`,
+        });
+      }
+    });
+  });
 
 export type ResponderConfigInput = z.input<typeof configSchema>;
 export type ResponderConfig = z.output<typeof configSchema>;

@@ -1,5 +1,5 @@
 /** The kinds of health probe; the config's target schema has one variant per kind. */
-export const PROBE_KINDS = ['http', 'https', 'tcp', 'postgres', 'redis', 'tls', 'dns'] as const;
+export const PROBE_KINDS = ['http', 'https', 'tcp', 'postgres', 'redis', 'tls', 'dns', 'backup'] as const;
 export type ProbeKind = (typeof PROBE_KINDS)[number];
 
 /** The thresholds of a target that count its results into health. */

@@ -296,6 +296,7 @@ async function startParts(
     log,
     metrics: noProbeMetrics,
     escalator,
+    backupCatalog,
   };
   const capabilities = localCapabilities({ s3, backupBucket: LOCAL_BACKUP_BUCKET, backupCatalog });
   for (const kind of ACTION_KINDS) performers[kind] = capabilities[kind](env);
