@@ -1,10 +1,10 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { format, promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { waitFor } from './support/processes.ts';
+import { stopProcess, waitFor } from './support/processes.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'responder.js');
@@ -70,16 +70,9 @@ describe('CLI: responder', () => {
     await chmod(dataDir, 0o755);
   });
   afterAll(async () => {
-    // After a failed assertion dev is still up: Ctrl-C first, so it stops its demo PostgreSQL too.
-    if (dev && dev.child.exitCode === null) {
-      const child = dev.child as ChildProcess;
-      child.kill('SIGINT');
-      const exited = await Promise.race([
-        dev.stopped.then(() => true),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 15_000)),
-      ]);
-      if (!exited) child.kill('SIGKILL');
-    }
+    // After a failed assertion dev is still up: Ctrl-C first, so it stops its demo PostgreSQL too
+    // (SIGKILL after 15 s).
+    if (dev) await stopProcess(dev.child, 15_000, 'SIGINT');
     await rm(dataDir, { recursive: true, force: true });
   });
 

@@ -14,8 +14,12 @@ import {
 
 describe('deliveries in flight, retried and reordered', () => {
   let t: TestRuntime;
+  /** How far the runtime's clock is ahead of the real one. */
+  let ahead = 0;
+  const clock = { now: () => new Date(Date.now() + ahead) };
   beforeEach(async () => {
-    t = await startTestRuntime();
+    ahead = 0;
+    t = await startTestRuntime({ clock });
   });
   afterEach(async () => {
     await t.stop();
@@ -24,12 +28,12 @@ describe('deliveries in flight, retried and reordered', () => {
   const incidents = async (): Promise<Json[]> => (await t.get('/api/incidents')).body.incidents;
 
   it('a delivery whose processing died after its claim is retried, not answered "duplicate"', async () => {
-    // GIVEN the claim a crashed ingest left behind (its lease runs out in about a second)
+    // GIVEN the claim a crashed ingest left behind, with a 30-second lease
     const body = loadEvent('firing.json');
     const checked = checkPayload(body);
     if (!checked.ok) throw new Error('firing.json is not a valid payload');
     const key = deliveryKeyOf(checked.payload);
-    await t.runtime.store.claimDelivery(key, new Date(Date.now() - 29_000), 30);
+    await t.runtime.store.claimDelivery(key, clock.now(), 30);
     // WHEN Alertmanager retries while the lease is live
     const early = await t.post('/alertmanager', body);
     // THEN it is asked to come back, not told the alert was handled
@@ -37,7 +41,7 @@ describe('deliveries in flight, retried and reordered', () => {
     expect(Number(await retryAfter(t, body))).toBeGreaterThanOrEqual(1);
     expect(await incidents()).toEqual([]);
     // WHEN it retries after the lease
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    ahead += 31_000;
     const later = await t.post('/alertmanager', body);
     // THEN the alert becomes an incident, once
     expect(later.status).toBe(202);

@@ -52,8 +52,13 @@ describe('Escalation end to end: Alertmanager → responder → outbox → ack l
   });
 
   it('pages on-call, takes an ack from the signed link, stops that escalation, and refuses bad links', async () => {
-    // GIVEN a real Alertmanager posting to the local responder, delays shortened
-    t = await startTestRuntime({ config: testConfig({ local: { escalationDelayScale: SCALE } }) });
+    // GIVEN a real Alertmanager posting to the local responder, delays shortened, and a clock the
+    // test can move forward
+    let ahead = 0;
+    t = await startTestRuntime({
+      config: testConfig({ local: { escalationDelayScale: SCALE } }),
+      clock: { now: () => new Date(Date.now() + ahead) },
+    });
     const rt = t;
     am = await startAlertmanager({ webhookUrl: rt.runtime.webhookUrl, token: TEST_TOKEN });
     // WHEN two P1 alerts fire in separate groups
@@ -128,9 +133,7 @@ describe('Escalation end to end: Alertmanager → responder → outbox → ack l
     expect(due.name).toBe('team-lead');
     // due 15 (scaled) minutes after on-call was paged
     expect(Date.parse(due.dueAt) - Date.parse(sent[0].at)).toBe(TIER_MS);
-    await new Promise((resolve) =>
-      setTimeout(resolve, Math.max(0, Date.parse(due.dueAt) + 100 - Date.now())),
-    );
+    ahead = Math.max(0, Date.parse(due.dueAt) + 100 - Date.now());
     await rt.runtime.sweepEscalations();
     await rt.runtime.sweepEscalations();
     // THEN the acknowledged incident pages nobody more; the control one pages its team lead once

@@ -9,6 +9,7 @@ import { Escalator } from '../src/escalation/escalator.ts';
 import { SMS_MAX_CHARS, SNS_MESSAGE_MAX_BYTES, toSubject } from '../src/escalation/pages.ts';
 import { recordIncident } from '../src/incidents/record-incident.ts';
 import { DependencyUnavailableError, type StateStore, silentLog } from '../src/ports.ts';
+import { raceGate } from './support/async.ts';
 import { startTestRuntime, type TestRuntime, testConfig } from './support/runtime.ts';
 
 const ARNS = Object.fromEntries(
@@ -277,9 +278,20 @@ describe('Escalation under the page limit', () => {
 });
 
 describe('Escalation over time, with an injected clock', () => {
+  /** Racing callers; with `slowSns()`, each publish waits until the other racers are done or publishing. */
+  const gate = raceGate();
+  /** An SNS that answers only once every other racer is done or publishing too, as if slow. */
+  const slowSns = () =>
+    sns.on(PublishCommand).callsFake(async () => {
+      await gate.hold();
+      return { MessageId: `m-${++sequence}` };
+    });
   /** Two sweepers in separate containers, sweeping at the same moment. */
   const sweepTwice = async () => {
-    await Promise.all([escalator().sweep(), escalator().sweep()]);
+    await gate.race(
+      () => escalator().sweep(),
+      () => escalator().sweep(),
+    );
   };
 
   it('walks a P1 through on-call, team lead and CTO, each paged once, however many sweeps', async () => {
@@ -377,13 +389,13 @@ describe('Escalation over time, with an injected clock', () => {
   });
 
   it('two racing sweepers page each tier once, even when SNS is slow', async () => {
-    sns.on(PublishCommand).callsFake(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 40));
-      return { MessageId: `m-${++sequence}` };
-    });
+    slowSns();
     const opened = await incident('P1', { labels: { category: 'database' } });
     // two deliveries of the same start, at once
-    await Promise.all([escalator().reconcile(opened.id), escalator().reconcile(opened.id)]);
+    await gate.race(
+      () => escalator().reconcile(opened.id),
+      () => escalator().reconcile(opened.id),
+    );
     for (const offset of [15, 15, 16, 30, 31, 45]) {
       now = T0 + minutes(offset);
       await sweepTwice();
@@ -393,15 +405,19 @@ describe('Escalation over time, with an injected clock', () => {
   });
 
   it('one escalator racing itself (as in the local runtime) pages each tier once', async () => {
-    sns.on(PublishCommand).callsFake(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 40));
-      return { MessageId: `m-${++sequence}` };
-    });
+    slowSns();
     const opened = await incident('P1');
     const shared = escalator();
-    await Promise.all([shared.reconcile(opened.id), shared.reconcile(opened.id), shared.sweep()]);
+    await gate.race(
+      () => shared.reconcile(opened.id),
+      () => shared.reconcile(opened.id),
+      () => shared.sweep(),
+    );
     now = T0 + minutes(15);
-    await Promise.all([shared.sweep(), shared.sweep()]);
+    await gate.race(
+      () => shared.sweep(),
+      () => shared.sweep(),
+    );
     expect(topicsPaged()).toEqual(['on-call', 'team-lead']);
   });
 

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StateStore } from '../src/ports.ts';
+import { deferred } from './support/async.ts';
+import { waitFor } from './support/processes.ts';
 import { loadEvent, startTestRuntime, TEST_TOKEN, type TestRuntime } from './support/runtime.ts';
 
 /** Sends raw bytes and collects everything the server writes until it closes the connection. */
@@ -17,14 +19,18 @@ function rawExchange(url: string, bytes: string, giveUpMs = 10_000) {
     socket.on('data', (chunk: string) => {
       text += chunk;
     });
-    socket.on('error', reject);
-    socket.on('close', () => resolve({ text, closedAfterMs: Date.now() - started }));
-    setTimeout(() => {
+    // A deadline, not a wait: the exchange ends when the server closes the connection.
+    const deadline = setTimeout(() => {
       socket.destroy();
       reject(
         new Error(`the server kept the connection open for ${giveUpMs} ms; got: ${JSON.stringify(text)}`),
       );
-    }, giveUpMs).unref();
+    }, giveUpMs);
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(deadline);
+      resolve({ text, closedAfterMs: Date.now() - started });
+    });
   });
 }
 
@@ -87,15 +93,20 @@ describe('Local HTTP server', () => {
   });
 });
 
-/** Delays every state store call, so requests are still being handled when stop() is called. */
-function slowStore(store: StateStore, delayMs: number, seen: { calls: string[] }): StateStore {
+/**
+ * Holds each delivery at its claim until `release()`, so requests are still being handled when stop()
+ * is called; `claimed` resolves once `expected` deliveries are held there.
+ */
+function heldAtClaim(store: StateStore, expected: number, hold: Promise<void>, claimed: () => void) {
+  let held = 0;
   return new Proxy(store, {
     get(target, name, receiver) {
       const value: unknown = Reflect.get(target, name, receiver);
-      if (typeof value !== 'function') return value;
+      if (name !== 'claimDelivery' || typeof value !== 'function') return value;
       return async (...args: unknown[]) => {
-        seen.calls.push(String(name));
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        held += 1;
+        if (held === expected) claimed();
+        await hold;
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
     },
@@ -104,13 +115,14 @@ function slowStore(store: StateStore, delayMs: number, seen: { calls: string[] }
 
 describe('Local runtime: stop()', () => {
   it('lets deliveries in flight finish and answer before it closes the store', async () => {
-    // GIVEN three distinct deliveries being handled by a runtime whose store is slow
+    // GIVEN three distinct deliveries being handled, each held at its claim
     const dataDir = await mkdtemp(join(tmpdir(), 'responder-drain-'));
     try {
-      const seen = { calls: [] as string[] };
+      const claimed = deferred();
+      const release = deferred();
       const first = await startTestRuntime({
         dataDir,
-        wrapStore: (store) => slowStore(store, 150, seen),
+        wrapStore: (store) => heldAtClaim(store, 3, release.promise, claimed.resolve),
       });
       const deliveries = ['a', 'b', 'c'].map((suffix, index) => {
         const event = loadEvent('firing.json');
@@ -124,12 +136,19 @@ describe('Local runtime: stop()', () => {
         return first.post('/alertmanager', event);
       });
       // each delivery has reached the store: all three are being handled
-      while (seen.calls.filter((name) => name === 'claimDelivery').length < 3) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await claimed.promise;
 
-      // WHEN the runtime is stopped while they are in flight
-      await first.runtime.stop();
+      // WHEN the runtime is stopped while they are in flight, and they go on once it has stopped
+      // taking connections (so the rest of their work, every store call, happens during stop())
+      const stopping = first.runtime.stop();
+      await waitFor('the server to stop taking connections', async () =>
+        fetch(`${first.runtime.url}/healthz`).then(
+          () => false,
+          () => true,
+        ),
+      );
+      release.resolve();
+      await stopping;
       const answers = await Promise.all(deliveries);
 
       // THEN every client got its answer, and every incident is in the store after a restart
@@ -147,37 +166,23 @@ describe('Local runtime: stop()', () => {
 
   it('stops waiting for a request that does not finish within drainMs', async () => {
     // GIVEN a delivery stuck on a store call that never returns
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let stuck = false;
+    const stuck = deferred();
+    const release = deferred();
     const t = await startTestRuntime({
       drainMs: 300,
-      wrapStore: (store) =>
-        new Proxy(store, {
-          get(target, name, receiver) {
-            const value: unknown = Reflect.get(target, name, receiver);
-            if (name !== 'claimDelivery' || typeof value !== 'function') return value;
-            return async (...args: unknown[]) => {
-              stuck = true;
-              await gate;
-              return (value as (...a: unknown[]) => unknown).apply(target, args);
-            };
-          },
-        }),
+      wrapStore: (store) => heldAtClaim(store, 1, release.promise, stuck.resolve),
     });
     const delivery = t.post('/alertmanager', loadEvent('firing.json')).then(
       (answer) => answer.status,
       () => 'connection closed',
     );
-    while (!stuck) await new Promise((resolve) => setTimeout(resolve, 10));
+    await stuck.promise;
     // WHEN
     const started = Date.now();
     await t.stop();
     // THEN stop() returned after about drainMs, and the client saw its connection close (it retries)
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(await delivery).toBe('connection closed');
-    release();
+    release.resolve();
   });
 });

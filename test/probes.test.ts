@@ -9,7 +9,7 @@ import type { SecretStore } from '../src/ports.ts';
 import { systemClock } from '../src/ports.ts';
 import { createCertificateAuthority, daysFromNow } from './support/certificates.ts';
 import { type PostgresServer, startPostgres } from './support/postgres.ts';
-import { freePort } from './support/processes.ts';
+import { freePort, waitFor } from './support/processes.ts';
 import { type RedisServer, startRedis } from './support/redis.ts';
 
 /** Secrets as Secrets Manager would hold them; the probe only sees the SecretStore port. */
@@ -96,7 +96,7 @@ describe('Probe: http', () => {
     expect(result.ok).toBe(false);
     expect(result.detail).toBe('no answer within 300 ms');
     expect(result.latencyMs).toBeGreaterThanOrEqual(299);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor('the probe to close its connection', async () => released > 0, 2_000, 5);
     expect(hanging).toBe(1);
     expect(released).toBe(1);
   });
@@ -291,20 +291,41 @@ describe('Probe: postgres', () => {
   });
 
   it('fails long-running queries over the threshold', async () => {
-    const client = new pg.Client({ connectionString: server.connectionString });
-    await client.connect();
-    const sleeping = client.query('SELECT pg_sleep(3)');
-    await new Promise((resolve) => setTimeout(resolve, 1300));
+    const connect = async () => {
+      const client = new pg.Client({ connectionString: server.connectionString });
+      await client.connect();
+      return client;
+    };
+    const [client, watcher] = await Promise.all([connect(), connect()]);
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const pid = rows[0]?.pid;
+    // a query that runs until it is cancelled below
+    const sleeping = client.query('SELECT pg_sleep(60)').catch((error: Error) => error);
     try {
+      // PostgreSQL's clock times the query, not ours: wait until it sees it past the threshold
+      await waitFor(
+        'the query to run longer than 0.2 s',
+        async () => {
+          const seen = await watcher.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE pid = $1 AND state = 'active' AND now() - query_start > interval '0.2 seconds'`,
+            [pid],
+          );
+          return seen.rows[0]?.n === 1;
+        },
+        5_000,
+        20,
+      );
       const result = await probeTarget(
-        postgres({ timeoutMs: 2000, thresholds: { longRunningQuerySeconds: 1, maxLongRunningQueries: 0 } }),
+        postgres({ timeoutMs: 2000, thresholds: { longRunningQuerySeconds: 0.2, maxLongRunningQueries: 0 } }),
         deps,
       );
       expect(result.ok).toBe(false);
-      expect(result.detail).toMatch(/1 queries running longer than 1 s > 0/);
+      expect(result.detail).toMatch(/1 queries running longer than 0.2 s > 0/);
     } finally {
+      await watcher.query('SELECT pg_cancel_backend($1)', [pid]);
       await sleeping;
-      await client.end();
+      await Promise.all([client.end(), watcher.end()]);
     }
   });
 
@@ -412,6 +433,8 @@ describe('Fan-out', () => {
     const slow = createHttpServer((_req, res) => {
       inFlight += 1;
       peak = Math.max(peak, inFlight);
+      // The slow answer is the load under test, not a wait: while answers are pending, an unbounded
+      // pool would start all 12 requests; answering at once would never let more than one overlap.
       setTimeout(() => {
         inFlight -= 1;
         res.writeHead(200).end('ok');

@@ -27,6 +27,7 @@ export function findBinary(name: string, pkg: string, folders: string[] = []): s
   }
 }
 
+/** Polls `probe` until it returns a value (not undefined or false), or throws after `timeoutMs`. */
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
@@ -42,16 +43,22 @@ export async function waitFor<T>(
     } catch (error) {
       lastError = error;
     }
+    // The polling interval: the condition is what is awaited, with the deadline above.
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
 }
 
-/** Stops a child by its process id: SIGTERM, then SIGKILL if it has not exited in time. */
-export async function stopProcess(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
+/** Stops a child by its process id: SIGTERM (or `signal`), then SIGKILL if it has not exited in time. */
+export async function stopProcess(
+  child: ChildProcess,
+  timeoutMs = 10_000,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
+  child.kill(signal);
+  // A deadline, not a wait: it only fires for a child that ignored the signal.
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   await exited;
   clearTimeout(timer);
