@@ -72,9 +72,26 @@ export default defineConfig({
         labels: { service: 'payments-api', category: 'database' },
       },
       { name: 'localhost-dns', kind: 'dns', hostname: 'localhost', expect: '127.0.0.1', severity: 'P4' },
+      // Pages when the newest verified backup is older than a day and two hours: a stopped schedule.
+      { name: 'payments-backup', kind: 'backup', database: 'payments', maxAgeHours: 26, severity: 'P2' },
     ],
   },
-  backups: { schedule: 'cron(0 3 * * ? *)', databases: [] },
+  // The runbooks' nightly pg_dump, streamed to S3 and proven restorable before it counts. `npm start`
+  // backs up the demo's payments database into the embedded S3; `responder backup payments` runs one now.
+  backups: {
+    schedule: 'cron(0 3 * * ? *)',
+    retention: { days: 30, keepLast: 3 },
+    databases: [
+      {
+        name: 'payments',
+        // RDS format: {engine, host, port, username, password, dbname}.
+        secret: 'responder/demo-db',
+        // Restore every backup into a scratch database and compare row counts.
+        verify: 'restore',
+        scratch: { database: 'payments_verify' },
+      },
+    ],
+  },
   secrets: { rotations: [] },
   failover: {},
   // Paging. Every incident from an alert pages its severity's first tier; unacknowledged, the next

@@ -81,7 +81,17 @@ describe('CLI: responder', () => {
     // in-process (the same code the binary calls), as each spawn loads node, tsx and the runtime.
     const help = await responder(['--help']);
     expect(help.code).toBe(0);
-    for (const command of ['dev', 'send', 'incidents', 'probe', 'ack', 'automation']) {
+    for (const command of [
+      'dev',
+      'send',
+      'incidents',
+      'probe',
+      'ack',
+      'backup',
+      'backups',
+      'restore',
+      'automation',
+    ]) {
       expect(help.stdout).toMatch(new RegExp(`^  ${command}\\s`, 'm'));
       const own = await inProcess([command, '--help']);
       expect(own.code).toBe(0);
@@ -138,6 +148,40 @@ describe('CLI: responder', () => {
       expect.objectContaining({ target: 'database', ok: true, healthy: true }),
     ]);
     const cli = { ...env, RESPONDER_URL: url };
+
+    // WHEN the demo's payments database is backed up, listed and restored into a new database
+    expect(dev.output()).toMatch(/^payments-backup\s+backup\s+FAIL.*no verified backup of payments yet/m);
+    const backup = await responder(['backup', 'payments'], cli);
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.stdout).toMatch(/^payments@\S+\s+verified\s+\S+ MiB\s+restore\s/m);
+    expect(backup.stdout).toMatch(/restored into payments_verify: 2 tables, 51000 rows, all counts equal/);
+    const listedBackups = JSON.parse(
+      (await responder(['backups', '--db', 'payments', '--json'], cli)).stdout,
+    );
+    expect(listedBackups).toEqual([expect.objectContaining({ database: 'payments', status: 'verified' })]);
+    const password = (await readFile(join(dataDir, 'demo-db-password'), 'utf8')).trim();
+    // The local CLI finds the embedded S3 through the data folder (RESPONDER_URL points at this runtime).
+    const local = {
+      RESPONDER_DATA_DIR: dataDir,
+      RESPONDER_WEBHOOK_TOKEN: '',
+      PORT: new URL(url).port,
+      PGPASSWORD: password,
+    };
+    const overSource = await responder(
+      ['restore', 'payments@latest', '--to', 'postgresql://postgres@127.0.0.1:15432/payments'],
+      local,
+    );
+    expect(overSource.code).toBe(1);
+    expect(overSource.stderr).toMatch(/refusing to restore over the source database payments/);
+    const restored = await responder(
+      ['restore', 'payments@latest', '--to', 'postgresql://postgres@127.0.0.1:15432/payments_copy'],
+      local,
+    );
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout).toMatch(/^public\.payments\s+50000$/m);
+    expect(restored.stdout).toMatch(
+      /restored payments@\S+ into payments_copy: 2 tables, 51000 rows, SHA-256 checked/,
+    );
 
     // WHEN a sample event is sent twice
     const sent = await responder(['send', 'events/firing.json'], cli);

@@ -390,6 +390,7 @@ async function dump(
     return {
       tables,
       manifest: {
+        source: { host: source.host, port: source.port, database: source.database },
         serverVersion: server.text,
         pgDumpVersion: pgDump.text,
         bytes: uploaded.bytes,

@@ -1,72 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.ts';
 import { ConfigError } from '../config/schema.ts';
 import { consoleLog } from '../local/console-log.ts';
 import { printable, printableJson } from '../local/terminal-text.ts';
+import { backupCommands } from './backup-commands.ts';
+import { type Command, call, connectionHelp, UsageError } from './client.ts';
 import { formatProbeTable } from './probe-table.ts';
-
-interface Command {
-  readonly summary: string;
-  readonly usage: string;
-  readonly help: string;
-  readonly options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-  run(values: Record<string, unknown>, positionals: string[]): Promise<number>;
-}
-
-const connectionHelp = `Connection: RESPONDER_URL (default http://127.0.0.1:$PORT, PORT default 9095) and
-RESPONDER_WEBHOOK_TOKEN (default: the token the local runtime keeps in $RESPONDER_DATA_DIR/webhook-token).`;
-
-function dataDir() {
-  return resolve(process.env.RESPONDER_DATA_DIR ?? '.responder');
-}
-
-function connection() {
-  const url = (process.env.RESPONDER_URL ?? `http://127.0.0.1:${process.env.PORT ?? 9095}`).replace(
-    /\/$/,
-    '',
-  );
-  let token = process.env.RESPONDER_WEBHOOK_TOKEN;
-  const tokenFile = join(dataDir(), 'webhook-token');
-  if (!token && existsSync(tokenFile)) token = readFileSync(tokenFile, 'utf8').trim();
-  if (!token) {
-    throw new Error(
-      `no token: set RESPONDER_WEBHOOK_TOKEN or start the local runtime (it writes ${tokenFile})`,
-    );
-  }
-  return { url, token };
-}
-
-async function call(method: string, path: string, body?: string) {
-  const { url, token } = connection();
-  let response: Response;
-  try {
-    response = await fetch(`${url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        'user-agent': 'responder-cli',
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
-      body,
-    });
-  } catch (error) {
-    throw new Error(
-      `cannot reach the responder at ${url} (${(error as Error).cause ?? (error as Error).message}); is it running? (npm start)`,
-    );
-  }
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON: keep the text
-  }
-  return { status: response.status, body: parsed };
-}
 
 const commands: Record<string, Command> = {
   dev: {
@@ -258,6 +199,7 @@ Exits 1 when the incident is unknown or already resolved. ${connectionHelp}`,
       return 0;
     },
   },
+  ...backupCommands,
   automation: {
     summary: 'show or flip the runtime kill switch',
     usage: 'responder automation [on|off --reason TEXT]',
@@ -283,8 +225,6 @@ remediation into a recorded "skipped: automation disabled" until 'on'. ${connect
     },
   },
 };
-
-class UsageError extends Error {}
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((name) => name.length));

@@ -24,6 +24,8 @@ export interface BackupManifest {
   readonly actionId?: string;
   readonly startedAt: string;
   readonly finishedAt?: string;
+  /** Where the dump came from (never the credentials): a restore there is refused unless forced. */
+  readonly source?: { readonly host: string; readonly port: number; readonly database: string };
   readonly serverVersion?: string;
   readonly pgDumpVersion?: string;
   readonly format?: 'custom' | 'directory';

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
+import pg from 'pg';
 import type { StateTableSecretStore } from '../adapters/state-table-secret-store.ts';
 import type { Log } from '../ports.ts';
 import {
@@ -13,6 +14,58 @@ import {
 
 export const DEMO_PORTS = { primary: 18081, dr: 18082, postgres: 15432 } as const;
 export const DEMO_DB_SECRET = 'responder/demo-db';
+/** The demo's application database: what `responder backup payments` dumps. */
+export const DEMO_DATABASE = 'payments';
+
+/**
+ * Gives the demo cluster an application database with some tables and rows, once, so that a backup
+ * and a restore have something to carry.
+ */
+async function seedDemoDatabase(cluster: PostgresCluster): Promise<void> {
+  const connect = async (database: string) => {
+    const client = new pg.Client({
+      host: cluster.host,
+      port: cluster.port,
+      user: cluster.user,
+      password: cluster.password,
+      database,
+    });
+    await client.connect();
+    return client;
+  };
+  const admin = await connect('postgres');
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DEMO_DATABASE]);
+    if (exists.rowCount) return;
+    await admin.query(`CREATE DATABASE ${DEMO_DATABASE}`);
+  } finally {
+    await admin.end();
+  }
+  const db = await connect(DEMO_DATABASE);
+  try {
+    await db.query(`
+      CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text NOT NULL UNIQUE);
+      CREATE TABLE payments (
+        id bigint PRIMARY KEY, customer_id int NOT NULL REFERENCES customers,
+        amount_cents int NOT NULL, currency char(3) NOT NULL DEFAULT 'EUR',
+        status text NOT NULL, created_at timestamptz NOT NULL, details jsonb);
+      CREATE INDEX payments_customer ON payments (customer_id);
+      INSERT INTO customers SELECT g, 'Customer ' || g, 'customer' || g || '@example.com' FROM generate_series(1, 1000) g;
+      INSERT INTO payments
+        SELECT g, 1 + (g * 7919) % 1000, 100 + (g::bigint * 104729) % 100000, 'EUR',
+               (ARRAY['settled', 'pending', 'refunded'])[1 + g % 3],
+               now() - make_interval(mins => g),
+               jsonb_build_object('reference', md5(g::text), 'channel', (ARRAY['card', 'sepa'])[1 + g % 2])
+          FROM generate_series(1, 50000) g;`);
+  } catch (error) {
+    // Half a seed would be backed up as if it were the demo's data: start again next time.
+    await db.end();
+    const again = await connect('postgres');
+    await again.query(`DROP DATABASE IF EXISTS ${DEMO_DATABASE}`).finally(() => again.end());
+    throw error;
+  }
+  await db.end();
+}
 
 /** A stand-in for the service's API: the health endpoints the runbooks curl every five minutes. */
 function demoSite(name: string): Server {
@@ -74,10 +127,19 @@ export async function startDemoEnvironment(options: {
         port: DEMO_PORTS.postgres,
         password,
       });
+      // The RDS secret format, as backups and probes read it in AWS.
       await options.secrets.putSecretString(
         DEMO_DB_SECRET,
-        JSON.stringify({ username: postgres.user, password }),
+        JSON.stringify({
+          engine: 'postgres',
+          host: postgres.host,
+          port: postgres.port,
+          username: postgres.user,
+          password,
+          dbname: DEMO_DATABASE,
+        }),
       );
+      await seedDemoDatabase(postgres);
     } catch (error) {
       log.warn(`demo PostgreSQL not started: ${(error as Error).message.split('\n')[0]}`);
     }
