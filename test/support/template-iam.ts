@@ -129,6 +129,12 @@ export class ResolvedTemplate {
         const [separator, source] = args as [string, Json];
         return String(this.resolve(source)).split(separator);
       }
+      if (fn === 'Fn::Sub' && typeof args === 'string') {
+        // `${Name}` is a Ref (or pseudo parameter), `${Name.Attribute}` a GetAtt.
+        return args.replace(/\$\{([^}.]+)(?:\.([^}]+))?\}/g, (_, id: string, attribute?: string) =>
+          attribute ? this.getAtt(id, attribute) : this.ref(id),
+        );
+      }
       if (fn.startsWith('Fn::')) throw new Error(`teach ResolvedTemplate.resolve ${fn}`);
     }
     return Object.fromEntries(entries.map(([key, item]) => [key, this.resolve(item)]));
