@@ -1,5 +1,7 @@
-import { CfnResource, Validations } from 'aws-cdk-lib';
+import { CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import type { HttpRoute } from 'aws-cdk-lib/aws-apigatewayv2';
+import type { IRole } from 'aws-cdk-lib/aws-iam';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
@@ -33,12 +35,54 @@ export function acknowledgeTracing(fn: ResponderFunction) {
   );
 }
 
-/** A function placed in a VPC (the probe function, for private databases) needs ENI permissions. */
-export function acknowledgeVpcAccess(fn: ResponderFunction) {
+/** A function placed in a VPC (the probe and backup functions, for private databases) needs ENI permissions. */
+export function acknowledgeVpcAccess(fn: ResponderFunction, what = 'the probe function') {
   acknowledgeOn(
     fn.role,
     'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-    'AWSLambdaVPCAccessExecutionRole lets Lambda manage the network interfaces it needs to run the probe function in the configured private subnets.',
+    `AWSLambdaVPCAccessExecutionRole lets Lambda manage the network interfaces it needs to run ${what} in the configured private subnets.`,
+  );
+}
+
+/** The `<logical id>.Arn` form cdk-nag names a resource's ARN by in its finding ids. */
+function arnTokenOf(construct: IConstruct): string {
+  const resource = construct.node.defaultChild;
+  if (!resource || !CfnResource.isCfnResource(resource))
+    throw new Error(`${construct.node.path} has no resource`);
+  return `<${Stack.of(resource).resolve(resource.logicalId)}.Arn>`;
+}
+
+/**
+ * A role that writes and reads backups: its objects are the ones under the prefix, which only a
+ * wildcard after the prefix can name (each dump has a new key).
+ */
+export function acknowledgeBackupObjectPrefix(role: IRole, bucket: IBucket, prefix: string) {
+  const policy = role.node.tryFindChild('DefaultPolicy');
+  if (!policy) throw new Error(`${role.node.path} has no grants yet: acknowledge after granting`);
+  acknowledgeOn(
+    policy,
+    `AwsSolutions-IAM5[Resource::${arnTokenOf(bucket)}/${prefix}*]`,
+    `Every backup writes new keys (<prefix><database>/<date>/<id>.dump and its manifest): the statement names the backup bucket and only the objects under '${prefix}', with the five object actions the backup code calls.`,
+  );
+}
+
+/** An ECS task execution role pulling the task's image from the CDK asset repository. */
+export function acknowledgeImagePull(role: IRole) {
+  const policy = role.node.tryFindChild('DefaultPolicy');
+  if (!policy) throw new Error(`${role.node.path} has no grants yet: acknowledge after granting`);
+  acknowledgeOn(
+    policy,
+    'AwsSolutions-IAM5[Resource::*]',
+    'ecr:GetAuthorizationToken takes no resource (ECR documents it for "*"); the other ECR actions of this execution-role policy name the asset repository, and its log actions the task log group.',
+  );
+}
+
+/** The Fargate backup task's container environment: names of resources, never secret values. */
+export function acknowledgeBackupTaskEnvironment(taskDefinition: IConstruct) {
+  acknowledgeOn(
+    taskDefinition,
+    'AwsSolutions-ECS2',
+    'The environment holds only the names of the state table, bucket and bus and the Powertools settings; database credentials are read from Secrets Manager at run time and never pass through the task definition.',
   );
 }
 

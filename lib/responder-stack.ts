@@ -5,6 +5,7 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { ActionKind, ResponderConfig } from '../src/config/schema.ts';
 import { ActionDispatch } from './constructs/action-dispatch.ts';
+import { DatabaseBackups } from './constructs/database-backups.ts';
 import { EscalationTopics } from './constructs/escalation-topics.ts';
 import { HealthProbes } from './constructs/health-probes.ts';
 import { IncidentApi } from './constructs/incident-api.ts';
@@ -29,7 +30,7 @@ export interface ResponderStackProps extends StackProps {
 
 /**
  * The primary-region stack, composed of one construct per capability (ingest, the incident API,
- * probes, paging, and the backup, rotate and failover actions), each with its function, schedule,
+ * probes, paging, database backups, and the rotate and failover actions), each with its function, schedule,
  * grants, nag acknowledgements and outputs, over what they share: the state table, the action bus,
  * the HTTP API, the webhook credential, the paging topics and ack-link key, and the schedules role.
  */
@@ -48,7 +49,9 @@ export class ResponderStack extends Stack {
   public readonly incidentApi: IncidentApi;
   public readonly probes: HealthProbes;
   public readonly paging: Paging;
-  public readonly remediation: Readonly<Record<RemediationKind, RemediationAction>>;
+  /** Database backups: the bucket, the pg_dump image, its function, schedules and Fargate runner. */
+  public readonly backups: DatabaseBackups;
+  public readonly remediation: Readonly<Record<Exclude<RemediationKind, 'backup'>, RemediationAction>>;
   public readonly functions: Record<'ingest' | 'api' | ActionKind, ResponderFunction>;
 
   constructor(scope: Construct, id: string, props: ResponderStackProps) {
@@ -82,16 +85,10 @@ export class ResponderStack extends Stack {
       dispatch,
       webhookSecret: this.webhookSecret,
     });
-    const remediation = (kind: RemediationKind, id: string, expression?: string) =>
-      new RemediationAction(this, id, {
-        kind,
-        config,
-        state,
-        dispatch,
-        schedule: expression ? { ...schedule, expression } : undefined,
-      });
+    this.backups = new DatabaseBackups(this, 'BackupAction', { config, state, dispatch, schedule });
+    const remediation = (kind: RemediationKind, id: string) =>
+      new RemediationAction(this, id, { kind, config, state, dispatch });
     this.remediation = {
-      backup: remediation('backup', 'BackupAction', config.backups.schedule),
       rotate: remediation('rotate', 'RotateAction'),
       failover: remediation('failover', 'FailoverAction'),
     };
@@ -129,14 +126,13 @@ export class ResponderStack extends Stack {
       ingest: this.ingest.handler,
       api: this.incidentApi.handler,
       probe: this.probes.handler,
+      backup: this.backups.handler,
       ...Object.fromEntries(Object.entries(this.remediation).map(([kind, action]) => [kind, action.handler])),
       escalate: this.paging.handler,
     } as Record<'ingest' | 'api' | ActionKind, ResponderFunction>;
 
     // The schedules' logical ids from before the capability constructs, so a deploy updates them in place.
     keepLogicalId(this.probes.schedule, 'ProbeScheduleC3BDD144');
-    if (this.remediation.backup.schedule)
-      keepLogicalId(this.remediation.backup.schedule, 'BackupSchedule6468EDCB');
     keepLogicalId(this.paging.sweep, 'EscalationSweep4F59B4A5');
 
     // Outputs of what the capabilities share; each capability outputs its own.

@@ -10,6 +10,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../lib/app.ts';
+import { BACKUP_ENTRIES } from '../lib/backup-image.ts';
 import { esbuildOptions, FUNCTION_NAMES, type FunctionName } from '../lib/bundling.ts';
 import { ensureStateTable, STATE_TABLE_KEYS } from '../src/adapters/dynamodb-state-store.ts';
 import { DEFAULT_POLICY } from '../src/config/escalation.ts';
@@ -31,7 +32,42 @@ import {
 const ROOT = join(import.meta.dirname, '..');
 const TOKEN = 'iam-test-token-0123456789abcdef';
 /** The services whose grants must each be used by some call (logs, X-Ray and KMS are called by the platform). */
-const CHECKED_SERVICES = ['dynamodb', 'sns', 'secretsmanager', 'events', 'lambda'];
+const CHECKED_SERVICES = ['dynamodb', 'sns', 'secretsmanager', 'events', 'lambda', 's3', 'ecs'];
+
+/**
+ * What each function runs, as the stacks build it: the esbuild bundle of `functions/<name>/handler.ts`
+ * (NodejsFunction), or for a container-image function the entry its image bundles with the same
+ * options (lib/backup-image.ts).
+ */
+const ENTRIES: Record<FunctionName, string> = {
+  ...(Object.fromEntries(
+    FUNCTION_NAMES.map((name) => [name, join(ROOT, 'functions', name, 'handler.ts')]),
+  ) as Record<FunctionName, string>),
+  backup: BACKUP_ENTRIES.handler,
+};
+
+/**
+ * Grants of code that has not landed yet, as `<function label>: <action>[ keys <pattern>]`: each may go
+ * unused, and the last test fails as soon as one is used, so the entry goes with the code that uses it.
+ * Issue 10: the backup function's body (pg_dump to S3, the catalog, the incident a failure opens).
+ */
+const AWAITING_CODE: readonly string[] = [
+  'backup: s3:PutObject',
+  'backup: s3:PutObjectTagging',
+  'backup: s3:AbortMultipartUpload',
+  'backup: s3:GetObject',
+  'backup: s3:GetObjectVersion',
+  'backup: secretsmanager:GetSecretValue',
+  'backup: dynamodb:GetItem keys BACKUP#*',
+  'backup: dynamodb:PutItem keys BACKUP#*',
+  'backup: dynamodb:DeleteItem keys BACKUP#*',
+  'backup: dynamodb:Query keys BACKUP#*',
+  'backup: dynamodb:GetItem keys INC#*',
+  'backup: dynamodb:PutItem keys INC#*',
+  'backup: dynamodb:GetItem keys GROUP#*',
+  'backup: dynamodb:PutItem keys GROUP#*',
+  'backup: events:PutEvents',
+];
 
 /** A loopback port nothing listens on until the recovery test opens it. */
 const GATEWAY_PORT = await freePort();
@@ -121,6 +157,11 @@ const describeCall = (call: RecordedCall) =>
 // no code uses fails here, for every function of both stacks.
 describe('IAM: each function is granted exactly the AWS calls its code makes', () => {
   const config = testConfig({
+    backups: {
+      // Nothing listens on port 9: a backup reads the secret, fails to connect, records the failure
+      // and opens an incident (which requests its escalation).
+      databases: [{ name: 'payments', secret: 'responder/iam-test-backup-db', connectTimeoutSeconds: 1 }],
+    },
     escalation: {
       policy: {
         ...DEFAULT_POLICY,
@@ -171,6 +212,8 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     return detail;
   };
   let delivered = 0;
+  /** AWAITING_CODE entries some call used (filled by the unused-grants test). */
+  const usedAwaited: string[] = [];
 
   const fn = (label: string): Running => {
     const found = running.find((candidate) => candidate.label === label);
@@ -241,7 +284,7 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     const bundles = new Map<FunctionName, string>();
     for (const name of FUNCTION_NAMES) {
       const file = join(out, name, 'index.mjs');
-      await build({ ...esbuildOptions(join(ROOT, 'functions', name, 'handler.ts'), config), outfile: file });
+      await build({ ...esbuildOptions(ENTRIES[name], config), outfile: file });
       bundles.set(name, file);
     }
 
@@ -280,6 +323,17 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
         'responder/iam-test-db': {
           arn: secretArn('responder/iam-test-db-AbCdEf'),
           value: JSON.stringify({ username: 'probe', password: 'probe-password' }),
+        },
+        'responder/iam-test-backup-db': {
+          arn: secretArn('responder/iam-test-backup-db-AbCdEf'),
+          value: JSON.stringify({
+            engine: 'postgres',
+            host: '127.0.0.1',
+            port: 9,
+            username: 'backup',
+            password: 'backup-password',
+            dbname: 'payments',
+          }),
         },
       },
       hashKeys: { '': STATE_TABLE_KEYS.partitionKey, [STATE_TABLE_KEYS.index]: 'gsi1pk' },
@@ -482,6 +536,16 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     }
   });
 
+  it("the scheduled backup of a database runs in the backup function's image bundle", async () => {
+    const result = await invoke('backup', {
+      source: 'responder',
+      'detail-type': 'Action Requested',
+      detail: { ...scheduledRun('backup'), actionId: 'schedule-backup-payments-iam' },
+    });
+    expect(result).toMatchObject({ status: 'done' });
+    await deliverEvents();
+  });
+
   it('probe and escalate give a failed request back for the retry, and run it once', async () => {
     for (const label of ['probe', 'escalate']) {
       recorder.faults.push({
@@ -535,7 +599,7 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     expect([...new Set(refused)]).toEqual([]);
   });
 
-  it('grants no dynamodb/sns/secretsmanager/events/lambda action, resource or key that no call used', () => {
+  it('grants no dynamodb/sns/secretsmanager/events/lambda/s3/ecs action, resource or key that no call used', () => {
     const unused: string[] = [];
     for (const target of running) {
       const calls = recorder.calls.filter((call) => call.caller === target.label);
@@ -548,6 +612,8 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
         );
         for (const action of actions) {
           if (!CHECKED_SERVICES.includes(action.split(':')[0] ?? '')) continue;
+          const awaited = (pattern?: string) =>
+            AWAITING_CODE.includes(`${target.label}: ${action}${pattern ? ` keys ${pattern}` : ''}`);
           for (const resource of resources) {
             for (const pattern of keyPatterns.length > 0 ? keyPatterns : [undefined]) {
               const used = calls.some(
@@ -558,7 +624,9 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
                     (call.leadingKeys ?? []).some((key) => wildcardMatch(pattern, key))) &&
                   statementMatches(statement, authorizedCall(call, target)),
               );
-              if (!used)
+              const entry = `${target.label}: ${action}${pattern ? ` keys ${pattern}` : ''}`;
+              if (used && awaited(pattern)) usedAwaited.push(entry);
+              if (!used && !awaited(pattern))
                 unused.push(`${target.label}: ${action} on ${resource}${pattern ? ` keys ${pattern}` : ''}`);
             }
           }
@@ -566,5 +634,9 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
       }
     }
     expect(unused).toEqual([]);
+  });
+
+  it('awaits code only for grants no call uses yet: remove an AWAITING_CODE entry once its code lands', () => {
+    expect([...new Set(usedAwaited)]).toEqual([]);
   });
 });

@@ -153,10 +153,17 @@ describe('Stack: Responder (primary region)', () => {
   it('runs every function on Node.js 22 or newer, arm64, traced, with its own log group', () => {
     const functions = template.findResources('AWS::Lambda::Function') as Resources;
     expect(Object.keys(functions)).toHaveLength(7);
-    for (const fn of Object.values(functions)) {
-      const runtime = String(fn.Properties.Runtime);
-      expect(runtime).toMatch(/^nodejs\d+\.x$/);
-      expect(Number(/\d+/.exec(runtime)?.[0])).toBeGreaterThanOrEqual(22);
+    for (const [id, fn] of Object.entries(functions)) {
+      if (fn.Properties.PackageType === 'Image') {
+        // The backup function: AWS's Node.js 22 Lambda base image with pg_dump (lib/backup-image.ts).
+        expect(id).toMatch(/^BackupAction/);
+        expect(fn.Properties.Runtime).toBeUndefined();
+        expect(JSON.stringify(fn.Properties.Code)).toContain('ImageUri');
+      } else {
+        const runtime = String(fn.Properties.Runtime);
+        expect(runtime).toMatch(/^nodejs\d+\.x$/);
+        expect(Number(/\d+/.exec(runtime)?.[0])).toBeGreaterThanOrEqual(22);
+      }
       expect(fn.Properties.Architectures).toEqual(['arm64']);
       expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
       expect(fn.Properties.LoggingConfig).toMatchObject({ LogGroup: { Ref: expect.any(String) } });
@@ -197,12 +204,13 @@ describe('Stack: Responder (primary region)', () => {
     );
     expect(api).toEqual(expect.arrayContaining(['dynamodb:Query', 'secretsmanager:GetSecretValue']));
     expect(api).not.toContain('dynamodb:DeleteItem');
-    expect(backup).not.toContain('events:PutEvents');
+    // A failed backup requests its incident's escalation; with no database configured it reads no secret.
+    expect(backup).toContain('events:PutEvents');
     expect(backup).not.toContain('secretsmanager:GetSecretValue');
     expect(backup).not.toContain('lambda:InvokeFunction');
   });
 
-  it('schedules probes, backups and the escalation sweep onto the bus', () => {
+  it('schedules probes and the escalation sweep onto the bus (backups: one per database, none here)', () => {
     const schedules = template.findResources('AWS::Scheduler::Schedule') as Resources;
     const byKind = Object.fromEntries(
       Object.values(schedules).map((schedule) => {
@@ -216,9 +224,9 @@ describe('Stack: Responder (primary region)', () => {
         return [input.kind, schedule.Properties.ScheduleExpression];
       }),
     );
+    expect(config.backups.databases).toEqual([]);
     expect(byKind).toEqual({
       probe: config.probes.schedule,
-      backup: config.backups.schedule,
       escalate: config.escalation.sweepSchedule,
     });
   });
@@ -906,14 +914,24 @@ describe('State table access: each function reaches only its own item kinds', ()
     expect(decisionOf('api', 'Query', 'INCIDENT', 'gsi1')).toBe('allowed');
   });
 
-  it('gives backup, rotate and failover their idempotency records, the audit trail and the kill switch (read), no incident', () => {
+  it('gives backup, rotate and failover their idempotency records, the audit trail and the kill switch (read)', () => {
     for (const name of ['backup', 'rotate', 'failover']) {
       expect(decisionOf(name, 'PutItem', 'IDEMPOTENCY#ACTION')).toBe('allowed');
       expect(decisionOf(name, 'PutItem', 'IDEMPOTENCY#OTHER')).toBe('implicitly denied');
       expect(decisionOf(name, 'GetItem', 'FLAG#automation')).toBe('allowed');
-      expect(decisionOf(name, 'PutItem', 'INC#20260101-00000000')).toBe('implicitly denied');
+      expect(decisionOf(name, 'PutItem', 'AUDIT#INC#20260101-00000000')).toBe('allowed');
       expect(decisionOf(name, 'GetItem', 'LIMIT#x')).toBe('implicitly denied');
     }
+    // Only a failed backup opens an incident so far (and the backup function keeps the catalog).
+    for (const name of ['rotate', 'failover']) {
+      expect(decisionOf(name, 'PutItem', 'INC#20260101-00000000')).toBe('implicitly denied');
+      expect(decisionOf(name, 'PutItem', 'BACKUP#payments')).toBe('implicitly denied');
+    }
+    expect(decisionOf('backup', 'PutItem', 'INC#20260101-00000000')).toBe('allowed');
+    expect(decisionOf('backup', 'PutItem', 'GROUP#action:backup:payments')).toBe('allowed');
+    expect(decisionOf('backup', 'PutItem', 'BACKUP#payments')).toBe('allowed');
+    expect(decisionOf('backup', 'DeleteItem', 'BACKUP#payments')).toBe('allowed');
+    expect(decisionOf('backup', 'DeleteItem', 'INC#20260101-00000000')).toBe('implicitly denied');
   });
 
   it('StateTable.grantFloodLimits allows counting up LIMIT# items, nothing else', () => {
@@ -970,10 +988,12 @@ describe('Event bus: only Responder roles request actions', () => {
       },
     });
 
-  it('denies putting source "responder" events to every principal but ingest, probe and the schedules', () => {
+  it('denies putting source "responder" events to every principal but ingest, probe, backup and the schedules', () => {
     expect(put('arn:aws:iam::123456789012:role/Admin', 'responder')).toBe('explicitly denied');
     expect(put(roleArnOf('api'), 'responder')).toBe('explicitly denied');
-    expect(put(roleArnOf('backup'), 'responder')).toBe('explicitly denied');
+    expect(put(roleArnOf('rotate'), 'responder')).toBe('explicitly denied');
+    // A failed backup opens an incident, which requests its escalation.
+    expect(put(roleArnOf('backup'), 'responder')).toBe('allowed');
     expect(put(roleArnOf('ingest'), 'responder')).toBe('allowed');
     expect(put(roleArnOf('probe'), 'responder')).toBe('allowed');
     expect(put(schedulesRole, 'responder')).toBe('allowed');
@@ -981,7 +1001,7 @@ describe('Event bus: only Responder roles request actions', () => {
     expect(put('arn:aws:iam::123456789012:role/Admin', 'billing')).toBe('allowed');
   });
 
-  it('names exactly three roles in the exception, conditioned on events:source', () => {
+  it('names exactly four roles in the exception, conditioned on events:source', () => {
     template.hasResourceProperties('AWS::Events::EventBusPolicy', {
       Statement: Match.objectLike({
         Effect: 'Deny',
@@ -996,12 +1016,12 @@ describe('Event bus: only Responder roles request actions', () => {
     const [policy] = busPolicyStatements(resolved);
     expect(
       (policy?.Condition?.ArnNotEquals?.['aws:PrincipalArn'] as string[] | undefined)?.toSorted(),
-    ).toEqual([roleArnOf('ingest'), roleArnOf('probe'), schedulesRole].toSorted());
+    ).toEqual([roleArnOf('ingest'), roleArnOf('probe'), roleArnOf('backup'), schedulesRole].toSorted());
   });
 
   it('runs every schedule as the one schedules role', () => {
     const schedules = template.findResources('AWS::Scheduler::Schedule') as Resources;
-    expect(Object.keys(schedules)).toHaveLength(3);
+    expect(Object.keys(schedules)).toHaveLength(2);
     for (const schedule of Object.values(schedules)) {
       const roleArn = resolved.resolve((schedule.Properties.Target as { RoleArn: unknown }).RoleArn);
       expect(roleArn).toBe(schedulesRole);

@@ -28,11 +28,20 @@ export interface ActionScheduleProps extends ActionScheduleOptions {
   readonly what: string;
   /** Whether the scheduled requests are dry runs (config `safety.dryRun`). */
   readonly dryRun: boolean;
+  /**
+   * What one of several schedules of a kind acts on (a database): part of each request's action id,
+   * so two schedules firing at the same time never share one.
+   * @default - none: one schedule of the kind
+   */
+  readonly subject?: string;
+  /** @default { scheduled: true } */
+  readonly params?: Readonly<Record<string, unknown>>;
 }
 
 /** An EventBridge Scheduler schedule that puts an "Action Requested" event for `kind` on the bus. */
 export function actionSchedule(scope: Construct, id: string, props: ActionScheduleProps): Schedule {
   const { kind } = props;
+  const idPrefix = props.subject ? `schedule-${kind}-${props.subject}` : `schedule-${kind}`;
   return new Schedule(scope, id, {
     description: `Responder: ${props.what}`,
     schedule: ScheduleExpression.expression(props.expression),
@@ -42,12 +51,12 @@ export function actionSchedule(scope: Construct, id: string, props: ActionSchedu
         source: EVENT_SOURCE,
         detailType: ACTION_REQUESTED,
         detail: ScheduleTargetInput.fromObject({
-          actionId: `schedule-${kind}-${ContextAttribute.scheduledTime}`,
+          actionId: `${idPrefix}-${ContextAttribute.scheduledTime}`,
           kind,
           trigger: 'schedule',
           requestedAt: ContextAttribute.scheduledTime,
           dryRun: props.dryRun,
-          params: { scheduled: true },
+          params: props.params ?? { scheduled: true },
         }),
       },
       { role: props.role },

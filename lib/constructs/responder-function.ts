@@ -1,8 +1,16 @@
 import { join } from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, type Size } from 'aws-cdk-lib';
 import type { ISecurityGroup, ISubnet, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { ManagedPolicy, Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type CfnFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import {
+  Architecture,
+  type CfnFunction,
+  type DockerImageCode,
+  DockerImageFunction,
+  type FunctionOptions,
+  type Function as LambdaFunction,
+  Runtime,
+} from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -51,6 +59,14 @@ export interface ResponderFunctionProps {
   readonly reservedConcurrentExecutions?: number;
   /** @default - none beyond the Powertools settings */
   readonly environment?: Record<string, string>;
+  /**
+   * Runs this container image (its own Node.js, e.g. with pg_dump beside it) instead of the esbuild
+   * bundle of `functions/<name>/handler.ts` on the managed runtime.
+   * @default - the esbuild bundle on Node.js 24
+   */
+  readonly image?: DockerImageCode;
+  /** @default - Lambda's default 512 MiB of /tmp */
+  readonly ephemeralStorageSize?: Size;
   /** Runs the function in these subnets, e.g. to reach private databases. @default - not in a VPC */
   readonly network?: {
     readonly vpc: IVpc;
@@ -61,14 +77,16 @@ export interface ResponderFunctionProps {
 
 /**
  * One Responder Lambda: bundled locally by esbuild (no Docker), Node.js 24 on arm64, source maps,
- * X-Ray tracing, and its own log group with the configured retention.
+ * X-Ray tracing, and its own log group with the configured retention. With `image`, the same on arm64
+ * from a container image instead (the backup function, which needs pg_dump beside Node.js).
  *
  * Its role may write to that log group only (not AWSLambdaBasicExecutionRole, which allows every log
  * group); X-Ray's two actions, which take no resource, sit in a policy of their own (`tracingPolicy`)
  * so an acknowledgement of their `*` covers nothing else.
  */
 export class ResponderFunction extends Construct {
-  public readonly function: NodejsFunction;
+  /** A `NodejsFunction`, or a `DockerImageFunction` with `image`. */
+  public readonly function: LambdaFunction;
   public readonly logGroup: LogGroup;
   /** The execution role; grants to the function land in its default policy. */
   public readonly role: Role;
@@ -110,17 +128,13 @@ export class ResponderFunction extends Construct {
         }),
       ],
     });
-    this.function = new NodejsFunction(this, 'Function', {
+    const options: FunctionOptions = {
       role: this.role,
-      entry: join(ROOT, 'functions', props.name, 'handler.ts'),
-      handler: 'handler',
-      projectRoot: ROOT,
-      depsLockFilePath: join(ROOT, 'package-lock.json'),
       description: props.description,
-      runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(30),
+      ephemeralStorageSize: props.ephemeralStorageSize,
       reservedConcurrentExecutions: reserved,
       logGroup: this.logGroup,
       vpc: props.network?.vpc,
@@ -134,19 +148,29 @@ export class ResponderFunction extends Construct {
         RESPONDER_SERVICE: props.config.service,
         ...props.environment,
       },
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        target: LAMBDA_NODE_TARGET,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_BANNER,
-        externalModules: EXTERNAL_MODULES,
-        define: configDefine(props.config),
-      },
-    });
+    };
+    this.function = props.image
+      ? new DockerImageFunction(this, 'Function', { ...options, code: props.image })
+      : new NodejsFunction(this, 'Function', {
+          ...options,
+          entry: join(ROOT, 'functions', props.name, 'handler.ts'),
+          handler: 'handler',
+          projectRoot: ROOT,
+          depsLockFilePath: join(ROOT, 'package-lock.json'),
+          runtime: Runtime.NODEJS_24_X,
+          bundling: {
+            forceDockerBundling: false,
+            format: OutputFormat.ESM,
+            target: LAMBDA_NODE_TARGET,
+            minify: true,
+            sourceMap: true,
+            sourcesContent: false,
+            mainFields: ['module', 'main'],
+            banner: ESM_REQUIRE_BANNER,
+            externalModules: EXTERNAL_MODULES,
+            define: configDefine(props.config),
+          },
+        });
     // Active tracing set on the resource: the `tracing` prop would put X-Ray's statement into the
     // role's default policy, next to the grants (see `tracingPolicy`).
     (this.function.node.defaultChild as CfnFunction).tracingConfig = { mode: 'Active' };

@@ -92,6 +92,8 @@ const STORAGE_CLASSES = [
   'DEEP_ARCHIVE',
 ];
 
+const FARGATE_CPU = [256, 512, 1024, 2048, 4096, 8192, 16384];
+
 export const backupsSchema = z
   .strictObject({
     /** Every database's schedule unless it names its own. */
@@ -147,6 +149,34 @@ export const backupsSchema = z
       .prefault({}),
     /** Where the backup function and Fargate tasks run, to reach private databases. @default - not in a VPC */
     vpc: vpcPlacement.optional(),
+    /** The backup function's memory (pg_dump, gzip/zstd and the upload share it; CPU grows with it). */
+    memoryMb: z
+      .number()
+      .int()
+      .min(512, 'give the backup function at least 512 MB')
+      .max(10240, 'Lambda allows at most 10240 MB')
+      .default(1024),
+    /** The Fargate task of the databases with `runner: "fargate"`. */
+    fargate: z
+      .strictObject({
+        /** vCPU units: 1024 is one vCPU. */
+        cpu: z
+          .number()
+          .refine(
+            (cpu) => FARGATE_CPU.includes(cpu),
+            `use one of ${FARGATE_CPU.join(', ')} (1024 is one vCPU)`,
+          )
+          .default(1024),
+        memoryMiB: z.number().int().min(512).max(122880).default(2048),
+        /** Local space for directory-format dumps (21-200 GiB). @default - 20 GiB, or 100 GiB when a Fargate database uses the directory format */
+        ephemeralStorageGiB: z
+          .number()
+          .int()
+          .min(21, 'Fargate gives 20 GiB without this setting: use 21 to 200')
+          .max(200, 'Fargate allows at most 200 GiB')
+          .optional(),
+      })
+      .prefault({}),
     databases: z.array(backupDatabaseSchema).default([]),
   })
   .superRefine((backups, ctx) => {
@@ -161,6 +191,27 @@ export const backupsSchema = z
       }
       seen.add(db.name);
     });
+    backups.databases.forEach((db, index) => {
+      if (db.runner === 'fargate' && !backups.vpc) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['databases', index, 'runner'],
+          message: `'${db.name}' runs as a Fargate task, which needs subnets: set backups.vpc (vpcId, availabilityZones, privateSubnetIds, securityGroupIds), or use runner: "lambda"`,
+        });
+      }
+    });
+    const { storageClass, transitionAfterDays } = backups.retention;
+    if (
+      transitionAfterDays !== undefined &&
+      (storageClass === 'STANDARD_IA' || storageClass === 'ONEZONE_IA') &&
+      transitionAfterDays < 30
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retention', 'transitionAfterDays'],
+        message: `S3 moves objects to ${storageClass} after 30 days at the earliest: use 30 or more, or storageClass "GLACIER_IR"`,
+      });
+    }
     if (backups.objectLock.mode !== 'off' && backups.objectLock.days > backups.retention.days) {
       ctx.addIssue({
         code: 'custom',

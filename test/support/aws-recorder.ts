@@ -1,3 +1,4 @@
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
@@ -9,7 +10,7 @@ export interface RecordedCall {
   readonly caller: string;
   /** `dynamodb:Query`, `sns:Publish`, `events:PutEvents`, ... */
   readonly action: string;
-  /** The ARN IAM checks: table (or `<table>/index/<name>`), topic, secret, bus, function. */
+  /** The ARN IAM checks: table (or `<table>/index/<name>`), topic, secret, bus, function, S3 object or bucket. */
   readonly resource: string;
   /** DynamoDB: the partition key value(s) the request reaches (`dynamodb:LeadingKeys`). */
   readonly leadingKeys?: readonly string[];
@@ -60,8 +61,23 @@ export interface PutEventEntry {
   readonly EventBusName: string;
 }
 
+/** One version of an object the recorder's S3 keeps (in memory). */
+export interface S3ObjectVersion {
+  readonly versionId: string;
+  readonly body: Buffer;
+  readonly etag: string;
+  tags: string;
+}
+
 export interface AwsRecorder {
   readonly url: string;
+  /** S3 objects by `<bucket>/<key>`, oldest version first. */
+  readonly objects: Map<string, S3ObjectVersion[]>;
+  /** Multipart uploads in progress by upload id (completed and aborted ones are gone). */
+  readonly uploads: Map<
+    string,
+    { readonly object: string; readonly parts: Map<number, Buffer>; readonly tags: string }
+  >;
   readonly calls: RecordedCall[];
   readonly events: PutEventEntry[];
   readonly published: URLSearchParams[];
@@ -79,11 +95,48 @@ export function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-/** `Credential=AKID/20260101/eu-west-1/dynamodb/aws4_request` → access key id and region. */
-function signer(req: IncomingMessage): { keyId: string; region: string } {
-  const match = /Credential=([^/]+)\/\d+\/([^/]+)\//.exec(String(req.headers.authorization ?? ''));
-  return { keyId: match?.[1] ?? 'unsigned', region: match?.[2] ?? 'unknown' };
+/** `Credential=AKID/20260101/eu-west-1/dynamodb/aws4_request` → access key id, region and service. */
+function signer(req: IncomingMessage): { keyId: string; region: string; service: string } {
+  const match = /Credential=([^/]+)\/\d+\/([^/]+)\/([^/]+)\//.exec(String(req.headers.authorization ?? ''));
+  return { keyId: match?.[1] ?? 'unsigned', region: match?.[2] ?? 'unknown', service: match?.[3] ?? '' };
 }
+
+/** A body sent `aws-chunked` (streaming uploads with a trailing checksum) without its chunk framing. */
+function decodeAwsChunked(body: Buffer): Buffer {
+  const chunks: Buffer[] = [];
+  let at = 0;
+  while (at < body.length) {
+    const end = body.indexOf('\r\n', at);
+    if (end < 0) break;
+    const size = Number.parseInt(body.subarray(at, end).toString('latin1').split(';')[0] ?? '0', 16);
+    if (!size) break;
+    chunks.push(body.subarray(end + 2, end + 2 + size));
+    at = end + 2 + size + 2;
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The IAM action of an S3 REST request (several operations share one: UploadPart is s3:PutObject). */
+function s3ActionOf(
+  method: string,
+  key: string,
+  query: URLSearchParams,
+  headers: IncomingMessage['headers'],
+) {
+  const version = query.has('versionId') ? 'Version' : '';
+  if (!key) return query.has('uploads') ? 's3:ListBucketMultipartUploads' : 's3:ListBucket';
+  if (query.has('tagging')) {
+    return method === 'PUT' ? `s3:PutObject${version}Tagging` : `s3:GetObject${version}Tagging`;
+  }
+  if (method === 'DELETE')
+    return query.has('uploadId') ? 's3:AbortMultipartUpload' : `s3:DeleteObject${version}`;
+  if (method === 'GET' && query.has('uploadId')) return 's3:ListMultipartUploadParts';
+  if (method === 'GET' || method === 'HEAD') return version ? 's3:GetObjectVersion' : 's3:GetObject';
+  if (headers['x-amz-copy-source']) return 'unknown:s3 CopyObject (teach the recorder)';
+  return 's3:PutObject';
+}
+
+const xmlEscape = (text: string) => text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 type AttributeValue = { S?: string };
 interface DynamoRequest {
@@ -126,6 +179,8 @@ export async function startAwsRecorder(options: RecorderOptions): Promise<AwsRec
   const events: PutEventEntry[] = [];
   const published: URLSearchParams[] = [];
   const faults: Fault[] = [];
+  const objects = new Map<string, S3ObjectVersion[]>();
+  const uploads: AwsRecorder['uploads'] = new Map();
 
   const faultFor = (call: RecordedCall) => {
     const fault = faults.find(
@@ -143,7 +198,7 @@ export async function startAwsRecorder(options: RecorderOptions): Promise<AwsRec
   const server: Server = createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
-      const { keyId, region } = signer(req);
+      const { keyId, region, service } = signer(req);
       const caller = options.callers[keyId] ?? `unknown key ${keyId}`;
       const arn = (service: string, rest: string) => `arn:aws:${service}:${region}:${ACCOUNT}:${rest}`;
       const target = String(req.headers['x-amz-target'] ?? '');
@@ -157,6 +212,11 @@ export async function startAwsRecorder(options: RecorderOptions): Promise<AwsRec
         calls.push(recorded);
         return recorded;
       };
+
+      if (service === 's3') {
+        answerS3(req, body, caller, res);
+        return;
+      }
 
       if (target.startsWith('DynamoDB_20120810.')) {
         const input = JSON.parse(body.toString('utf8')) as DynamoRequest;
@@ -282,6 +342,137 @@ export async function startAwsRecorder(options: RecorderOptions): Promise<AwsRec
       res.end(error.message);
     });
   });
+  /**
+   * S3, in memory, path-style (`/<bucket>/<key>`, as the SDK addresses an IP endpoint): PutObject,
+   * multipart uploads (create, parts, complete, abort), GetObject/HeadObject (by version id too),
+   * object tagging. Each request is recorded as the IAM action it needs, on the object's (or the
+   * bucket's) ARN; a request with `x-amz-tagging` also needs s3:PutObjectTagging, recorded with it.
+   */
+  function answerS3(
+    req: IncomingMessage,
+    raw: Buffer,
+    caller: string,
+    res: import('node:http').ServerResponse,
+  ) {
+    const url = new URL(req.url ?? '/', 'http://recorder');
+    const host = String(req.headers.host ?? '');
+    const hostBucket = /^([^.]+)\.(127\.0\.0\.1|localhost)/.exec(host)?.[1];
+    const parts = url.pathname.slice(1).split('/');
+    const bucket = hostBucket ?? decodeURIComponent(parts.shift() ?? '');
+    const key = (hostBucket ? url.pathname.slice(1) : parts.join('/'))
+      .split('/')
+      .map(decodeURIComponent)
+      .join('/');
+    const method = req.method ?? 'GET';
+    const query = url.searchParams;
+    const action = s3ActionOf(method, key, query, req.headers);
+    const resource = key ? `arn:aws:s3:::${bucket}/${key}` : `arn:aws:s3:::${bucket}`;
+    const recordS3 = (recorded: string) => {
+      const call: RecordedCall = { caller, action: recorded, resource, status: 200 };
+      calls.push(call);
+      return call;
+    };
+    const call = recordS3(action);
+    const tagging = String(req.headers['x-amz-tagging'] ?? '');
+    if (tagging && action === 's3:PutObject' && !query.has('uploadId')) recordS3('s3:PutObjectTagging');
+    const xml = (status: number, text: string, headers: Record<string, string> = {}) => {
+      call.status = status;
+      res.writeHead(status, { 'content-type': 'application/xml', ...headers });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?>${text}`);
+    };
+    const error = (status: number, code: string) =>
+      xml(status, `<Error><Code>${code}</Code><Message>${code}</Message><RequestId>r</RequestId></Error>`);
+    const fault = faultFor(call);
+    if (fault) return error(fault.status, fault.type);
+    const streamed =
+      String(req.headers['content-encoding'] ?? '').includes('aws-chunked') ||
+      String(req.headers['x-amz-content-sha256'] ?? '').startsWith('STREAMING-');
+    const body = streamed ? decodeAwsChunked(raw) : raw;
+    const object = `${bucket}/${key}`;
+    const versions = objects.get(object) ?? [];
+    const wanted = query.get('versionId');
+    const current = wanted ? versions.find((v) => v.versionId === wanted) : versions.at(-1);
+    const store = (content: Buffer, tags: string) => {
+      const version: S3ObjectVersion = {
+        versionId: randomUUID().replaceAll('-', ''),
+        body: content,
+        etag: `"${createHash('md5').update(content).digest('hex')}"`,
+        tags,
+      };
+      objects.set(object, [...versions, version]);
+      return version;
+    };
+
+    if (action === 's3:PutObject' && method === 'POST' && query.has('uploads')) {
+      const uploadId = randomUUID();
+      uploads.set(uploadId, { object, parts: new Map(), tags: tagging });
+      return xml(
+        200,
+        `<InitiateMultipartUploadResult><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><UploadId>${uploadId}</UploadId></InitiateMultipartUploadResult>`,
+      );
+    }
+    const upload = query.has('uploadId') ? uploads.get(query.get('uploadId') ?? '') : undefined;
+    if (query.has('uploadId') && !upload) return error(404, 'NoSuchUpload');
+    if (upload && action === 's3:PutObject' && method === 'PUT') {
+      upload.parts.set(Number(query.get('partNumber')), body);
+      call.status = 200;
+      res.writeHead(200, { etag: `"${createHash('md5').update(body).digest('hex')}"` });
+      return res.end();
+    }
+    if (upload && action === 's3:PutObject' && method === 'POST') {
+      const numbers = [...body.toString('utf8').matchAll(/<PartNumber>(\d+)<\/PartNumber>/g)].map((m) =>
+        Number(m[1]),
+      );
+      const content = Buffer.concat(numbers.map((n) => upload.parts.get(n) ?? Buffer.alloc(0)));
+      uploads.delete(query.get('uploadId') ?? '');
+      const version = store(content, upload.tags);
+      return xml(
+        200,
+        `<CompleteMultipartUploadResult><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><ETag>${version.etag}</ETag></CompleteMultipartUploadResult>`,
+        { 'x-amz-version-id': version.versionId },
+      );
+    }
+    if (upload && action === 's3:AbortMultipartUpload') {
+      uploads.delete(query.get('uploadId') ?? '');
+      call.status = 204;
+      res.writeHead(204);
+      return res.end();
+    }
+    if (action === 's3:PutObject') {
+      const version = store(body, tagging);
+      call.status = 200;
+      res.writeHead(200, { etag: version.etag, 'x-amz-version-id': version.versionId });
+      return res.end();
+    }
+    if (/^s3:PutObject(Version)?Tagging$/.test(action)) {
+      if (!current) return error(404, 'NoSuchKey');
+      const tags = [...body.toString('utf8').matchAll(/<Key>([^<]*)<\/Key>\s*<Value>([^<]*)<\/Value>/g)];
+      current.tags = tags.map(([, k, v]) => `${k}=${v}`).join('&');
+      return xml(200, '', { 'x-amz-version-id': current.versionId });
+    }
+    if (/^s3:GetObject(Version)?Tagging$/.test(action)) {
+      if (!current) return error(404, 'NoSuchKey');
+      const tags = [...new URLSearchParams(current.tags)]
+        .map(([k, v]) => `<Tag><Key>${xmlEscape(k)}</Key><Value>${xmlEscape(v)}</Value></Tag>`)
+        .join('');
+      return xml(200, `<Tagging><TagSet>${tags}</TagSet></Tagging>`, {
+        'x-amz-version-id': current.versionId,
+      });
+    }
+    if (/^s3:GetObject(Version)?$/.test(action)) {
+      if (!current) return error(404, 'NoSuchKey');
+      call.status = 200;
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': String(current.body.length),
+        etag: current.etag,
+        'x-amz-version-id': current.versionId,
+      });
+      return res.end(method === 'HEAD' ? undefined : current.body);
+    }
+    return error(501, 'NotImplemented');
+  }
+
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -289,6 +480,8 @@ export async function startAwsRecorder(options: RecorderOptions): Promise<AwsRec
     events,
     published,
     faults,
+    objects,
+    uploads,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => dynamo.close(() => resolve()));

@@ -66,6 +66,10 @@ export class ResolvedTemplate {
         return this.getAtt(logicalId, 'Arn');
       case 'AWS::SQS::Queue':
         return `https://sqs.${this.region}.amazonaws.com/${ACCOUNT}/${this.nameOf(logicalId)}`;
+      case 'AWS::ECS::TaskDefinition':
+        return this.getAtt(logicalId, 'TaskDefinitionArn');
+      case 'AWS::S3::Bucket':
+        return this.nameOf(logicalId).toLowerCase();
       default:
         return this.nameOf(logicalId);
     }
@@ -90,6 +94,10 @@ export class ResolvedTemplate {
       'AWS::ApiGatewayV2::Api': { ApiEndpoint: `https://${name}.execute-api.${this.region}.amazonaws.com` },
       'AWS::Events::Rule': { Arn: arn('events', `rule/${name}`) },
       'AWS::Scheduler::Schedule': { Arn: arn('scheduler', `schedule/default/${name}`) },
+      // S3 ARNs carry neither region nor account; bucket names are lower case.
+      'AWS::S3::Bucket': { Arn: `arn:aws:s3:::${name.toLowerCase()}` },
+      'AWS::ECS::Cluster': { Arn: arn('ecs', `cluster/${name}`) },
+      'AWS::ECS::TaskDefinition': { TaskDefinitionArn: arn('ecs', `task-definition/${name}:1`) },
     };
     const value = attributes[type]?.[attribute];
     if (!value) throw new Error(`teach ResolvedTemplate.getAtt ${type}.${attribute} (${logicalId})`);
@@ -120,6 +128,12 @@ export class ResolvedTemplate {
       if (fn === 'Fn::Split') {
         const [separator, source] = args as [string, Json];
         return String(this.resolve(source)).split(separator);
+      }
+      if (fn === 'Fn::Sub' && typeof args === 'string') {
+        // `${Name}` is a Ref (or pseudo parameter), `${Name.Attribute}` a GetAtt.
+        return args.replace(/\$\{([^}.]+)(?:\.([^}]+))?\}/g, (_, id: string, attribute?: string) =>
+          attribute ? this.getAtt(id, attribute) : this.ref(id),
+        );
       }
       if (fn.startsWith('Fn::')) throw new Error(`teach ResolvedTemplate.resolve ${fn}`);
     }
@@ -299,6 +313,8 @@ const KNOWN_CONDITION_KEYS = new Set([
   'events:source',
   'events:detail-type',
   'aws:PrincipalArn',
+  'ecs:cluster',
+  'iam:PassedToService',
 ]);
 
 export function statementMatches(statement: Statement, call: AuthorizedCall): boolean {
