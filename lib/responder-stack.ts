@@ -97,6 +97,7 @@ export class ResponderStack extends Stack {
       state,
       webhookSecret: this.webhookSecret,
       probeFunction: this.probes.handler.function,
+      backupFunction: config.backups.databases.length > 0 ? this.backups.handler.function : undefined,
       version: props.version,
     });
     this.api = new WebhookApi(this, 'WebhookApi', {

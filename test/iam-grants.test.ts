@@ -8,6 +8,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { build } from 'esbuild';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../lib/app.ts';
 import { BACKUP_ENTRIES } from '../lib/backup-image.ts';
@@ -15,6 +16,7 @@ import { esbuildOptions, FUNCTION_NAMES, type FunctionName } from '../lib/bundli
 import { ensureStateTable, STATE_TABLE_KEYS } from '../src/adapters/dynamodb-state-store.ts';
 import { DEFAULT_POLICY } from '../src/config/escalation.ts';
 import { type AwsRecorder, type RecordedCall, startAwsRecorder } from './support/aws-recorder.ts';
+import { type PostgresServer, startPostgres } from './support/postgres.ts';
 import { loadEvent, testConfig } from './support/runtime.ts';
 import {
   ACCOUNT,
@@ -30,6 +32,22 @@ import {
 } from './support/template-iam.ts';
 
 const ROOT = join(import.meta.dirname, '..');
+
+async function pgQuery(server: PostgresServer, database: string, text: string) {
+  const client = new pg.Client({
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    database,
+  });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
 const TOKEN = 'iam-test-token-0123456789abcdef';
 /** The services whose grants must each be used by some call (logs, X-Ray and KMS are called by the platform). */
 const CHECKED_SERVICES = ['dynamodb', 'sns', 'secretsmanager', 'events', 'lambda', 's3', 'ecs'];
@@ -49,25 +67,8 @@ const ENTRIES: Record<FunctionName, string> = {
 /**
  * Grants of code that has not landed yet, as `<function label>: <action>[ keys <pattern>]`: each may go
  * unused, and the last test fails as soon as one is used, so the entry goes with the code that uses it.
- * Issue 10: the backup function's body (pg_dump to S3, the catalog, the incident a failure opens).
  */
-const AWAITING_CODE: readonly string[] = [
-  'backup: s3:PutObject',
-  'backup: s3:PutObjectTagging',
-  'backup: s3:AbortMultipartUpload',
-  'backup: s3:GetObject',
-  'backup: s3:GetObjectVersion',
-  'backup: secretsmanager:GetSecretValue',
-  'backup: dynamodb:GetItem keys BACKUP#*',
-  'backup: dynamodb:PutItem keys BACKUP#*',
-  'backup: dynamodb:DeleteItem keys BACKUP#*',
-  'backup: dynamodb:Query keys BACKUP#*',
-  'backup: dynamodb:GetItem keys INC#*',
-  'backup: dynamodb:PutItem keys INC#*',
-  'backup: dynamodb:GetItem keys GROUP#*',
-  'backup: dynamodb:PutItem keys GROUP#*',
-  'backup: events:PutEvents',
-];
+const AWAITING_CODE: readonly string[] = [];
 
 /** A loopback port nothing listens on until the recovery test opens it. */
 const GATEWAY_PORT = await freePort();
@@ -160,7 +161,11 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     backups: {
       // Nothing listens on port 9: a backup reads the secret, fails to connect, records the failure
       // and opens an incident (which requests its escalation).
-      databases: [{ name: 'payments', secret: 'responder/iam-test-backup-db', connectTimeoutSeconds: 1 }],
+      databases: [
+        { name: 'payments', secret: 'responder/iam-test-backup-db', connectTimeoutSeconds: 1 },
+        // A real PostgreSQL (started below) with enough rows for a multipart upload of several parts.
+        { name: 'orders', secret: 'responder/iam-test-orders-db', compression: '0' },
+      ],
     },
     escalation: {
       policy: {
@@ -178,6 +183,8 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     },
     probes: {
       targets: [
+        // Backup freshness: the newest verified backup of orders, from the catalog.
+        { name: 'orders-backup', kind: 'backup', database: 'orders' },
         // Nothing listens on port 9: the probe reads its secret, fails, and turns the target unhealthy.
         {
           name: 'database',
@@ -203,6 +210,7 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
   });
   const running: Running[] = [];
   let recorder: AwsRecorder;
+  let database: PostgresServer;
   let out: string;
   /** What each schedule puts on the bus, by kind, as the template says. */
   const scheduled = new Map<string, Record<string, unknown>>();
@@ -260,6 +268,14 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     (await invoke('ingest', httpEvent('POST', '/alertmanager', JSON.stringify(payload)))).statusCode;
 
   beforeAll(async () => {
+    database = await startPostgres();
+    await pgQuery(database, 'postgres', 'CREATE DATABASE orders');
+    await pgQuery(
+      database,
+      'orders',
+      `CREATE TABLE lines (id int PRIMARY KEY, body text);
+       INSERT INTO lines SELECT g, repeat(md5(g::text) || md5((g * 7)::text), 4) FROM generate_series(1, 120000) g;`,
+    );
     const built = buildApp(config, new App({ context: { 'aws:cdk:bundling-stacks': [] } }));
     const primary = new ResolvedTemplate(
       Template.fromStack(built.primary).toJSON() as ResolvedTemplate['template'],
@@ -276,8 +292,11 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
         '<aws.scheduler.scheduled-time>',
         new Date().toISOString(),
       );
-      const detail = JSON.parse(input) as { kind: string };
-      scheduled.set(detail.kind, detail);
+      const detail = JSON.parse(input) as { kind: string; params?: { database?: string } };
+      scheduled.set(
+        detail.params?.database ? `${detail.kind}:${detail.params.database}` : detail.kind,
+        detail,
+      );
     }
 
     out = await mkdtemp(join(tmpdir(), 'responder-iam-'));
@@ -323,6 +342,17 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
         'responder/iam-test-db': {
           arn: secretArn('responder/iam-test-db-AbCdEf'),
           value: JSON.stringify({ username: 'probe', password: 'probe-password' }),
+        },
+        'responder/iam-test-orders-db': {
+          arn: secretArn('responder/iam-test-orders-db-AbCdEf'),
+          value: JSON.stringify({
+            engine: 'postgres',
+            host: database.host,
+            port: database.port,
+            username: database.user,
+            password: database.password,
+            dbname: 'orders',
+          }),
         },
         'responder/iam-test-backup-db': {
           arn: secretArn('responder/iam-test-backup-db-AbCdEf'),
@@ -375,6 +405,7 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
   afterAll(async () => {
     vi.useRealTimers();
     await recorder?.stop();
+    database?.destroy();
     if (out) await rm(out, { recursive: true, force: true });
   });
 
@@ -476,6 +507,11 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     ).toBe(200);
     expect((await api('GET', '/api/probes')).status).toBe(200);
     expect((await api('POST', '/api/probes', {})).status).toBe(200);
+    // Backups: a dry run waits for the backup function, a backup is handed to it, and the catalog is read.
+    expect((await api('POST', '/api/backups', { database: 'payments', dryRun: true })).status).toBe(200);
+    expect((await api('POST', '/api/backups', { database: 'payments' })).status).toBe(202);
+    expect((await api('GET', '/api/backups')).status).toBe(200);
+    expect((await api('GET', '/api/backups/payments@20260101T000000.000Z')).status).toBe(404);
     await deliverEvents();
   });
 
@@ -516,7 +552,7 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
         trigger: 'operator',
         requestedAt: new Date().toISOString(),
         dryRun: false,
-        params: {},
+        params: kind === 'backup' ? { database: 'payments' } : {},
       });
       const done = await invoke(label, request('ok'));
       expect(done).toMatchObject({ status: 'done' });
@@ -540,9 +576,42 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     const result = await invoke('backup', {
       source: 'responder',
       'detail-type': 'Action Requested',
-      detail: { ...scheduledRun('backup'), actionId: 'schedule-backup-payments-iam' },
+      detail: { ...scheduledRun('backup:payments'), actionId: 'schedule-backup-payments-iam' },
     });
     expect(result).toMatchObject({ status: 'done' });
+    await deliverEvents();
+  });
+
+  it('backs up a real database through S3 (multipart, verified, tagged), and an S3 failure mid-upload aborts it', async () => {
+    const request = (id: string) => ({
+      actionId: `operator-backup-orders-${id}`,
+      kind: 'backup',
+      trigger: 'operator',
+      requestedAt: new Date().toISOString(),
+      dryRun: false,
+      params: { database: 'orders' },
+    });
+    const good = (await invoke('backup', request('ok'))) as { outcome: { status: string; summary: string } };
+    expect(good.outcome.status, good.outcome.summary).toBe('completed');
+    const stored = [...recorder.objects.keys()].filter((key) => key.endsWith('.dump'));
+    expect(stored).toHaveLength(1);
+    // The second part fails on every attempt: the upload is aborted by its id, and no object is stored.
+    recorder.faults.push({
+      caller: 'backup',
+      action: 's3:PutObject',
+      skip: 2,
+      times: 9,
+      status: 500,
+      type: 'InternalError',
+    });
+    const failed = (await invoke('backup', request('s3-fails'))) as {
+      outcome: { status: string; summary: string };
+    };
+    recorder.faults.length = 0;
+    expect(failed.outcome.status).toBe('failed');
+    expect(failed.outcome.summary).toMatch(/the upload to S3 failed/);
+    expect([...recorder.objects.keys()].filter((key) => key.endsWith('.dump'))).toEqual(stored);
+    expect(recorder.uploads.size).toBe(0);
     await deliverEvents();
   });
 

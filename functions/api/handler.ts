@@ -4,15 +4,19 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ActionResult } from '../../src/actions/run-action.ts';
+import { DynamoDbBackupCatalog } from '../../src/adapters/dynamodb-backup-catalog.ts';
+import { dynamoDbStateStore } from '../../src/adapters/dynamodb-state-store.ts';
+import { StateTable } from '../../src/adapters/state-table.ts';
 import { fromApiGateway, toApiGateway } from '../../src/aws/api-gateway.ts';
 import {
   escalatorFromEnv,
   secretStore,
-  stateStoreFromEnv,
+  stateTableFromEnv,
   webhookCredentialsFromEnv,
 } from '../../src/aws/clients.ts';
 import { powertools } from '../../src/aws/powertools.ts';
 import { bundledConfig } from '../../src/config/bundled.ts';
+import type { ActionRequest } from '../../src/domain/actions.ts';
 import { systemClock } from '../../src/ports.ts';
 import type { ProbeReport } from '../probe/run-probes.ts';
 import { type ApiDeps, handleApiRequest, operatorProbeRequest } from './incidents-api.ts';
@@ -34,7 +38,28 @@ async function runProbesRemotely(targets?: string[]): Promise<ProbeReport | unde
   return result.status === 'done' ? (result.outcome.result as ProbeReport) : undefined;
 }
 
-const store = stateStoreFromEnv(tracer);
+const backupFunction = process.env.BACKUP_FUNCTION_NAME;
+
+/**
+ * `POST /api/backups` invokes the backup function: a dry run waits for its answer, a backup is
+ * invoked asynchronously (it may take up to 15 minutes) and followed in the catalog.
+ */
+async function runBackupRemotely(request: ActionRequest, wait: boolean): Promise<ActionResult | undefined> {
+  const answer = await lambda.send(
+    new InvokeCommand({
+      FunctionName: backupFunction,
+      InvocationType: wait ? 'RequestResponse' : 'Event',
+      Payload: JSON.stringify(request),
+    }),
+  );
+  if (!wait) return undefined;
+  const payload = Buffer.from(answer.Payload ?? new Uint8Array()).toString('utf8');
+  if (answer.FunctionError) throw new Error(`the backup function failed: ${payload.slice(0, 500)}`);
+  return JSON.parse(payload) as ActionResult;
+}
+
+const table = stateTableFromEnv(tracer);
+const store = dynamoDbStateStore(table);
 const secrets = secretStore(tracer, config);
 const deps: ApiDeps = {
   config,
@@ -48,6 +73,9 @@ const deps: ApiDeps = {
   log,
   version: process.env.RESPONDER_VERSION ?? 'unknown',
   runProbes: probeFunction ? runProbesRemotely : undefined,
+  backups: backupFunction
+    ? { catalog: new DynamoDbBackupCatalog(new StateTable(table)), run: runBackupRemotely }
+    : undefined,
   // Acknowledgements tell the tiers already paged at once; the sweeper retries what fails here.
   escalator: escalatorFromEnv(tracer, config, store, secrets, log),
 };

@@ -333,7 +333,14 @@ async function startBackup(req: HttpRequest, { deps }: RouteContext): Promise<Ht
     ]);
   }
   const request = operatorBackupRequest(parsed.data, deps.clock, deps.config.safety.dryRun);
-  const result = await deps.backups.run(request, request.dryRun);
+  let result: ActionResult | undefined;
+  try {
+    result = await deps.backups.run(request, request.dryRun);
+  } catch (error) {
+    if (error instanceof DependencyUnavailableError) throw error;
+    deps.log.error('backup request failed', { error: (error as Error).message });
+    return problem(502, `the backup could not be started: ${(error as Error).message.slice(0, 300)}`);
+  }
   if (request.dryRun) {
     return json(200, { actionId: request.actionId, database: db.name, dryRun: true, result: result ?? null });
   }

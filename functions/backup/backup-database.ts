@@ -101,7 +101,17 @@ export function createBackupAction(deps: BackupDeps): PerformAction {
     }
     if (!deps.bucket)
       throw new Error('BACKUP_BUCKET is not set for this function: the CDK stack sets it, so redeploy');
-    if (request.dryRun) return dryRun(deps, db, verifyLevel);
+    if (request.dryRun) {
+      // What would stop the backup is the dry run's answer, not an error to retry.
+      return dryRun(deps, db, verifyLevel).catch(
+        (error: Error): ActionOutcome => ({
+          status: 'failed',
+          subject: db.name,
+          summary: `dry run: the backup of ${db.name} would fail: ${error.message}`,
+          data: { database: db.name },
+        }),
+      );
+    }
     if (db.runner === 'fargate' && deps.startTask) {
       const task = await deps.startTask(request, db);
       return {

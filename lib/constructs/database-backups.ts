@@ -81,8 +81,9 @@ const DIRECTORY_FORMAT_FARGATE_STORAGE_GIB = 100;
 export const BACKUP_OBJECT_ACTIONS = [
   's3:PutObject',
   's3:PutObjectTagging',
+  // Retention re-tags the dump's own version (PutObjectTagging with a VersionId).
+  's3:PutObjectVersionTagging',
   's3:AbortMultipartUpload',
-  's3:GetObject',
   's3:GetObjectVersion',
 ] as const;
 

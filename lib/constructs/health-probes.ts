@@ -72,6 +72,9 @@ export class HealthProbes extends Construct {
     state.grantAudit(fn, 'append');
     state.grantTargetHealth(fn, 'record');
     state.grantIncidents(fn, 'record');
+    // Backup freshness targets find the newest verified backup of their database.
+    if (config.probes.targets.some((target) => target.kind === 'backup'))
+      state.grantBackupCatalog(fn, 'latest');
 
     this.schedule = actionSchedule(this, 'Schedule', {
       dispatch,

@@ -20,6 +20,12 @@ export interface IncidentApiProps {
   readonly probeFunction: IFunction;
   /** Written into the `/healthz` answer. */
   readonly version: string;
+  /**
+   * The function `POST /api/backups` invokes (a dry run waits for it, a backup does not); with it the
+   * API reads the backup catalog too.
+   * @default - no backup routes: they answer 503
+   */
+  readonly backupFunction?: IFunction;
 }
 
 /**
@@ -51,6 +57,7 @@ export class IncidentApi extends Construct {
         RESPONDER_VERSION: props.version,
         // POST /api/probes runs the probes where they have network access: in the probe function.
         PROBE_FUNCTION_NAME: props.probeFunction.functionName,
+        ...(props.backupFunction ? { BACKUP_FUNCTION_NAME: props.backupFunction.functionName } : {}),
       },
     });
     const fn = this.handler.function;
@@ -58,9 +65,13 @@ export class IncidentApi extends Construct {
     fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['lambda:InvokeFunction'],
-        resources: [props.probeFunction.functionArn],
+        resources: [
+          props.probeFunction.functionArn,
+          ...(props.backupFunction ? [props.backupFunction.functionArn] : []),
+        ],
       }),
     );
+    if (props.backupFunction) state.grantBackupCatalog(fn, 'read');
     // Least privilege: exactly the table operations, item kinds and secrets the API uses
     // (test/iam-grants.test.ts checks both ways against the calls its bundle makes).
     state.grantIncidents(fn, 'read');

@@ -114,15 +114,17 @@ export class StateTable extends Construct {
   }
 
   /**
-   * The backup catalog (`BACKUP#<database>`): `record` takes and releases a database's backup lock
-   * and writes manifests (the backup function); `read` lists and reads them (API, probes, CLI).
+   * The backup catalog (`BACKUP#<database>`): `record` takes and releases a database's backup lock,
+   * writes manifests and lists the verified ones (the backup function); `read` lists them and reads
+   * one by id (the API); `latest` only finds the newest verified one (backup freshness probes).
    */
-  grantBackupCatalog(grantee: IGrantable, access: 'record' | 'read'): void {
-    this.grantItems(
-      grantee,
-      access === 'record' ? ['GetItem', 'PutItem', 'DeleteItem', 'Query'] : ['GetItem', 'Query'],
-      ['backup'],
-    );
+  grantBackupCatalog(grantee: IGrantable, access: 'record' | 'read' | 'latest'): void {
+    const actions: Record<typeof access, ItemAction[]> = {
+      record: ['PutItem', 'DeleteItem', 'Query'],
+      read: ['GetItem', 'Query'],
+      latest: ['Query'],
+    };
+    this.grantItems(grantee, actions[access], ['backup']);
   }
 
   /** Operations on the table's items of the given kinds only, and the key DynamoDB needs for them. */

@@ -29,6 +29,8 @@ export interface Fault {
   readonly leadingKeyPrefix?: string;
   /** How many matching calls fail. */
   times: number;
+  /** How many matching calls pass before the first failure (the second part of an upload, say). */
+  skip?: number;
   readonly status: number;
   /** The error type in the JSON body (`__type`), or the query-protocol error code. */
   readonly type: string;
@@ -191,6 +193,10 @@ export async function startAwsRecorder(options: RecorderOptions): Promise<AwsRec
         (f.leadingKeyPrefix === undefined ||
           (call.leadingKeys ?? []).some((key) => key.startsWith(f.leadingKeyPrefix ?? ''))),
     );
+    if (fault && (fault.skip ?? 0) > 0) {
+      fault.skip = (fault.skip ?? 0) - 1;
+      return undefined;
+    }
     if (fault) fault.times -= 1;
     return fault;
   };
