@@ -136,6 +136,14 @@ describe('Backups: pg_dump streamed to S3, verified, catalogued', () => {
         databases: [
           { name: 'shop', secret: 'test/shop-db', verify: 'restore', scratch: { database: 'shop_scratch' } },
           { name: 'shoplist', secret: 'test/shop-db' },
+          {
+            name: 'shopdir',
+            secret: 'test/shop-db',
+            format: 'directory',
+            jobs: 2,
+            verify: 'restore',
+            scratch: { database: 'shopdir_scratch' },
+          },
           { name: 'bulk', secret: 'test/bulk-db', compression: '0' },
           { name: 'badpass', secret: 'test/bad-password' },
           { name: 'blackhole', secret: 'test/blackhole', connectTimeoutSeconds: 1 },
@@ -250,6 +258,17 @@ describe('Backups: pg_dump streamed to S3, verified, catalogued', () => {
     await expect(
       restoreBackup({ s3: t.runtime.s3, manifest, target, connectTimeoutSeconds: 5, timeoutMs: 60_000 }),
     ).rejects.toThrow(/already has 3 tables/);
+  });
+
+  it('the directory format dumps with parallel jobs, ships one tar and restores from it', async () => {
+    const outcome = await run('shopdir');
+    expect(outcome.status, outcome.summary).toBe('completed');
+    const manifest = await manifestOf(outcome);
+    expect(manifest).toMatchObject({ format: 'directory', verification: { level: 'restore', ok: true } });
+    expect(manifest.key).toMatch(/\/shopdir@\S+\.tar$/);
+    expect(
+      (await sql(server, 'shopdir_scratch', 'SELECT count(*)::int AS n FROM audit.events')).rows[0].n,
+    ).toBe(300);
   });
 
   it('verifies by listing by default and shows up in GET /api/backups', async () => {

@@ -261,6 +261,10 @@ export class DatabaseBackups extends Construct {
       const { taskDefinition, cluster } = this.fargate;
       this.grantBackupWork(taskDefinition.taskRole);
       dispatch.grantActionRequests(taskDefinition.taskRole);
+      // The task runs its request as an action of its own (`<id>-task`: functions/backup/task.ts), so it
+      // keeps an idempotency record and obeys the kill switch like the function.
+      state.grantActionIdempotency(taskDefinition.taskRole);
+      state.grantAutomationFlag(taskDefinition.taskRole, 'read');
       // The function starts the task: RunTask of this task definition on this cluster, passing its two roles.
       fn.addToRolePolicy(
         new PolicyStatement({
