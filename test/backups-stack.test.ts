@@ -302,8 +302,8 @@ describe('Stack: Responder, database backups', () => {
         for (const action of [
           's3:PutObject',
           's3:PutObjectTagging',
+          's3:PutObjectVersionTagging',
           's3:AbortMultipartUpload',
-          's3:GetObject',
           's3:GetObjectVersion',
         ]) {
           expect(can(statements, action, `${bucketArn()}/db-backups/payments/2026/01/01/x.dump`), who).toBe(
@@ -314,7 +314,13 @@ describe('Stack: Responder, database backups', () => {
             'implicitly denied',
           );
         }
-        for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:BypassGovernanceRetention']) {
+        // Reads are always of the version written (GetObjectVersion): the unversioned read is not granted.
+        for (const action of [
+          's3:GetObject',
+          's3:DeleteObject',
+          's3:DeleteObjectVersion',
+          's3:BypassGovernanceRetention',
+        ]) {
           expect(can(statements, action, `${bucketArn()}/db-backups/x.dump`), who).toBe('implicitly denied');
         }
         expect(can(statements, 's3:ListBucket', bucketArn()), who).toBe('implicitly denied');

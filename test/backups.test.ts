@@ -494,3 +494,80 @@ describe('Backups config', () => {
     expect(() => partSizeFor(20 * 2 ** 40)).toThrow(/too large for one S3 object/);
   });
 });
+
+describe('Backups: the Fargate runner', () => {
+  // ECS has no local stand-in here: the RunTask call is checked as the SDK would send it.
+  const runner = {
+    clusterArn: 'arn:aws:ecs:eu-west-1:123456789012:cluster/backups',
+    taskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/backup:3',
+    containerName: 'backup',
+    subnets: ['subnet-0a', 'subnet-0b'],
+    securityGroups: ['sg-0c'],
+  };
+  const config = parseConfig({
+    service: 'svc',
+    aws: { region: 'eu-west-1', drRegion: 'eu-central-1' },
+    backups: {
+      vpc: {
+        vpcId: 'vpc-0123abcd',
+        availabilityZones: ['eu-west-1a'],
+        privateSubnetIds: ['subnet-0a'],
+        securityGroupIds: ['sg-0c'],
+      },
+      databases: [{ name: 'big', secret: 'big-db', runner: 'fargate' }],
+    },
+  });
+  const unused = new Proxy(
+    {},
+    { get: () => () => Promise.reject(new Error('not used by the Fargate hand-off')) },
+  );
+
+  it('hands a fargate database to an ECS task with the request, in private subnets, and records it', async () => {
+    const { mockClient } = await import('aws-sdk-client-mock');
+    const { ECSClient, RunTaskCommand } = await import('@aws-sdk/client-ecs');
+    const { createBackupAction } = await import('../functions/backup/backup-database.ts');
+    const { fargateStarter } = await import('../functions/backup/fargate-task.ts');
+    const ecs = mockClient(ECSClient);
+    ecs
+      .on(RunTaskCommand)
+      .resolves({ tasks: [{ taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/backups/abc' }] });
+    const perform = createBackupAction({
+      config,
+      s3: unused as never,
+      bucket: 'bucket',
+      catalog: unused as never,
+      secrets: unused as never,
+      clock: { now: () => new Date('2026-11-23T03:00:00Z') },
+      log: { debug() {}, info() {}, warn() {}, error() {} },
+      startTask: fargateStarter(new ECSClient({ region: 'eu-west-1' }), runner),
+    });
+    const outcome = await perform(backupRequest('big'));
+    expect(outcome).toMatchObject({ status: 'recorded', subject: 'big' });
+    expect(outcome.summary).toBe(
+      'backup of big started as Fargate task arn:aws:ecs:eu-west-1:123456789012:task/backups/abc',
+    );
+    const input = ecs.commandCalls(RunTaskCommand)[0]?.args[0].input;
+    expect(input).toMatchObject({
+      cluster: runner.clusterArn,
+      taskDefinition: runner.taskDefinitionArn,
+      launchType: 'FARGATE',
+      networkConfiguration: {
+        awsvpcConfiguration: {
+          subnets: runner.subnets,
+          securityGroups: runner.securityGroups,
+          assignPublicIp: 'DISABLED',
+        },
+      },
+    });
+    const env = input?.overrides?.containerOverrides?.[0];
+    expect(env?.name).toBe('backup');
+    const request = JSON.parse(env?.environment?.[0]?.value ?? '{}');
+    expect(env?.environment?.[0]?.name).toBe('BACKUP_REQUEST');
+    expect(request).toMatchObject({ kind: 'backup', params: { database: 'big' } });
+
+    // RunTask that starts nothing (capacity, a bad subnet) is an error, so the request is retried.
+    ecs.on(RunTaskCommand).resolves({ tasks: [], failures: [{ reason: 'RESOURCE:CPU' }] });
+    await expect(perform(backupRequest('big'))).rejects.toThrow(/RunTask started no task: RESOURCE:CPU/);
+    ecs.restore();
+  });
+});
