@@ -215,6 +215,62 @@ export interface SecretStore {
   getSecretString(secretId: string): Promise<string>;
 }
 
+/** The staging labels Secrets Manager's rotation contract moves. */
+export const STAGES = { current: 'AWSCURRENT', pending: 'AWSPENDING', previous: 'AWSPREVIOUS' } as const;
+
+export interface SecretVersionInfo {
+  readonly versionId: string;
+  readonly stages: readonly string[];
+}
+
+export interface SecretDescription {
+  readonly arn: string;
+  readonly name: string;
+  readonly rotationEnabled: boolean;
+  /** Every version that carries a staging label. */
+  readonly versions: readonly SecretVersionInfo[];
+}
+
+export interface SecretVersionValue extends SecretVersionInfo {
+  readonly value: string;
+}
+
+/** Thrown when a version or stage asked for does not exist (Secrets Manager's ResourceNotFoundException). */
+export class SecretVersionNotFoundError extends Error {
+  constructor(secretId: string, which: string) {
+    super(`secret ${secretId} has no version ${which}`);
+    this.name = 'SecretVersionNotFoundError';
+  }
+}
+
+/**
+ * Secret versions and their staging labels, with Secrets Manager's rules (one version per label;
+ * moving AWSCURRENT labels the version it leaves AWSPREVIOUS). What a rotation reads and moves: the
+ * rotate function over Secrets Manager, the local runtime over the state table.
+ */
+export interface SecretVersions {
+  describeSecret(secretId: string): Promise<SecretDescription>;
+  /** A version by id or by stage (AWSCURRENT when neither); SecretVersionNotFoundError when absent. */
+  getSecretVersion(
+    secretId: string,
+    which?: { readonly versionId?: string; readonly stage?: string },
+  ): Promise<SecretVersionValue>;
+  /**
+   * PutSecretValue with `token` as the version id and AWSPENDING as its stage. Repeating it with the
+   * same token and value changes nothing; the same token with another value is an error.
+   */
+  putPendingValue(secretId: string, token: string, value: string): Promise<void>;
+  /**
+   * UpdateSecretVersionStage: `stage` moves to `toVersionId` (from `fromVersionId`, which must hold it),
+   * or, without `toVersionId`, is removed from `fromVersionId`.
+   */
+  updateStage(
+    secretId: string,
+    stage: string,
+    move: { readonly toVersionId?: string; readonly fromVersionId?: string },
+  ): Promise<void>;
+}
+
 /** Publishes per-target probe latency and up/down: CloudWatch embedded metrics in Lambda. */
 export interface ProbeMetrics {
   publish(results: readonly ProbeResult[]): void;

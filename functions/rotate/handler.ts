@@ -1,4 +1,41 @@
+import { RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerVersions } from '../../src/adapters/secrets-manager-versions.ts';
 import { createActionHandler } from '../../src/aws/action-handler.ts';
-import { rotateSecret } from './rotate-secret.ts';
+import { createRotateAction, handleRotationEvent } from './rotate-secret.ts';
+import { isRotationEvent } from './rotation-steps.ts';
 
-export const handler = createActionHandler('rotate', () => rotateSecret);
+const client = new SecretsManagerClient({ maxAttempts: 3 });
+const versions = new SecretsManagerVersions(client);
+
+/** RotateSecret with immediate rotation: Secrets Manager then invokes this function for each step. */
+async function startRotation(secretId: string) {
+  const started = await client.send(new RotateSecretCommand({ SecretId: secretId, RotateImmediately: true }));
+  return { token: started.VersionId ?? '', stepsHere: false };
+}
+
+/**
+ * Secrets Manager invokes this function with `{Step, SecretId, ClientRequestToken}` (its schedule, or
+ * RotateSecret); alert routes and the CLI send action requests, which start a rotation.
+ */
+export const handler = createActionHandler(
+  'rotate',
+  (env) =>
+    createRotateAction({ config: env.config, versions, secrets: env.secrets, log: env.log, startRotation }),
+  {
+    otherEvents: {
+      matches: isRotationEvent,
+      handle: (event, env) =>
+        handleRotationEvent(event as Parameters<typeof handleRotationEvent>[0], {
+          config: env.config,
+          versions,
+          secrets: env.secrets,
+          log: env.log,
+          startRotation,
+          incidents: env.incidents,
+          audit: env.audit,
+          clock: env.clock,
+          dispatcher: env.dispatcher,
+        }),
+    },
+  },
+);

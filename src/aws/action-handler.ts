@@ -56,6 +56,14 @@ export function createActionHandler(
     readonly pages?: boolean;
     /** Reads the backup catalog (backup freshness probes). */
     readonly backupCatalog?: boolean;
+    /**
+     * Events that are not action requests, handled with the same environment: the rotate function's
+     * `{Step, SecretId, ClientRequestToken}` from Secrets Manager.
+     */
+    readonly otherEvents?: {
+      matches(event: unknown): boolean;
+      handle(event: unknown, env: ActionEnvironment): Promise<unknown>;
+    };
   } = {},
 ) {
   const config = bundledConfig();
@@ -87,11 +95,12 @@ export function createActionHandler(
   };
   const perform = capability(env);
 
-  return middy<unknown, ActionResult>()
+  return middy<unknown, ActionResult | unknown>()
     .use(captureLambdaHandler(tracer))
     .use(injectLambdaContext(logger, { clearState: true }))
     .use(logMetrics(metrics))
     .handler(async (event, context) => {
+      if (options.otherEvents?.matches(event)) return options.otherEvents.handle(event, env);
       // An action in progress holds its id for this invocation's time left, not a fixed lease.
       idempotency.config.registerLambdaContext(context);
       const detail = (event as { detail?: unknown })?.detail ?? event;

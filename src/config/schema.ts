@@ -5,6 +5,7 @@ import { backupsSchema } from './backups.ts';
 import { escalationSchema } from './escalation.ts';
 import { matcherString, SEVERITIES, secretRef } from './fields.ts';
 import { probesSchema } from './probe-targets.ts';
+import { secretsSchema } from './rotations.ts';
 
 export { SEVERITIES, type Severity } from './fields.ts';
 // Domain types the config names, re-exported for the config's users.
@@ -161,13 +162,7 @@ export const configSchema = z
     routes: z.array(routeSchema).default([]),
     probes: probesSchema.prefault({}),
     backups: backupsSchema.prefault({}),
-    secrets: z
-      .strictObject({
-        rotations: z
-          .array(z.strictObject({ secret: secretRef, kind: z.string().min(1) }).catchall(z.unknown()))
-          .default([]),
-      })
-      .prefault({}),
+    secrets: secretsSchema.prefault({}),
     failover: z
       .strictObject({
         hostedZoneId: z.string().optional(),

@@ -3,8 +3,9 @@ import { createBackupAction } from '../../functions/backup/backup-database.ts';
 import { createEscalateAction } from '../../functions/escalate/escalate-incident.ts';
 import { failoverDns } from '../../functions/failover/failover-dns.ts';
 import { createProbeAction } from '../../functions/probe/run-probes.ts';
-import { rotateSecret } from '../../functions/rotate/rotate-secret.ts';
+import { createRotateAction } from '../../functions/rotate/rotate-secret.ts';
 import type { CapabilityFactory } from '../actions/environment.ts';
+import type { StateTableSecretStore } from '../adapters/state-table-secret-store.ts';
 import type { ActionKind } from '../config/schema.ts';
 import type { BackupCatalog } from '../ports.ts';
 
@@ -13,6 +14,8 @@ export interface LocalCapabilityParts {
   readonly s3: S3Client;
   readonly backupBucket: string;
   readonly backupCatalog: BackupCatalog;
+  /** The local secret store, with versions and staging labels. */
+  readonly secretVersions: StateTableSecretStore;
 }
 
 /**
@@ -36,7 +39,18 @@ export function localCapabilities(
         log: env.log,
         // No Fargate here: a `runner: fargate` database is dumped in-process.
       }),
-    rotate: () => rotateSecret,
+    rotate: (env) =>
+      createRotateAction({
+        config: env.config,
+        versions: parts.secretVersions,
+        secrets: env.secrets,
+        log: env.log,
+        // Locally the four steps run in-process, in order, against the local secret store.
+        startRotation: async (secretId) => ({
+          token: await parts.secretVersions.startRotation(secretId),
+          stepsHere: true,
+        }),
+      }),
     failover: () => failoverDns,
     escalate: createEscalateAction,
   };

@@ -298,7 +298,12 @@ async function startParts(
     escalator,
     backupCatalog,
   };
-  const capabilities = localCapabilities({ s3, backupBucket: LOCAL_BACKUP_BUCKET, backupCatalog });
+  const capabilities = localCapabilities({
+    s3,
+    backupBucket: LOCAL_BACKUP_BUCKET,
+    backupCatalog,
+    secretVersions: secrets,
+  });
   for (const kind of ACTION_KINDS) performers[kind] = capabilities[kind](env);
 
   const ingestDeps = {

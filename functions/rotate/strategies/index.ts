@@ -1,0 +1,13 @@
+import type { RotationConfig } from '../../../src/config/rotations.ts';
+import type { RotationStrategy, StrategyContext } from '../strategy.ts';
+import { generatedStrategy } from './generated.ts';
+
+/** The strategy of one configured rotation. */
+export function strategyFor(config: RotationConfig, context: StrategyContext): RotationStrategy {
+  switch (config.strategy) {
+    case 'generated':
+      return generatedStrategy(config, context);
+    default:
+      throw new Error(`rotation strategy ${config.strategy} is not available in this release`);
+  }
+}
