@@ -101,7 +101,7 @@ describe('Rotation: the local secret store keeps versions and labels as Secrets 
     await t.runtime.secrets.enableRotation('app/token');
     const dry = await t.runtime.runAction('rotate', rotateRequest('app/token', true));
     expect(dry.status === 'done' && dry.outcome.summary).toMatch(
-      /^dry run: rotating app\/token \(generated\) would run\ncreateSecret: a new value of 40 characters in field "token"/,
+      /^dry run: nothing changed; rotating app\/token \(generated\) would run: createSecret: a new value of 40 characters in field "token"/,
     );
     expect(JSON.parse(await t.runtime.secrets.getSecretString('app/token')).token).toBe('x'.repeat(40));
     await t.runtime.runAction('rotate', rotateRequest('app/token'));
@@ -109,6 +109,23 @@ describe('Rotation: the local secret store keeps versions and labels as Secrets 
     expect(rotated.issuer).toBe('payments');
     expect(rotated.token).toMatch(/^[A-Za-z0-9]{40}$/);
     expect(rotated.token).not.toBe('x'.repeat(40));
+  });
+
+  it('POST /api/rotations rotates a configured secret and lists its steps; anything else is a 400 that changes nothing', async () => {
+    const before = await t.runtime.secrets.getSecretString('app/hmac');
+    const unknown = await t.post('/api/rotations', { secret: 'app/unknown' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.details[0]).toMatch(/no rotation of 'app\/unknown' in secrets\.rotations/);
+    expect((await t.post('/api/rotations', { secret: 'app/hmac', extra: true })).status).toBe(400);
+    expect(await t.runtime.secrets.getSecretString('app/hmac')).toBe(before);
+    const rotated = await t.post('/api/rotations', { secret: 'app/hmac' });
+    expect(rotated.status).toBe(200);
+    expect(rotated.body).toMatchObject({ secret: 'app/hmac', status: 'completed' });
+    expect(rotated.body.result.steps.map((s: string) => s.split(':')[0])).toEqual([...ROTATION_STEPS]);
+    expect(await t.runtime.secrets.getSecretString('app/hmac')).not.toBe(before);
+    expect((await t.runtime.secrets.getSecretVersion('app/hmac', { stage: 'AWSPREVIOUS' })).value).toBe(
+      before,
+    );
   });
 
   it('a step that fails is repaired at once: AWSPENDING leaves the failed version, and the next rotation starts cleanly', async () => {

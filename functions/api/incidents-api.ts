@@ -48,6 +48,26 @@ export interface ApiDeps {
     /** Runs the request: `wait` returns its result (dry runs); otherwise it returns once the backup has started. */
     readonly run: (request: ActionRequest, wait: boolean) => Promise<ActionResult | undefined>;
   };
+  /** How an operator's rotation request reaches the rotate capability (it answers once started). */
+  readonly rotations?: {
+    readonly run: (request: ActionRequest) => Promise<ActionResult>;
+  };
+}
+
+/** The request behind `POST /api/rotations` and `responder rotate`. */
+export function operatorRotateRequest(
+  body: { secret: string; dryRun?: boolean },
+  clock: Clock,
+  dryRun: boolean,
+): ActionRequest {
+  return actionRequestSchema.parse({
+    actionId: `operator-rotate-${randomUUID()}`,
+    kind: 'rotate',
+    trigger: 'operator',
+    requestedAt: clock.now().toISOString(),
+    dryRun: dryRun || body.dryRun === true,
+    params: { secret: body.secret },
+  });
 }
 
 /** The request behind `POST /api/backups` and `responder backup`. */
@@ -93,6 +113,11 @@ const probeBody = z.strictObject({
 const backupBody = z.strictObject({
   database: z.string().min(1).max(63),
   verify: z.enum(['list', 'restore']).optional(),
+  dryRun: z.boolean().optional(),
+});
+
+const rotateBody = z.strictObject({
+  secret: z.string().min(1).max(512),
   dryRun: z.boolean().optional(),
 });
 
@@ -348,6 +373,41 @@ async function startBackup(req: HttpRequest, { deps }: RouteContext): Promise<Ht
 }
 
 /**
+ * Rotates a configured secret now: locally the four steps run before the answer (each one listed);
+ * in AWS the rotation is started and Secrets Manager runs the steps.
+ */
+async function rotateNow(req: HttpRequest, { deps }: RouteContext): Promise<HttpResponse> {
+  if (!deps.rotations) return problem(503, 'rotation is not available here');
+  const parsed = parseBody(req, rotateBody, 'invalid rotation request');
+  if (!parsed.ok) return parsed.response;
+  const configured = deps.config.secrets.rotations.map((r) => r.secret);
+  if (!configured.includes(parsed.data.secret)) {
+    return problem(400, 'invalid rotation request', [
+      `secret: no rotation of '${parsed.data.secret.slice(0, 200)}' in secrets.rotations (configured: ${configured.join(', ') || 'none'})`,
+    ]);
+  }
+  const request = operatorRotateRequest(parsed.data, deps.clock, deps.config.safety.dryRun);
+  let result: ActionResult;
+  try {
+    result = await deps.rotations.run(request);
+  } catch (error) {
+    if (error instanceof DependencyUnavailableError) throw error;
+    deps.log.error('rotation request failed', { error: (error as Error).message });
+    return problem(502, `the rotation could not be run: ${(error as Error).message.slice(0, 300)}`);
+  }
+  if (result.status === 'skipped') return json(409, { actionId: request.actionId, skipped: result.reason });
+  const { outcome } = result;
+  // A rotation that failed was still carried out as asked: its status says so (and it opened an incident).
+  return json(200, {
+    actionId: request.actionId,
+    secret: parsed.data.secret,
+    status: outcome.status,
+    summary: outcome.summary,
+    result: outcome.result ?? null,
+  });
+}
+
+/**
  * The authenticated routes, one function per method: the methods listed are the `Allow` of a 405 and
  * an OPTIONS answer; other paths are 404. (`/healthz` and the signed `/ack/{token}` links come first.)
  */
@@ -362,6 +422,7 @@ const ROUTES: ReadonlyArray<{
   { pattern: /^\/api\/automation$/, methods: { GET: showAutomation, PUT: switchAutomation } },
   { pattern: /^\/api\/backups$/, methods: { GET: listBackups, POST: startBackup } },
   { pattern: /^\/api\/backups\/([^/]+)$/, methods: { GET: showBackup } },
+  { pattern: /^\/api\/rotations$/, methods: { POST: rotateNow } },
 ];
 
 /** The read side and operator controls: `/healthz`, the signed ack links, then the authenticated ROUTES. */

@@ -79,7 +79,7 @@ export function createRotateAction(deps: RotateDeps): PerformAction {
       return {
         status: 'completed',
         subject: rotation.secret,
-        summary: `dry run: rotating ${rotation.secret} (${rotation.strategy}) would run\n${lines.join('\n')}`,
+        summary: `dry run: nothing changed; rotating ${rotation.secret} (${rotation.strategy}) would run: ${lines.join('; ')}`,
         result: { steps: lines, dryRun: true },
       };
     }

@@ -88,6 +88,41 @@ export function restoreTarget(to: string, env: NodeJS.ProcessEnv = process.env) 
 }
 
 export const backupCommands: Record<string, Command> = {
+  rotate: {
+    summary: 'rotate a configured secret now (the four Secrets Manager steps)',
+    usage: 'responder rotate <secret> [--dry-run] [--json]',
+    help: `Rotates a secret in secrets.rotations (POST /api/rotations). Locally the four steps (createSecret,
+setSecret, testSecret, finishSecret) run now and each is printed; a failed step is repaired at once
+(AWSPENDING removed, or the rotation finished when the new value is the one that works). In AWS the
+rotation is started (RotateSecret) and Secrets Manager runs the steps; failures open an incident.
+--dry-run prints what each step would do. Exits 1 when the rotation failed. ${connectionHelp}`,
+    options: { 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+    async run(values, positionals) {
+      const secret = positionals[0];
+      if (!secret) throw new UsageError('name the secret to rotate');
+      const result = await call(
+        'POST',
+        '/api/rotations',
+        JSON.stringify({ secret, dryRun: values['dry-run'] === true }),
+      );
+      if (result.status !== 200) {
+        console.error(`${result.status} ${printableJson(result.body)}`);
+        return 1;
+      }
+      const body = result.body as {
+        status: string;
+        summary: string;
+        result?: { steps?: string[]; dryRun?: boolean } | null;
+      };
+      if (values.json) console.log(printableJson(body, 2));
+      else {
+        // A dry run's summary lists the steps itself.
+        if (!body.result?.dryRun) for (const step of body.result?.steps ?? []) console.log(printable(step));
+        console.log(printable(body.summary));
+      }
+      return body.status === 'failed' ? 1 : 0;
+    },
+  },
   backup: {
     summary: 'back up a configured database now, and show its progress',
     usage: 'responder backup <database> [--verify restore] [--dry-run] [--json]',

@@ -337,6 +337,7 @@ async function startParts(
     // The operator's on-demand probe runs here and now, through the same probe capability.
     runProbes: probeNow,
     escalator,
+    rotations: { run: (request) => runAction('rotate', request) },
     backups: {
       catalog: backupCatalog,
       // A dry run answers at once; a backup goes through the dispatcher, which the stop waits for.
