@@ -391,7 +391,51 @@ const machine = {
   cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
   memoryGiB: round(totalmem() / 2 ** 30, 0),
 };
+
+/** Builds the bundles into a temporary directory for `measure`, and removes them afterwards. */
+async function withBundles<T>(measure: (built: Awaited<ReturnType<typeof buildBundles>>) => Promise<T>) {
+  const bundleDir = mkdtempSync(join(tmpdir(), 'responder-bundles-'));
+  try {
+    return await measure(await buildBundles(bundleDir));
+  } finally {
+    rmSync(bundleDir, { recursive: true, force: true });
+  }
+}
+
+function printBundles(bundles: Awaited<ReturnType<typeof benchBundles>>) {
+  console.log(
+    '\nLambda bundles (esbuild, same options as the CDK stacks; cold import = median of fresh node processes)',
+  );
+  console.log(
+    `  baseline: ${bundles.baseline.handler}, ${bundles.baseline.bundleKiB} KiB, cold import ${bundles.baseline.coldImportMs} ms`,
+  );
+  console.log(
+    `  function   bundle KiB  gzip KiB  cold import ms  x baseline  (target: at most ${COLD_IMPORT_TARGET_RATIO}x)`,
+  );
+  for (const b of bundles.functions) {
+    console.log(
+      `  ${b.function.padEnd(10)} ${String(b.bundleKiB).padStart(10)} ${String(b.gzipKiB).padStart(9)} ${String(b.coldImportMs).padStart(15)} ${`${b.ratioToBaseline.toFixed(2)}x`.padStart(11)}  ${b.meetsTarget ? 'meets' : 'over'}`,
+    );
+  }
+}
+
+function writeResults(file: string, results: Record<string, unknown>) {
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(
+    join(ROOT, 'bench', 'results', file),
+    `${JSON.stringify({ at: new Date().toISOString(), machine, ...results }, null, 2)}\n`,
+  );
+  console.log(`\nWritten to bench/results/${file}`);
+}
+
 console.log(`Responder benchmarks on Node ${machine.node}, ${machine.cpus}`);
+if (process.env.BENCH_ONLY === 'imports') {
+  // The bundles' sizes and cold imports alone, in about a minute, for iterating on start-up time.
+  const bundles = await withBundles(benchBundles);
+  printBundles(bundles);
+  writeResults('imports.json', { bundles });
+  process.exit(0);
+}
 // Probes first, so the memory figures are not inflated by the webhook run's leftovers.
 const probes = await benchProbes();
 const webhook = await benchWebhook();
@@ -427,33 +471,14 @@ console.log(
 console.log(
   `  one sweep pages ${sweep.pages} team leads in ${sweep.wallMs} ms (${sweep.pagesPerSecond} pages/s); a sweep with nothing due: ${sweep.idleSweepMs} ms`,
 );
-const bundleDir = mkdtempSync(join(tmpdir(), 'responder-bundles-'));
-let bundles: Awaited<ReturnType<typeof benchBundles>>;
-let awsCalls: Awaited<ReturnType<typeof benchAwsCalls>>;
-try {
-  const built = await buildBundles(bundleDir);
-  bundles = await benchBundles(built);
-  awsCalls = await benchAwsCalls({
+const { bundles, awsCalls } = await withBundles(async (built) => ({
+  bundles: await benchBundles(built),
+  awsCalls: await benchAwsCalls({
     ingest: built.files.get('ingest') ?? '',
     escalate: built.files.get('escalate') ?? '',
-  });
-} finally {
-  rmSync(bundleDir, { recursive: true, force: true });
-}
-console.log(
-  '\nLambda bundles (esbuild, same options as the CDK stacks; cold import = median of fresh node processes)',
-);
-console.log(
-  `  baseline: ${bundles.baseline.handler}, ${bundles.baseline.bundleKiB} KiB, cold import ${bundles.baseline.coldImportMs} ms`,
-);
-console.log(
-  `  function   bundle KiB  gzip KiB  cold import ms  x baseline  (target: at most ${COLD_IMPORT_TARGET_RATIO}x)`,
-);
-for (const b of bundles.functions) {
-  console.log(
-    `  ${b.function.padEnd(10)} ${String(b.bundleKiB).padStart(10)} ${String(b.gzipKiB).padStart(9)} ${String(b.coldImportMs).padStart(15)} ${`${b.ratioToBaseline.toFixed(2)}x`.padStart(11)}  ${b.meetsTarget ? 'meets' : 'over'}`,
-  );
-}
+  }),
+}));
+printBundles(bundles);
 console.log(
   '\nAWS calls per scenario (the ingest and escalate bundles against loopback AWS endpoints; warm container unless noted)',
 );
@@ -465,9 +490,4 @@ for (const s of awsCalls.scenarios) {
     `  ${`(${s.scenario}) ${s.description}`.padEnd(31)} ${String(s.byService.DynamoDB).padStart(8)} ${String(s.byService.EventBridge).padStart(12)} ${String(s.byService.SNS).padStart(4)} ${String(s.byService['Secrets Manager']).padStart(16)} ${String(s.total).padStart(6)} ${String(s.criticalPath).padStart(14)}  ${s.targetCriticalPath === undefined ? '' : `at most ${s.targetCriticalPath} (${s.criticalPath <= s.targetCriticalPath ? 'meets' : 'over'})`}`,
   );
 }
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(
-  join(ROOT, 'bench', 'results', 'latest.json'),
-  `${JSON.stringify({ at: new Date().toISOString(), machine, webhook, probes, hostile, sweep, bundles, awsCalls }, null, 2)}\n`,
-);
-console.log('\nWritten to bench/results/latest.json');
+writeResults('latest.json', { webhook, probes, hostile, sweep, bundles, awsCalls });
