@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ResponderConfig } from '../../src/config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../../src/domain/actions.ts';
 import type { Incident } from '../../src/domain/incident.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SEVERITIES } from './severity.ts';
 
 export const ACTION_KINDS = ['probe', 'backup', 'rotate', 'failover', 'escalate'] as const;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeIssuePath } from './issue-path.ts';
 
 /** Alertmanager's "zero time", sent as endsAt while an alert is firing. */
