@@ -1,16 +1,11 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ActionResult } from '../../src/actions/run-action.ts';
 import { fromApiGateway, toApiGateway } from '../../src/aws/api-gateway.ts';
-import {
-  escalatorFromEnv,
-  secretStore,
-  stateStoreFromEnv,
-  webhookCredentialsFromEnv,
-} from '../../src/aws/clients.ts';
+import { secretStore, stateStoreFromEnv, webhookCredentialsFromEnv } from '../../src/aws/clients.ts';
+import { escalatorFromEnv } from '../../src/aws/escalator.ts';
 import { powertools } from '../../src/aws/powertools.ts';
 import { bundledConfig } from '../../src/config/bundled.ts';
 import { systemClock } from '../../src/ports.ts';
@@ -18,9 +13,9 @@ import type { ProbeReport } from '../probe/run-probes.ts';
 import { type ApiDeps, handleApiRequest, operatorProbeRequest } from './incidents-api.ts';
 
 const config = bundledConfig();
-const { logger, tracer, log } = powertools('responder-api');
+const { logger, tracing, log } = await powertools('responder-api');
 const probeFunction = process.env.PROBE_FUNCTION_NAME;
-const lambda = tracer.captureAWSv3Client(new LambdaClient({ maxAttempts: 2 }));
+const lambda = tracing.captureAWSv3Client(new LambdaClient({ maxAttempts: 2 }));
 
 /** `POST /api/probes` invokes the probe function synchronously: it has the network access the probes need. */
 async function runProbesRemotely(targets?: string[]): Promise<ProbeReport | undefined> {
@@ -34,8 +29,8 @@ async function runProbesRemotely(targets?: string[]): Promise<ProbeReport | unde
   return result.status === 'done' ? (result.outcome.result as ProbeReport) : undefined;
 }
 
-const store = stateStoreFromEnv(tracer);
-const secrets = secretStore(tracer, config);
+const store = stateStoreFromEnv(tracing);
+const secrets = secretStore(tracing, config);
 const deps: ApiDeps = {
   config,
   incidents: store,
@@ -49,10 +44,10 @@ const deps: ApiDeps = {
   version: process.env.RESPONDER_VERSION ?? 'unknown',
   runProbes: probeFunction ? runProbesRemotely : undefined,
   // Acknowledgements tell the tiers already paged at once; the sweeper retries what fails here.
-  escalator: escalatorFromEnv(tracer, config, store, secrets, log),
+  escalator: escalatorFromEnv({ tracing, config, store, secrets, log }),
 };
 
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
-  .use(captureLambdaHandler(tracer))
+  .use(tracing.middlewares)
   .use(injectLambdaContext(logger, { clearState: true }))
   .handler(async (event) => toApiGateway(await handleApiRequest(fromApiGateway(event), deps)));

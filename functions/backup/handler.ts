@@ -1,4 +1,4 @@
 import { createActionHandler } from '../../src/aws/action-handler.ts';
 import { backupDatabase } from './backup-database.ts';
 
-export const handler = createActionHandler('backup', () => backupDatabase);
+export const handler = await createActionHandler('backup', () => backupDatabase);

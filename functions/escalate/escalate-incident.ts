@@ -20,7 +20,9 @@ function describe(sent: readonly Delivered[]): string {
 export function createEscalateAction(env: ActionEnvironment): PerformAction {
   const { escalator } = env;
   if (!escalator)
-    throw new Error('the escalate capability needs an escalator: build it with { pages: true }');
+    throw new Error(
+      'the escalate capability needs an escalator: pass { escalator: escalatorFromEnv } to createActionHandler',
+    );
   return async (request): Promise<ActionOutcome> => {
     if (request.trigger === 'schedule') {
       if (request.dryRun) return { status: 'completed', summary: 'sweep skipped (dry run): nothing paged' };

@@ -1,4 +1,4 @@
 import { createActionHandler } from '../../src/aws/action-handler.ts';
 import { rotateSecret } from './rotate-secret.ts';
 
-export const handler = createActionHandler('rotate', () => rotateSecret);
+export const handler = await createActionHandler('rotate', () => rotateSecret);
