@@ -7,14 +7,15 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { EventBridgeDispatcher } from '../../src/adapters/eventbridge-dispatcher.ts';
 import { fromApiGateway, toApiGateway } from '../../src/aws/api-gateway.ts';
 import { secretStore, stateStoreFromEnv, webhookCredentialsFromEnv } from '../../src/aws/clients.ts';
-import { powertools } from '../../src/aws/powertools.ts';
+import { metricsFor, powertools } from '../../src/aws/powertools.ts';
 import { bundledConfig, requireEnv } from '../../src/config/bundled.ts';
 import { compileRoutes } from '../../src/domain/routing.ts';
 import { systemClock } from '../../src/ports.ts';
 import { handleAlertmanagerWebhook, type IngestDeps } from './ingest-alerts.ts';
 
 const config = bundledConfig();
-const { logger, tracing, metrics, log } = await powertools('responder-ingest');
+const { logger, tracing, log } = await powertools('responder-ingest');
+const metrics = metricsFor('responder-ingest');
 const store = stateStoreFromEnv(tracing);
 const deps: IngestDeps = {
   config,

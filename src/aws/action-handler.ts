@@ -16,7 +16,7 @@ import type { Escalator } from '../escalation/escalator.ts';
 import { type ActionDispatcher, type ProbeMetrics, systemClock } from '../ports.ts';
 import { secretStore, stateTableFromEnv } from './clients.ts';
 import type { EscalatorDeps } from './escalator.ts';
-import { powertools } from './powertools.ts';
+import { metricsFor, powertools } from './powertools.ts';
 
 /** Per-target latency and up/down as CloudWatch embedded metrics, one metric set per target. */
 function probeMetricsOf(metrics: Metrics): ProbeMetrics {
@@ -56,7 +56,8 @@ export async function createActionHandler(
   options: { readonly escalator?: (deps: EscalatorDeps) => Escalator } = {},
 ) {
   const config = bundledConfig();
-  const { logger, tracing, metrics, log } = await powertools(`responder-${kind}`);
+  const { logger, tracing, log } = await powertools(`responder-${kind}`);
+  const metrics = metricsFor(`responder-${kind}`);
   const busName = process.env.EVENT_BUS_NAME;
   const stateTable = stateTableFromEnv(tracing);
   const store = dynamoDbStateStore(stateTable);

@@ -38,15 +38,19 @@ async function tracing(serviceName: string): Promise<Tracing> {
   };
 }
 
-/** One logger, tracing and metrics set per container, named after the function's capability. */
+/** One logger and tracing per container, named after the function's capability. */
 export async function powertools(serviceName: string) {
   const logger = new Logger({ serviceName });
-  const metrics = new Metrics({ namespace: 'Responder', serviceName });
   const log: Log = {
     debug: (message, extra) => logger.debug(message, extra ?? {}),
     info: (message, extra) => logger.info(message, extra ?? {}),
     warn: (message, extra) => logger.warn(message, extra ?? {}),
     error: (message, extra) => logger.error(message, extra ?? {}),
   };
-  return { logger, tracing: await tracing(serviceName), metrics, log };
+  return { logger, tracing: await tracing(serviceName), log };
+}
+
+/** CloudWatch embedded metrics, for the functions that publish some (the API publishes none). */
+export function metricsFor(serviceName: string) {
+  return new Metrics({ namespace: 'Responder', serviceName });
 }
