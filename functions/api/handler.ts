@@ -1,5 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ActionResult } from '../../src/actions/run-action.ts';
@@ -15,12 +15,25 @@ import { type ApiDeps, handleApiRequest, operatorProbeRequest } from './incident
 const config = bundledConfig();
 const { logger, tracing, log } = await powertools('responder-api');
 const probeFunction = process.env.PROBE_FUNCTION_NAME;
-const lambda = tracing.captureAWSv3Client(new LambdaClient({ maxAttempts: 2 }));
+let lambda: Promise<{ client: LambdaClient; InvokeCommand: typeof InvokeCommand }> | undefined;
+
+/**
+ * The Lambda client, built by the first `POST /api/probes` of a container rather than at cold start:
+ * operators run probes on demand rarely, and most API containers never do.
+ */
+function lambdaClient() {
+  lambda ??= import('@aws-sdk/client-lambda').then(({ LambdaClient, InvokeCommand }) => ({
+    client: tracing.captureAWSv3Client(new LambdaClient({ maxAttempts: 2 })),
+    InvokeCommand,
+  }));
+  return lambda;
+}
 
 /** `POST /api/probes` invokes the probe function synchronously: it has the network access the probes need. */
 async function runProbesRemotely(targets?: string[]): Promise<ProbeReport | undefined> {
   const request = operatorProbeRequest(targets, systemClock, config.safety.dryRun);
-  const answer = await lambda.send(
+  const { client, InvokeCommand } = await lambdaClient();
+  const answer = await client.send(
     new InvokeCommand({ FunctionName: probeFunction, Payload: JSON.stringify(request) }),
   );
   const payload = Buffer.from(answer.Payload ?? new Uint8Array()).toString('utf8');
