@@ -7,6 +7,7 @@ const UNIT = [
   'test/domain.test.ts',
   'test/eventbridge-dispatcher.test.ts',
   'test/layers.test.ts',
+  'test/powertools.test.ts',
   'test/retry-on-conflict.test.ts',
 ];
 

@@ -30,6 +30,7 @@ const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 500);
 const CONCURRENT_TOTAL = Number(process.env.BENCH_CONCURRENT_TOTAL ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const IMPORT_RUNS = Number(process.env.BENCH_IMPORT_RUNS ?? 5);
+
 /** `BENCH_ONLY=aws-calls,sweep` runs only these sections: probes, webhook, hostile, sweep, imports, aws-calls. */
 const ONLY = new Set(
   (process.env.BENCH_ONLY ?? '')
@@ -169,26 +170,37 @@ async function buildBundles(out: string) {
   return { config, files };
 }
 
-/** Cold imports in fresh node processes, the bundles interleaved run by run so drift hits them alike. */
+/** The import of one bundle in a fresh node process, in ms. */
+function coldImport(file: string, env: Record<string, string | undefined>): number {
+  const script = `const t = performance.now(); await import(${JSON.stringify(`file://${file}`)}); console.log(performance.now() - t);`;
+  const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+    encoding: 'utf8',
+  });
+  return Number(output.trim());
+}
+
+/**
+ * Cold imports in fresh node processes, the bundles interleaved run by run so drift hits them alike.
+ * The target is measured with tracing off; each function is also imported as a deployed one starts,
+ * with Powertools' tracing on (the stacks turn X-Ray on, and the Tracer then loads at init).
+ */
 async function benchBundles({ config, files }: Awaited<ReturnType<typeof buildBundles>>) {
   const times = new Map<string, number[]>([...files.keys()].map((name) => [name, []]));
+  const tracedTimes = new Map<string, number[]>([...files.keys()].map((name) => [name, []]));
   for (let i = 0; i < IMPORT_RUNS; i++) {
     for (const [name, file] of files) {
-      const script = `const t = performance.now(); await import(${JSON.stringify(`file://${file}`)}); console.log(performance.now() - t);`;
-      const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
-        env: {
-          PATH: process.env.PATH,
-          AWS_REGION: config.aws.region,
-          AWS_LAMBDA_FUNCTION_NAME: `responder-${name}`,
-          STATE_TABLE_NAME: 'responder-state',
-          EVENT_BUS_NAME: 'responder-bus',
-          WEBHOOK_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:responder-webhook-AbCdEf',
-          POWERTOOLS_TRACE_ENABLED: 'false',
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        },
-        encoding: 'utf8',
-      });
-      times.get(name)?.push(Number(output.trim()));
+      const env = {
+        AWS_REGION: config.aws.region,
+        AWS_LAMBDA_FUNCTION_NAME: `responder-${name}`,
+        STATE_TABLE_NAME: 'responder-state',
+        EVENT_BUS_NAME: 'responder-bus',
+        WEBHOOK_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:responder-webhook-AbCdEf',
+      };
+      times.get(name)?.push(coldImport(file, { ...env, POWERTOOLS_TRACE_ENABLED: 'false' }));
+      if (name !== BASELINE) {
+        tracedTimes.get(name)?.push(coldImport(file, { ...env, AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x' }));
+      }
     }
   }
   const figures = [...files].map(([name, file]) => ({
@@ -208,6 +220,7 @@ async function benchBundles({ config, files }: Awaited<ReturnType<typeof buildBu
         ...figure,
         ratioToBaseline: round(figure.coldImportMs / baselineMs, 2),
         meetsTarget: figure.coldImportMs / baselineMs <= COLD_IMPORT_TARGET_RATIO,
+        tracingOnColdImportMs: round(median(tracedTimes.get(figure.function) ?? [])),
       })),
   };
 }
@@ -399,6 +412,43 @@ const machine = {
   cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
   memoryGiB: round(totalmem() / 2 ** 30, 0),
 };
+
+/** Builds the bundles into a temporary directory for `measure`, and removes them afterwards. */
+async function withBundles<T>(measure: (built: Awaited<ReturnType<typeof buildBundles>>) => Promise<T>) {
+  const bundleDir = mkdtempSync(join(tmpdir(), 'responder-bundles-'));
+  try {
+    return await measure(await buildBundles(bundleDir));
+  } finally {
+    rmSync(bundleDir, { recursive: true, force: true });
+  }
+}
+
+function printBundles(bundles: Awaited<ReturnType<typeof benchBundles>>) {
+  console.log(
+    '\nLambda bundles (esbuild, same options as the CDK stacks; cold import = median of fresh node processes)',
+  );
+  console.log(
+    `  baseline: ${bundles.baseline.handler}, ${bundles.baseline.bundleKiB} KiB, cold import ${bundles.baseline.coldImportMs} ms`,
+  );
+  console.log(
+    `  function   bundle KiB  gzip KiB  cold import ms  x baseline  (target: at most ${COLD_IMPORT_TARGET_RATIO}x)  tracing on ms`,
+  );
+  for (const b of bundles.functions) {
+    console.log(
+      `  ${b.function.padEnd(10)} ${String(b.bundleKiB).padStart(10)} ${String(b.gzipKiB).padStart(9)} ${String(b.coldImportMs).padStart(15)} ${`${b.ratioToBaseline.toFixed(2)}x`.padStart(11)}  ${(b.meetsTarget ? 'meets' : 'over').padEnd(27)} ${String(b.tracingOnColdImportMs).padStart(13)}`,
+    );
+  }
+}
+
+function writeResults(file: string, results: Record<string, unknown>) {
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(
+    join(ROOT, 'bench', 'results', file),
+    `${JSON.stringify({ at: new Date().toISOString(), machine, ...results }, null, 2)}\n`,
+  );
+  console.log(`\nWritten to bench/results/${file}`);
+}
+
 console.log(`Responder benchmarks on Node ${machine.node}, ${machine.cpus}`);
 // Probes first, so the memory figures are not inflated by the webhook run's leftovers.
 const probes = runs('probes') ? await benchProbes() : undefined;
@@ -446,9 +496,7 @@ if (sweep) {
 let bundles: Awaited<ReturnType<typeof benchBundles>> | undefined;
 let awsCalls: Awaited<ReturnType<typeof benchAwsCalls>> | undefined;
 if (runs('imports') || runs('aws-calls')) {
-  const bundleDir = mkdtempSync(join(tmpdir(), 'responder-bundles-'));
-  try {
-    const built = await buildBundles(bundleDir);
+  await withBundles(async (built) => {
     if (runs('imports')) bundles = await benchBundles(built);
     if (runs('aws-calls')) {
       awsCalls = await benchAwsCalls({
@@ -456,26 +504,9 @@ if (runs('imports') || runs('aws-calls')) {
         escalate: built.files.get('escalate') ?? '',
       });
     }
-  } finally {
-    rmSync(bundleDir, { recursive: true, force: true });
-  }
+  });
 }
-if (bundles) {
-  console.log(
-    '\nLambda bundles (esbuild, same options as the CDK stacks; cold import = median of fresh node processes)',
-  );
-  console.log(
-    `  baseline: ${bundles.baseline.handler}, ${bundles.baseline.bundleKiB} KiB, cold import ${bundles.baseline.coldImportMs} ms`,
-  );
-  console.log(
-    `  function   bundle KiB  gzip KiB  cold import ms  x baseline  (target: at most ${COLD_IMPORT_TARGET_RATIO}x)`,
-  );
-  for (const b of bundles.functions) {
-    console.log(
-      `  ${b.function.padEnd(10)} ${String(b.bundleKiB).padStart(10)} ${String(b.gzipKiB).padStart(9)} ${String(b.coldImportMs).padStart(15)} ${`${b.ratioToBaseline.toFixed(2)}x`.padStart(11)}  ${b.meetsTarget ? 'meets' : 'over'}`,
-    );
-  }
-}
+if (bundles) printBundles(bundles);
 if (awsCalls) {
   console.log(
     '\nAWS calls per scenario (the ingest and escalate bundles against loopback AWS endpoints; warm container unless noted)',
@@ -489,9 +520,4 @@ if (awsCalls) {
     );
   }
 }
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(
-  join(ROOT, 'bench', 'results', 'latest.json'),
-  `${JSON.stringify({ at: new Date().toISOString(), machine, webhook, probes, hostile, sweep, bundles, awsCalls }, null, 2)}\n`,
-);
-console.log('\nWritten to bench/results/latest.json');
+writeResults('latest.json', { webhook, probes, hostile, sweep, bundles, awsCalls });

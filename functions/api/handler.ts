@@ -1,6 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ActionResult } from '../../src/actions/run-action.ts';
@@ -8,12 +7,8 @@ import { DynamoDbBackupCatalog } from '../../src/adapters/dynamodb-backup-catalo
 import { dynamoDbStateStore } from '../../src/adapters/dynamodb-state-store.ts';
 import { StateTable } from '../../src/adapters/state-table.ts';
 import { fromApiGateway, toApiGateway } from '../../src/aws/api-gateway.ts';
-import {
-  escalatorFromEnv,
-  secretStore,
-  stateTableFromEnv,
-  webhookCredentialsFromEnv,
-} from '../../src/aws/clients.ts';
+import { secretStore, stateTableFromEnv, webhookCredentialsFromEnv } from '../../src/aws/clients.ts';
+import { escalatorFromEnv } from '../../src/aws/escalator.ts';
 import { powertools } from '../../src/aws/powertools.ts';
 import { bundledConfig } from '../../src/config/bundled.ts';
 import type { ActionRequest } from '../../src/domain/actions.ts';
@@ -22,14 +17,27 @@ import type { ProbeReport } from '../probe/run-probes.ts';
 import { type ApiDeps, handleApiRequest, operatorProbeRequest } from './incidents-api.ts';
 
 const config = bundledConfig();
-const { logger, tracer, log } = powertools('responder-api');
+const { logger, tracing, log } = await powertools('responder-api');
 const probeFunction = process.env.PROBE_FUNCTION_NAME;
-const lambda = tracer.captureAWSv3Client(new LambdaClient({ maxAttempts: 2 }));
+let lambda: Promise<{ client: LambdaClient; InvokeCommand: typeof InvokeCommand }> | undefined;
+
+/**
+ * The Lambda client, built by the first `POST /api/probes` of a container rather than at cold start:
+ * operators run probes on demand rarely, and most API containers never do.
+ */
+function lambdaClient() {
+  lambda ??= import('@aws-sdk/client-lambda').then(({ LambdaClient, InvokeCommand }) => ({
+    client: tracing.captureAWSv3Client(new LambdaClient({ maxAttempts: 2 })),
+    InvokeCommand,
+  }));
+  return lambda;
+}
 
 /** `POST /api/probes` invokes the probe function synchronously: it has the network access the probes need. */
 async function runProbesRemotely(targets?: string[]): Promise<ProbeReport | undefined> {
   const request = operatorProbeRequest(targets, systemClock, config.safety.dryRun);
-  const answer = await lambda.send(
+  const { client, InvokeCommand } = await lambdaClient();
+  const answer = await client.send(
     new InvokeCommand({ FunctionName: probeFunction, Payload: JSON.stringify(request) }),
   );
   const payload = Buffer.from(answer.Payload ?? new Uint8Array()).toString('utf8');
@@ -45,7 +53,8 @@ const backupFunction = process.env.BACKUP_FUNCTION_NAME;
  * invoked asynchronously (it may take up to 15 minutes) and followed in the catalog.
  */
 async function runBackupRemotely(request: ActionRequest, wait: boolean): Promise<ActionResult | undefined> {
-  const answer = await lambda.send(
+  const { client, InvokeCommand } = await lambdaClient();
+  const answer = await client.send(
     new InvokeCommand({
       FunctionName: backupFunction,
       InvocationType: wait ? 'RequestResponse' : 'Event',
@@ -58,9 +67,9 @@ async function runBackupRemotely(request: ActionRequest, wait: boolean): Promise
   return JSON.parse(payload) as ActionResult;
 }
 
-const table = stateTableFromEnv(tracer);
+const table = stateTableFromEnv(tracing);
 const store = dynamoDbStateStore(table);
-const secrets = secretStore(tracer, config);
+const secrets = secretStore(tracing, config);
 const deps: ApiDeps = {
   config,
   incidents: store,
@@ -77,10 +86,10 @@ const deps: ApiDeps = {
     ? { catalog: new DynamoDbBackupCatalog(new StateTable(table)), run: runBackupRemotely }
     : undefined,
   // Acknowledgements tell the tiers already paged at once; the sweeper retries what fails here.
-  escalator: escalatorFromEnv(tracer, config, store, secrets, log),
+  escalator: escalatorFromEnv({ tracing, config, store, secrets, log }),
 };
 
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
-  .use(captureLambdaHandler(tracer))
+  .use(tracing.middlewares)
   .use(injectLambdaContext(logger, { clearState: true }))
   .handler(async (event) => toApiGateway(await handleApiRequest(fromApiGateway(event), deps)));

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { ActionResult } from '../../src/actions/run-action.ts';
 import { BACKUP_DATABASE_NAME } from '../../src/config/backups.ts';
 import type { ResponderConfig } from '../../src/config/schema.ts';
@@ -8,6 +8,7 @@ import { parseBackupId } from '../../src/domain/backups.ts';
 import type { Incident } from '../../src/domain/incident.ts';
 import { describeIssuePath } from '../../src/domain/issue-path.ts';
 import { personName } from '../../src/domain/text.ts';
+import '../../src/domain/validation.ts';
 import type { Escalator } from '../../src/escalation/escalator.ts';
 import { authenticate, type CredentialSource, UNAUTHORIZED_HEADERS } from '../../src/http/auth.ts';
 import { type HttpRequest, type HttpResponse, json, problem, unavailable } from '../../src/http/types.ts';
@@ -103,54 +104,53 @@ export function operatorProbeRequest(
 }
 
 const probeBody = z.strictObject({
-  targets: z
-    .array(z.string().min(1).max(200, 'target names are at most 200 characters'))
-    .min(1, 'name at least one target, or leave targets out to probe all')
-    .max(500, 'name at most 500 targets, or leave targets out to probe all')
-    .optional(),
+  targets: z.optional(
+    z
+      .array(z.string().check(z.minLength(1), z.maxLength(200, 'target names are at most 200 characters')))
+      .check(
+        z.minLength(1, 'name at least one target, or leave targets out to probe all'),
+        z.maxLength(500, 'name at most 500 targets, or leave targets out to probe all'),
+      ),
+  ),
 });
 
 const backupBody = z.strictObject({
-  database: z.string().min(1).max(63),
-  verify: z.enum(['list', 'restore']).optional(),
-  dryRun: z.boolean().optional(),
+  database: z.string().check(z.minLength(1), z.maxLength(63)),
+  verify: z.optional(z.enum(['list', 'restore'])),
+  dryRun: z.optional(z.boolean()),
 });
 
 const rotateBody = z.strictObject({
-  secret: z.string().min(1).max(512),
-  dryRun: z.boolean().optional(),
+  secret: z.string().check(z.minLength(1), z.maxLength(512)),
+  dryRun: z.optional(z.boolean()),
 });
 
 const backupListQuery = z.object({
-  database: z.string().regex(BACKUP_DATABASE_NAME, 'name a configured database').optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(20),
-  verified: z.enum(['true', 'false']).optional(),
+  database: z.optional(z.string().check(z.regex(BACKUP_DATABASE_NAME, 'name a configured database'))),
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(200)), 20),
+  verified: z.optional(z.enum(['true', 'false'])),
 });
 
 const INCIDENT_ID = /^[0-9]{8}-[0-9a-f]{8}$/;
 const listQuery = z.object({
-  status: z.enum(['open', 'resolved']).optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,2048}$/)
-    .optional(),
+  status: z.optional(z.enum(['open', 'resolved'])),
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(200)), 50),
+  cursor: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_-]{1,2048}$/))),
 });
 /** Who acknowledged or flipped the switch, as typed: kept to a plain name (it reaches every tier paged). */
-const nameField = z
-  .string()
-  .max(80)
-  .transform(personName)
-  .pipe(z.string().min(1, "expected a name (letters, digits, spaces, . _ @ ' -)"));
+const nameField = z.pipe(
+  z.pipe(z.string().check(z.maxLength(80)), z.transform(personName)),
+  z.string().check(z.minLength(1, "expected a name (letters, digits, spaces, . _ @ ' -)")),
+);
 
 const ackBody = z.strictObject({
-  by: nameField.optional(),
+  by: z.optional(nameField),
 });
 
 const automationBody = z.strictObject({
   enabled: z.boolean(),
-  reason: z.string().min(3, 'say why, for the audit trail').max(500),
-  by: nameField.optional(),
+  reason: z.string().check(z.minLength(3, 'say why, for the audit trail'), z.maxLength(500)),
+  by: z.optional(nameField),
 });
 
 function isJsonRequest(req: HttpRequest): boolean {
@@ -490,7 +490,7 @@ async function automationView(deps: ApiDeps) {
  * Parses and validates a JSON body; each problem in the 400 names its field. An empty body stands
  * for `whenEmpty` where the route allows one (otherwise it is not valid JSON).
  */
-function parseBody<S extends z.ZodType>(
+function parseBody<S extends z.ZodMiniType>(
   req: HttpRequest,
   schema: S,
   invalid: string,

@@ -20,7 +20,7 @@ const catalog = new DynamoDbBackupCatalog(
 );
 const runner = fargateRunnerFromEnv();
 
-export const handler = createActionHandler('backup', (env) =>
+export const handler = await createActionHandler('backup', (env) =>
   createBackupAction({
     config: env.config,
     s3,

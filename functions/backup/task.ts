@@ -22,7 +22,7 @@ import { createBackupAction } from './backup-database.ts';
 
 async function main(): Promise<number> {
   const config = bundledConfig();
-  const { tracer, log } = powertools('responder-backup-task');
+  const { tracing, log } = await powertools('responder-backup-task');
   const parsed = actionRequestSchema.safeParse(JSON.parse(requireEnv('BACKUP_REQUEST')));
   if (!parsed.success) {
     log.error('malformed BACKUP_REQUEST', { issues: parsed.error.issues.map((issue) => issue.message) });
@@ -32,7 +32,7 @@ async function main(): Promise<number> {
   const client = new DynamoDBClient({ maxAttempts: 3 });
   const tableName = requireEnv('STATE_TABLE_NAME');
   const store = dynamoDbStateStore({ client, tableName });
-  const secrets = secretStore(tracer, config);
+  const secrets = secretStore(tracing, config);
   const perform = createBackupAction({
     config,
     s3: new S3Client({

@@ -21,7 +21,9 @@ function describe(sent: readonly Delivered[]): string {
 export function createEscalateAction(env: ActionEnvironment): PerformAction {
   const { escalator } = env;
   if (!escalator)
-    throw new Error('the escalate capability needs an escalator: build it with { pages: true }');
+    throw new Error(
+      'the escalate capability needs an escalator: pass { escalator: escalatorFromEnv } to createActionHandler',
+    );
   const perform = async (
     request: ActionRequest,
     { received }: ActionRun = { received: Promise.resolve() },

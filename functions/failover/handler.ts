@@ -1,4 +1,4 @@
 import { createActionHandler } from '../../src/aws/action-handler.ts';
 import { failoverDns } from './failover-dns.ts';
 
-export const handler = createActionHandler('failover', () => failoverDns);
+export const handler = await createActionHandler('failover', () => failoverDns);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { REMEDIATION_KINDS, type ResponderConfig } from '../../src/config/schema.ts';
+import type { ResponderConfig } from '../../src/config/schema.ts';
 import type { ActionRequest } from '../../src/domain/actions.ts';
+import { REMEDIATION_KINDS } from '../../src/domain/actions.ts';
 import {
   type Alert,
   checkPayload,

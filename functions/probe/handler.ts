@@ -5,4 +5,4 @@ import { createProbeAction } from './run-probes.ts';
 // Backup freshness targets read the catalog; without them the function is granted no catalog read.
 const readsBackups = bundledConfig().probes.targets.some((target) => target.kind === 'backup');
 
-export const handler = createActionHandler('probe', createProbeAction, { backupCatalog: readsBackups });
+export const handler = await createActionHandler('probe', createProbeAction, { backupCatalog: readsBackups });

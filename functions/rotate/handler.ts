@@ -17,7 +17,7 @@ async function startRotation(secretId: string) {
  * Secrets Manager invokes this function with `{Step, SecretId, ClientRequestToken}` (its schedule, or
  * RotateSecret); alert routes and the CLI send action requests, which start a rotation.
  */
-export const handler = createActionHandler(
+export const handler = await createActionHandler(
   'rotate',
   (env) =>
     createRotateAction({ config: env.config, versions, secrets: env.secrets, log: env.log, startRotation }),

@@ -1,6 +1,7 @@
 import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { type ActionKind, REMEDIATION_KINDS, type ResponderConfig } from '../config/schema.ts';
+import type { ResponderConfig } from '../config/schema.ts';
 import type { ActionOutcome, ActionRequest } from '../domain/actions.ts';
+import { type ActionKind, REMEDIATION_KINDS } from '../domain/actions.ts';
 import type {
   ActionDispatcher,
   ActionIdempotency,

@@ -1,7 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import middy from '@middy/core';
 import type { ActionEnvironment, CapabilityFactory } from '../actions/environment.ts';
@@ -15,9 +14,11 @@ import { bundledConfig } from '../config/bundled.ts';
 import type { ActionKind } from '../config/schema.ts';
 import { actionRequestSchema } from '../domain/actions.ts';
 import { describeIssuePath } from '../domain/issue-path.ts';
+import type { Escalator } from '../escalation/escalator.ts';
 import { type ActionDispatcher, type ProbeMetrics, systemClock } from '../ports.ts';
-import { escalatorFromEnv, secretStore, stateTableFromEnv } from './clients.ts';
-import { powertools } from './powertools.ts';
+import { secretStore, stateTableFromEnv } from './clients.ts';
+import type { EscalatorDeps } from './escalator.ts';
+import { metricsFor, powertools } from './powertools.ts';
 
 /** Per-target latency and up/down as CloudWatch embedded metrics, one metric set per target. */
 function probeMetricsOf(metrics: Metrics): ProbeMetrics {
@@ -47,13 +48,15 @@ const noBus: ActionDispatcher = {
 
 /**
  * The Lambda entry point shared by the five action functions. It accepts the EventBridge envelope
- * ("Action Requested") or, for `aws lambda invoke` and the API, a bare action request.
+ * ("Action Requested") or, for `aws lambda invoke` and the API, a bare action request. Only the
+ * function that pages passes `escalator` (`escalatorFromEnv`), so the others neither build an SNS
+ * client nor bundle one.
  */
-export function createActionHandler(
+export async function createActionHandler(
   kind: ActionKind,
   capability: CapabilityFactory,
   options: {
-    readonly pages?: boolean;
+    readonly escalator?: (deps: EscalatorDeps) => Escalator;
     /** Reads the backup catalog (backup freshness probes). */
     readonly backupCatalog?: boolean;
     /**
@@ -67,12 +70,13 @@ export function createActionHandler(
   } = {},
 ) {
   const config = bundledConfig();
-  const { logger, tracer, metrics, log } = powertools(`responder-${kind}`);
+  const { logger, tracing, log } = await powertools(`responder-${kind}`);
+  const metrics = metricsFor(`responder-${kind}`);
   const busName = process.env.EVENT_BUS_NAME;
-  const stateTable = stateTableFromEnv(tracer);
+  const stateTable = stateTableFromEnv(tracing);
   const store = dynamoDbStateStore(stateTable);
   const idempotency = dynamoDbActionIdempotency(stateTable);
-  const secrets = secretStore(tracer, config);
+  const secrets = secretStore(tracing, config);
   const env: ActionEnvironment = {
     config,
     incidents: store,
@@ -83,20 +87,20 @@ export function createActionHandler(
     secrets,
     dispatcher: busName
       ? new EventBridgeDispatcher(
-          tracer.captureAWSv3Client(new EventBridgeClient({ maxAttempts: 3 })),
+          tracing.captureAWSv3Client(new EventBridgeClient({ maxAttempts: 3 })),
           busName,
         )
       : noBus,
     clock: systemClock,
     log,
     metrics: probeMetricsOf(metrics),
-    escalator: options.pages ? escalatorFromEnv(tracer, config, store, secrets, log) : undefined,
+    escalator: options.escalator?.({ tracing, config, store, secrets, log }),
     backupCatalog: options.backupCatalog ? new DynamoDbBackupCatalog(new StateTable(stateTable)) : undefined,
   };
   const perform = capability(env);
 
   return middy<unknown, ActionResult | unknown>()
-    .use(captureLambdaHandler(tracer))
+    .use(tracing.middlewares)
     .use(injectLambdaContext(logger, { clearState: true }))
     .use(logMetrics(metrics))
     .handler(async (event, context) => {

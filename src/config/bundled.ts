@@ -1,19 +1,50 @@
-import { parseConfig, type ResponderConfig } from './schema.ts';
+import type { ResponderConfig } from './schema.ts';
 
 // Replaced at bundle time by esbuild's `define` with the config the stack was synthesized from, so a
 // function never depends on a 4 KB environment or a network call to learn its routes.
 declare const __RESPONDER_CONFIG__: string | undefined;
 
-/** The config baked into this Lambda bundle, validated at cold start (a bad one fails init loudly). */
+/** Each top-level field of the config and what JSON gives back for it (arrays are objects). */
+const CONFIG_FIELDS: Record<keyof ResponderConfig, 'string' | 'number' | 'object'> = {
+  service: 'string',
+  aws: 'object',
+  webhook: 'object',
+  api: 'object',
+  lambda: 'object',
+  severity: 'object',
+  routes: 'object',
+  probes: 'object',
+  backups: 'object',
+  secrets: 'object',
+  failover: 'object',
+  escalation: 'object',
+  floodLimits: 'object',
+  safety: 'object',
+  local: 'object',
+  logRetentionDays: 'number',
+  auditRetentionDays: 'number',
+};
+
+/**
+ * The config baked into this Lambda bundle. `configDefine` (lib/bundling.ts) bakes in the config the
+ * schema produced when the stack was synthesized, defaults filled in, so cold start does not load and
+ * run the whole schema again: it checks that a config of that shape is there, and fails init loudly if
+ * not (a bundle built without the CDK app or from another version of the config).
+ */
 export function bundledConfig(): ResponderConfig {
-  const raw =
-    typeof __RESPONDER_CONFIG__ === 'string' ? __RESPONDER_CONFIG__ : process.env.RESPONDER_CONFIG_JSON;
-  if (!raw) {
+  if (typeof __RESPONDER_CONFIG__ !== 'string') {
+    throw new Error('no bundled config: build this function with the CDK app (lib/bundling.ts configDefine)');
+  }
+  const config = JSON.parse(__RESPONDER_CONFIG__) as Record<string, unknown> | null;
+  const wrong = Object.entries(CONFIG_FIELDS)
+    .filter(([field, type]) => typeof config?.[field] !== type)
+    .map(([field]) => field);
+  if (wrong.length > 0) {
     throw new Error(
-      'no bundled config: build this function with the CDK app (lib/bundling.ts) or set RESPONDER_CONFIG_JSON',
+      `the config bundled into this function is not a validated Responder config (check ${wrong.join(', ')}): rebuild it with the CDK app`,
     );
   }
-  return parseConfig(JSON.parse(raw), 'the config bundled into this function');
+  return config as unknown as ResponderConfig;
 }
 
 export function requireEnv(name: string): string {

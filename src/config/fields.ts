@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseMatcher } from '../domain/matchers.ts';
 
 import { SEVERITIES, type Severity } from '../domain/severity.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ProbeKind } from '../domain/probes.ts';
 import { SEVERITIES, scheduleExpression, secretRef, vpcPlacement } from './fields.ts';
 

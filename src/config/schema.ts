@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ACTION_KINDS, type ActionKind, REMEDIATION_KINDS } from '../domain/actions.ts';
 import { describeIssuePath } from '../domain/issue-path.ts';
 import { backupsSchema } from './backups.ts';

@@ -1,5 +1,6 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { SEVERITIES } from './severity.ts';
+import './validation.ts';
 
 export const ACTION_KINDS = ['probe', 'backup', 'rotate', 'failover', 'escalate'] as const;
 export type ActionKind = (typeof ACTION_KINDS)[number];
@@ -12,24 +13,25 @@ export const EVENT_SOURCE = 'responder';
 export const ACTION_REQUESTED = 'Action Requested';
 
 export const actionRequestSchema = z.object({
-  actionId: z.string().min(8).max(200),
+  actionId: z.string().check(z.minLength(8), z.maxLength(200)),
   kind: z.enum(ACTION_KINDS),
   trigger: z.enum(['alert', 'schedule', 'operator', 'probe']),
   requestedAt: z.iso.datetime({ offset: true }),
   dryRun: z.boolean(),
-  params: z.record(z.string(), z.unknown()).default({}),
-  rule: z.string().optional(),
-  incidentId: z.string().optional(),
-  severity: z.enum(SEVERITIES).optional(),
-  alerts: z
-    .array(
+  params: z._default(z.record(z.string(), z.unknown()), {}),
+  rule: z.optional(z.string()),
+  incidentId: z.optional(z.string()),
+  severity: z.optional(z.enum(SEVERITIES)),
+  alerts: z._default(
+    z.array(
       z.object({
         fingerprint: z.string(),
         status: z.enum(['firing', 'resolved']),
         labels: z.record(z.string(), z.string()),
       }),
-    )
-    .default([]),
+    ),
+    [],
+  ),
 });
 
 export type ActionRequest = z.output<typeof actionRequestSchema>;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { describeIssuePath } from './issue-path.ts';
+import './validation.ts';
 
 /** Alertmanager's "zero time", sent as endsAt while an alert is firing. */
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -9,33 +10,37 @@ export const ZERO_TIME = '0001-01-01T00:00:00Z';
 export const MAX_LABEL_NAME_LENGTH = 1_024;
 
 /**
- * A label or annotation set. Built by hand rather than with z.record, which silently drops a
+ * A label or annotation set. Checked by hand rather than with z.record, which silently drops a
  * `__proto__` key; here it is refused by name, and every other name (`constructor`...) is an own
  * property (Object.fromEntries), so lookups never reach Object.prototype.
  */
-const labelSet = z.unknown().transform((raw, ctx): Record<string, string> => {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    ctx.addIssue({ code: 'custom', message: 'expected an object of string values' });
-    return z.NEVER;
-  }
-  const entries = Object.entries(raw);
-  for (const [name, value] of entries) {
-    if (typeof value !== 'string') {
-      ctx.addIssue({ code: 'custom', path: [name], message: 'expected a string' });
-    } else if (name === '__proto__') {
-      // No real label has this name (Prometheus drops `__` names), JavaScript objects turn it into a
-      // prototype and DynamoDB's marshaller into an empty value: refused by name rather than lost.
-      ctx.addIssue({ code: 'custom', path: [name], message: 'the name __proto__ is reserved' });
-    } else if (name.length === 0 || name.length > MAX_LABEL_NAME_LENGTH) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [name.slice(0, 40)],
-        message: `expected a name of 1 to ${MAX_LABEL_NAME_LENGTH} characters`,
-      });
-    }
-  }
-  return Object.fromEntries(entries) as Record<string, string>;
-});
+const labelSet = z.pipe(
+  z.unknown().check(
+    z.superRefine((raw, ctx) => {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+        ctx.addIssue({ code: 'custom', message: 'expected an object of string values' });
+        return;
+      }
+      for (const [name, value] of Object.entries(raw)) {
+        if (typeof value !== 'string') {
+          ctx.addIssue({ code: 'custom', path: [name], message: 'expected a string' });
+        } else if (name === '__proto__') {
+          // No real label has this name (Prometheus drops `__` names), JavaScript objects turn it into a
+          // prototype and DynamoDB's marshaller into an empty value: refused by name rather than lost.
+          ctx.addIssue({ code: 'custom', path: [name], message: 'the name __proto__ is reserved' });
+        } else if (name.length === 0 || name.length > MAX_LABEL_NAME_LENGTH) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [name.slice(0, 40)],
+            message: `expected a name of 1 to ${MAX_LABEL_NAME_LENGTH} characters`,
+          });
+        }
+      }
+    }),
+  ),
+  // Only reached once every value is a string.
+  z.transform((raw) => Object.fromEntries(Object.entries(raw as object)) as Record<string, string>),
+);
 const timestamp = z.iso.datetime({ offset: true, message: 'expected an RFC 3339 timestamp' });
 const alertStatus = z.enum(['firing', 'resolved'], { message: 'expected "firing" or "resolved"' });
 
@@ -45,25 +50,27 @@ export const alertSchema = z.object({
   annotations: labelSet,
   startsAt: timestamp,
   endsAt: timestamp,
-  generatorURL: z.string().default(''),
+  generatorURL: z._default(z.string(), ''),
   fingerprint: z
     .string()
-    .min(1, 'expected a non-empty fingerprint')
-    .max(512, 'expected a fingerprint of at most 512 characters'),
+    .check(
+      z.minLength(1, 'expected a non-empty fingerprint'),
+      z.maxLength(512, 'expected a fingerprint of at most 512 characters'),
+    ),
 });
 
 /** The webhook body Alertmanager sends (`version: "4"`). Unknown fields are ignored, as Alertmanager may add some. */
 export const webhookPayloadSchema = z.object({
   version: z.literal('4', { message: 'expected "4" (Alertmanager webhook payload version 4)' }),
-  groupKey: z.string().min(1, 'expected a non-empty groupKey'),
-  truncatedAlerts: z.number().int().min(0).default(0),
+  groupKey: z.string().check(z.minLength(1, 'expected a non-empty groupKey')),
+  truncatedAlerts: z._default(z.number().check(z.int(), z.minimum(0)), 0),
   status: alertStatus,
   receiver: z.string(),
   groupLabels: labelSet,
   commonLabels: labelSet,
   commonAnnotations: labelSet,
   externalURL: z.string(),
-  alerts: z.array(alertSchema).min(1, 'expected at least one alert'),
+  alerts: z.array(alertSchema).check(z.minLength(1, 'expected at least one alert')),
 });
 
 export type WebhookPayload = z.output<typeof webhookPayloadSchema>;

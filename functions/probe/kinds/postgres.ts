@@ -1,4 +1,3 @@
-import pg from 'pg';
 import type { PostgresTarget } from '../../../src/config/probe-targets.ts';
 import {
   describeError,
@@ -45,6 +44,10 @@ export const probePostgres: ProbeKindRunner<PostgresTarget> = async (target, { s
   }
   if (!user || !password) return fail(`secret ${target.secret} needs "username" and "password"`);
 
+  // The driver is loaded by the first PostgreSQL probe rather than at cold start: a probe function
+  // whose targets include no database never loads it, and the others load it once, while the other
+  // kinds' probes are already out on the network.
+  const { default: pg } = await import('pg');
   const client = new pg.Client({
     host: target.host,
     port: target.port,
