@@ -92,7 +92,20 @@ export default defineConfig({
       },
     ],
   },
-  secrets: { rotations: [] },
+  // Secret rotation through Secrets Manager's four steps. The SecretExposed route above rotates the
+  // JWT signing key at once; consumers accept AWSPREVIOUS for graceMinutes (tokens signed before stay valid).
+  secrets: {
+    rotations: [
+      {
+        secret: 'payments/jwt-signing-key',
+        strategy: 'generated',
+        field: 'key',
+        bytes: 32,
+        schedule: 'rate(30 days)',
+        graceMinutes: 60,
+      },
+    ],
+  },
   failover: {},
   // Paging. Every incident from an alert pages its severity's first tier; unacknowledged, the next
   // tier follows. The policy left out here is the runbook matrix: P1 On-Call → Team Lead → CTO

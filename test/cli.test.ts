@@ -87,6 +87,7 @@ describe('CLI: responder', () => {
       'incidents',
       'probe',
       'ack',
+      'rotate',
       'backup',
       'backups',
       'restore',
@@ -222,6 +223,17 @@ describe('CLI: responder', () => {
     ]);
     expect(twice.stdout).toContain('already acknowledged by alice');
     const securityId = JSON.parse(security.stdout.replace(/^\d+ /, '')).incident.id;
+    // The SecretExposed route rotated the demo's JWT signing key: four steps, and a dry run changes nothing.
+    const rotatedKey = await responder(['rotate', 'payments/jwt-signing-key', '--json'], cli);
+    expect(rotatedKey.code, rotatedKey.stderr).toBe(0);
+    expect(JSON.parse(rotatedKey.stdout)).toMatchObject({
+      status: 'completed',
+      secret: 'payments/jwt-signing-key',
+    });
+    const dryRotation = await responder(['rotate', 'payments/jwt-signing-key', '--dry-run'], cli);
+    expect(dryRotation.stdout).toMatch(
+      /^dry run: nothing changed; rotating payments\/jwt-signing-key \(generated\)/,
+    );
     const anonymous = await responder(['ack', securityId], { ...cli, USER: '', USERNAME: '' });
     expect(anonymous.stdout + anonymous.stderr).toContain(
       `${securityId} acknowledged by ${userInfo().username}.`,
@@ -251,7 +263,9 @@ describe('CLI: responder', () => {
     const restartedUrl = await dev.url;
     const after = await responder(['incidents', '--json'], { ...cli, RESPONDER_URL: restartedUrl });
     const kept = JSON.parse(after.stdout) as Array<{ id: string }>;
-    expect(kept.map((incident) => incident.id).sort()).toEqual([incidents[0]?.id, securityId].sort());
+    expect(kept.map((incident) => incident.id).sort(), after.stdout).toEqual(
+      [incidents[0]?.id, securityId].sort(),
+    );
     dev.child.kill('SIGINT');
     expect(await dev.stopped).toBe(0);
   });

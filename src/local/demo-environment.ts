@@ -16,6 +16,21 @@ export const DEMO_PORTS = { primary: 18081, dr: 18082, postgres: 15432 } as cons
 export const DEMO_DB_SECRET = 'responder/demo-db';
 /** The demo's application database: what `responder backup payments` dumps. */
 export const DEMO_DATABASE = 'payments';
+/** The demo's JWT signing key: what the example's SecretExposed route rotates. */
+export const DEMO_SIGNING_KEY_SECRET = 'payments/jwt-signing-key';
+
+/** Creates the demo signing key once (a rotated one is kept across restarts), with rotation on. */
+async function ensureDemoSigningKey(secrets: StateTableSecretStore): Promise<void> {
+  try {
+    await secrets.getSecretString(DEMO_SIGNING_KEY_SECRET);
+  } catch {
+    await secrets.putSecretString(
+      DEMO_SIGNING_KEY_SECRET,
+      JSON.stringify({ key: randomBytes(32).toString('base64url'), algorithm: 'HS256' }),
+    );
+  }
+  await secrets.enableRotation(DEMO_SIGNING_KEY_SECRET);
+}
 
 /**
  * Gives the demo cluster an application database with some tables and rows, once, so that a backup
@@ -101,6 +116,7 @@ export async function startDemoEnvironment(options: {
   log: Log;
 }): Promise<DemoEnvironment> {
   const { log } = options;
+  await ensureDemoSigningKey(options.secrets);
   const sites: Server[] = [];
   for (const [name, port] of [
     ['primary', DEMO_PORTS.primary],
