@@ -245,6 +245,9 @@ export const postgresSingleUserStrategy: StrategyFactory<SingleUserConfig> = (co
         throw error;
       }
       try {
+        // A user that acts as an owner role on login (ALTER ROLE ... SET role) may only change its own
+        // password as itself.
+        await connection.client.query('SET ROLE NONE');
         await connection.client.query(alterPasswordSql(pending.username, pending.password));
       } finally {
         await connection.end();
