@@ -71,6 +71,17 @@ export default defineConfig({
         severity: 'P1',
         labels: { service: 'payments-api', category: 'database' },
       },
+      {
+        // The application's own login, whose password rotates (secrets.rotations): it keeps logging in.
+        name: 'payments-app-login',
+        kind: 'postgres',
+        host: '127.0.0.1',
+        port: 15432,
+        database: 'payments',
+        secret: 'responder/demo-app-db',
+        severity: 'P2',
+        labels: { service: 'payments-api', category: 'database' },
+      },
       { name: 'localhost-dns', kind: 'dns', hostname: 'localhost', expect: '127.0.0.1', severity: 'P4' },
       // Pages when the newest verified backup is older than a day and two hours: a stopped schedule.
       { name: 'payments-backup', kind: 'backup', database: 'payments', maxAgeHours: 26, severity: 'P2' },
@@ -92,7 +103,14 @@ export default defineConfig({
       },
     ],
   },
-  secrets: { rotations: [] },
+  // Secrets rotated on a schedule and on demand (`responder rotate <secret>`). The demo's application
+  // login changes its own password (a SCRAM verifier is sent, never the password); the probe above
+  // keeps logging in with AWSCURRENT.
+  secrets: {
+    rotations: [
+      { secret: 'responder/demo-app-db', strategy: 'postgres-single-user', schedule: 'rate(30 days)' },
+    ],
+  },
   failover: {},
   // Paging. Every incident from an alert pages its severity's first tier; unacknowledged, the next
   // tier follows. The policy left out here is the runbook matrix: P1 On-Call → Team Lead → CTO

@@ -1,16 +1,19 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probePostgres } from '../functions/probe/kinds/postgres.ts';
 import { createRotateAction, type RotateDeps } from '../functions/rotate/rotate-secret.ts';
 import { repairRotation, runRotationStep } from '../functions/rotate/rotation-steps.ts';
 import { strategyFor } from '../functions/rotate/strategies/index.ts';
 import { scramSha256Verifier } from '../functions/rotate/strategies/postgres.ts';
 import type { RotationStrategy } from '../functions/rotate/strategy.ts';
+import exampleConfig from '../responder.config.ts';
 import type { StateTableSecretStore } from '../src/adapters/state-table-secret-store.ts';
 import type { RotationConfig } from '../src/config/rotations.ts';
-import type { ResponderConfig } from '../src/config/schema.ts';
+import { parseConfig, type ResponderConfig } from '../src/config/schema.ts';
 import { actionRequestSchema } from '../src/domain/actions.ts';
-import { silentLog } from '../src/ports.ts';
+import { DEMO_APP_DB_SECRET, DEMO_DATABASE, ensureDemoAppUser } from '../src/local/demo-environment.ts';
+import { silentLog, systemClock } from '../src/ports.ts';
 import { type PostgresServer, startPostgres } from './support/postgres.ts';
 import { freePort } from './support/processes.ts';
 import { startTestRuntime, type TestRuntime, testConfig } from './support/runtime.ts';
@@ -473,5 +476,88 @@ describe('Rotation of PostgreSQL passwords against a real server', () => {
   it('after all of it, no new password ever reached the server log', () => {
     expect(newPasswords.size).toBeGreaterThan(20);
     expectNoNewPasswordInLog();
+  });
+});
+
+describe("The demo's application login rotates, and its probe keeps logging in", () => {
+  let server: PostgresServer;
+  let t: TestRuntime;
+  let store: StateTableSecretStore;
+  const example = parseConfig(exampleConfig);
+  const target = example.probes.targets.find((p) => p.name === 'payments-app-login');
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    const admin = new pg.Client({
+      host: server.host,
+      port: server.port,
+      user: server.user,
+      password: server.password,
+      database: 'postgres',
+    });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${DEMO_DATABASE}`);
+    await admin.end();
+    // The example's rotation of responder/demo-app-db, as `npm start` runs it.
+    t = await startTestRuntime({ config: testConfig({ secrets: exampleConfig.secrets }) });
+    store = t.runtime.secrets as StateTableSecretStore;
+  });
+  afterAll(async () => {
+    await t?.stop();
+    server?.destroy();
+  });
+
+  const probe = async () => {
+    if (target?.kind !== 'postgres') throw new Error('the example has no payments-app-login postgres target');
+    return probePostgres(
+      { ...target, host: server.host, port: server.port },
+      { signal: new AbortController().signal, secrets: store, clock: systemClock },
+    );
+  };
+
+  it('is created once, owns nothing, acts as payments_owner, and a restart keeps the rotated password', async () => {
+    expect(example.secrets.rotations).toEqual([
+      expect.objectContaining({ secret: DEMO_APP_DB_SECRET, strategy: 'postgres-single-user' }),
+    ]);
+    expect(target).toMatchObject({ kind: 'postgres', database: 'payments', secret: DEMO_APP_DB_SECRET });
+    await ensureDemoAppUser(server, store);
+    const created = await store.getSecretVersion(DEMO_APP_DB_SECRET);
+    expect(JSON.parse(created.value)).toMatchObject({
+      engine: 'postgres',
+      port: server.port,
+      username: 'payments_app',
+      dbname: 'payments',
+    });
+    expect((await store.describeSecret(DEMO_APP_DB_SECRET)).rotationEnabled).toBe(true);
+    expect(await probe()).toMatchObject({ ok: true });
+
+    const rotated = await t.runtime.runAction('rotate', rotateRequest(DEMO_APP_DB_SECRET));
+    expect(rotated.status === 'done' && rotated.outcome.summary).toMatch(/^rotated /);
+    const afterRotation = await store.getSecretVersion(DEMO_APP_DB_SECRET);
+    expect(afterRotation.versionId).not.toBe(created.versionId);
+    expect(await probe()).toMatchObject({ ok: true });
+
+    // The next start: the rotated secret is not overwritten, and the role still matches it.
+    await ensureDemoAppUser(server, store);
+    expect(await store.getSecretVersion(DEMO_APP_DB_SECRET)).toEqual(afterRotation);
+    expect(await probe()).toMatchObject({ ok: true });
+
+    const secret = JSON.parse(afterRotation.value);
+    const app = new pg.Client({
+      host: server.host,
+      port: server.port,
+      user: secret.username,
+      password: secret.password,
+      database: 'payments',
+    });
+    await app.connect();
+    const who = await app.query('SELECT current_role::text AS role, session_user::text AS login');
+    expect(who.rows).toEqual([{ role: 'payments_owner', login: 'payments_app' }]);
+    await app.query('CREATE TABLE app_made (id int)');
+    const owned = await app.query(
+      `SELECT count(*)::int AS n FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = 'payments_app'`,
+    );
+    expect(owned.rows).toEqual([{ n: 0 }]);
+    await app.end();
   });
 });
