@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { type AddressInfo, createServer, type Server } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probePostgres } from '../functions/probe/kinds/postgres.ts';
@@ -24,6 +25,7 @@ const ALTERNATING = 'db/alternating';
 const MASTER = 'db/master';
 const CLOSED = 'db/closed';
 const WRONG = 'db/wrong-password';
+const SILENT = 'db/silent';
 
 let counter = 0;
 const rotateRequest = (secret: string, dryRun = false) =>
@@ -42,6 +44,7 @@ describe('Rotation of PostgreSQL passwords against a real server', () => {
   let config: ResponderConfig;
   let store: StateTableSecretStore;
   let closedPort: number;
+  let silent: Server;
   /** Every new password a rotation made: none may reach the server log. */
   const newPasswords = new Set<string>();
 
@@ -160,6 +163,7 @@ describe('Rotation of PostgreSQL passwords against a real server', () => {
           },
           { secret: CLOSED, strategy: 'postgres-single-user', connectTimeoutSeconds: 3 },
           { secret: WRONG, strategy: 'postgres-single-user', connectTimeoutSeconds: 3 },
+          { secret: SILENT, strategy: 'postgres-single-user', connectTimeoutSeconds: 1 },
         ],
       },
     });
@@ -170,11 +174,19 @@ describe('Rotation of PostgreSQL passwords against a real server', () => {
     await store.putSecretString(MASTER, rds('rotator', 'rotator-password'));
     await store.putSecretString(CLOSED, rds('app_single', 'whatever-password', closedPort));
     await store.putSecretString(WRONG, rds('app_single', 'not-the-password'));
-    for (const secret of [SINGLE, ALTERNATING, CLOSED, WRONG]) await store.enableRotation(secret);
+    // A port that accepts and never answers: a security group that drops packets looks the same.
+    silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    await store.putSecretString(
+      SILENT,
+      rds('app_single', 'whatever-password', (silent.address() as AddressInfo).port),
+    );
+    for (const secret of [SINGLE, ALTERNATING, CLOSED, WRONG, SILENT]) await store.enableRotation(secret);
   });
   afterAll(async () => {
     await t?.stop();
     server?.destroy();
+    silent?.close();
   });
 
   it('computes the SCRAM-SHA-256 verifier PostgreSQL stores (RFC 7677 test vector shape, 4096 iterations)', async () => {
@@ -320,6 +332,14 @@ describe('Rotation of PostgreSQL passwords against a real server', () => {
     );
     expect(await strandedPending(CLOSED)).toEqual([]);
     expect(JSON.parse(await current(CLOSED)).password).toBe('whatever-password');
+
+    const hanging = Date.now();
+    const silentOutcome = await rotate(SILENT);
+    expect(Date.now() - hanging).toBeLessThan(2900);
+    expect(silentOutcome.summary).toMatch(
+      /failed at createSecret: cannot reach PostgreSQL at 127\.0\.0\.1:\d+ within 1s .*timeout.*check the function's subnets and security groups/,
+    );
+    expect(await strandedPending(SILENT)).toEqual([]);
 
     const wrong = await rotate(WRONG);
     expect(wrong.status).toBe('failed');
