@@ -71,6 +71,17 @@ export default defineConfig({
         severity: 'P1',
         labels: { service: 'payments-api', category: 'database' },
       },
+      {
+        // The application's own login, whose password rotates (secrets.rotations): it keeps logging in.
+        name: 'payments-app-login',
+        kind: 'postgres',
+        host: '127.0.0.1',
+        port: 15432,
+        database: 'payments',
+        secret: 'responder/demo-app-db',
+        severity: 'P2',
+        labels: { service: 'payments-api', category: 'database' },
+      },
       { name: 'localhost-dns', kind: 'dns', hostname: 'localhost', expect: '127.0.0.1', severity: 'P4' },
       // Pages when the newest verified backup is older than a day and two hours: a stopped schedule.
       { name: 'payments-backup', kind: 'backup', database: 'payments', maxAgeHours: 26, severity: 'P2' },
@@ -92,8 +103,10 @@ export default defineConfig({
       },
     ],
   },
-  // Secret rotation through Secrets Manager's four steps. The SecretExposed route above rotates the
-  // JWT signing key at once; consumers accept AWSPREVIOUS for graceMinutes (tokens signed before stay valid).
+  // Secret rotation through Secrets Manager's four steps, on a schedule and on demand (`responder rotate
+  // <secret>`). The SecretExposed route above rotates the JWT signing key at once; its consumers accept
+  // AWSPREVIOUS for graceMinutes (tokens signed before stay valid). The demo's application login changes
+  // its own password (a SCRAM verifier is sent, never the password); the probe above keeps logging in.
   secrets: {
     rotations: [
       {
@@ -104,6 +117,7 @@ export default defineConfig({
         schedule: 'rate(30 days)',
         graceMinutes: 60,
       },
+      { secret: 'responder/demo-app-db', strategy: 'postgres-single-user', schedule: 'rate(30 days)' },
     ],
   },
   failover: {},

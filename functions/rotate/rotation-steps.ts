@@ -117,7 +117,8 @@ export interface RepairResult {
  * After a rotation failed for good, leaves the secret so that the next rotation starts cleanly: a
  * pending value that works while the current one does not (the password was changed, finishSecret
  * never ran) finishes the rotation; otherwise AWSPENDING is removed from the failed version, but only
- * after checking that AWSCURRENT logs in. When neither works, nothing is moved and the caller pages.
+ * after checking that AWSCURRENT logs in, or when the failed version has no value at all (nothing was
+ * set with it). When neither works, nothing is moved and the caller pages.
  */
 export async function repairRotation(secretId: string, deps: StepDeps): Promise<RepairResult> {
   const { versions, strategy } = deps;
@@ -139,7 +140,16 @@ export async function repairRotation(secretId: string, deps: StepDeps): Promise<
       detail: `AWSCURRENT logs in; AWSPENDING removed from the failed version ${pending.versionId}`,
     };
   }
-  if (pendingValue && (await strategy.works(pendingValue.value))) {
+  if (!pendingValue) {
+    // createSecret never stored a value (a pre-flight that could not reach the server): nothing was
+    // set with this version, so its label can go even though AWSCURRENT does not log in from here.
+    await versions.updateStage(secretId, STAGES.pending, { fromVersionId: pending.versionId });
+    return {
+      action: 'pending-removed',
+      detail: `the failed version ${pending.versionId} has no value, so nothing was set with it: AWSPENDING removed (AWSCURRENT does not log in from here either: fix the network or the password before the next rotation)`,
+    };
+  }
+  if (await strategy.works(pendingValue.value)) {
     await versions.updateStage(secretId, STAGES.current, {
       toVersionId: pending.versionId,
       fromVersionId: current?.versionId,

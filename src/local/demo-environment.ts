@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import pg from 'pg';
+import { generatePassword, scramSha256Verifier } from '../../functions/rotate/strategies/postgres.ts';
 import type { StateTableSecretStore } from '../adapters/state-table-secret-store.ts';
 import type { Log } from '../ports.ts';
 import {
@@ -31,6 +32,11 @@ async function ensureDemoSigningKey(secrets: StateTableSecretStore): Promise<voi
   }
   await secrets.enableRotation(DEMO_SIGNING_KEY_SECRET);
 }
+/** The demo application's own login, rotated by the example config (postgres-single-user). */
+export const DEMO_APP_DB_SECRET = 'responder/demo-app-db';
+export const DEMO_APP_USER = 'payments_app';
+/** Owns what the application creates; the application user is a member and acts as it. */
+export const DEMO_OWNER_ROLE = 'payments_owner';
 
 /**
  * Gives the demo cluster an application database with some tables and rows, once, so that a backup
@@ -80,6 +86,69 @@ async function seedDemoDatabase(cluster: PostgresCluster): Promise<void> {
     throw error;
   }
   await db.end();
+}
+
+/**
+ * The demo application's login: `payments_app`, a member of `payments_owner` (which may use and
+ * create in the payments database and reads and writes its tables) that owns nothing itself, with its
+ * own secret responder/demo-app-db in the RDS format and rotation enabled. The secret is written only
+ * when absent (a rotated password is kept across restarts); the role's password is then set from the
+ * stored AWSCURRENT (as a SCRAM verifier), so a cluster made anew still matches the secret.
+ */
+export async function ensureDemoAppUser(
+  cluster: PostgresCluster,
+  secrets: StateTableSecretStore,
+): Promise<void> {
+  let stored: string;
+  let absent = false;
+  try {
+    stored = await secrets.getSecretString(DEMO_APP_DB_SECRET);
+  } catch (error) {
+    if (!/no such local secret/.test((error as Error).message)) throw error;
+    absent = true;
+    stored = JSON.stringify({
+      engine: 'postgres',
+      host: cluster.host,
+      port: cluster.port,
+      username: DEMO_APP_USER,
+      password: generatePassword(),
+      dbname: DEMO_DATABASE,
+    });
+  }
+  const password = (JSON.parse(stored) as { password: string }).password;
+  const client = new pg.Client({
+    host: cluster.host,
+    port: cluster.port,
+    user: cluster.user,
+    password: cluster.password,
+    database: DEMO_DATABASE,
+  });
+  await client.connect();
+  try {
+    await client.query(`
+      DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${DEMO_OWNER_ROLE}') THEN
+          CREATE ROLE ${DEMO_OWNER_ROLE} NOLOGIN;
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${DEMO_APP_USER}') THEN
+          CREATE ROLE ${DEMO_APP_USER} LOGIN;
+        END IF;
+      END $$;
+      GRANT ${DEMO_OWNER_ROLE} TO ${DEMO_APP_USER};
+      ALTER ROLE ${DEMO_APP_USER} SET role = ${DEMO_OWNER_ROLE};
+      GRANT CONNECT ON DATABASE ${DEMO_DATABASE} TO ${DEMO_OWNER_ROLE};
+      GRANT USAGE, CREATE ON SCHEMA public TO ${DEMO_OWNER_ROLE};
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${DEMO_OWNER_ROLE};
+      GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${DEMO_OWNER_ROLE};`);
+    // A verifier, never the password: the demo server's log stays clean too.
+    await client.query(
+      `ALTER ROLE ${DEMO_APP_USER} PASSWORD ${pg.escapeLiteral(scramSha256Verifier(password))}`,
+    );
+  } finally {
+    await client.end();
+  }
+  if (absent) await secrets.putSecretString(DEMO_APP_DB_SECRET, stored);
+  await secrets.enableRotation(DEMO_APP_DB_SECRET);
 }
 
 /** A stand-in for the service's API: the health endpoints the runbooks curl every five minutes. */
@@ -156,6 +225,7 @@ export async function startDemoEnvironment(options: {
         }),
       );
       await seedDemoDatabase(postgres);
+      await ensureDemoAppUser(postgres, options.secrets);
     } catch (error) {
       log.warn(`demo PostgreSQL not started: ${(error as Error).message.split('\n')[0]}`);
     }

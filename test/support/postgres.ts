@@ -5,6 +5,8 @@ import { type PostgresCluster, startPostgresCluster } from '../../src/local/post
 import { freePort } from './processes.ts';
 
 export interface PostgresServer extends PostgresCluster {
+  /** The server's log (pg_ctl -l): what `log_statement` writes. */
+  readonly logFile: string;
   /** Stops the server and deletes the cluster. */
   destroy(): void;
 }
@@ -19,6 +21,7 @@ export async function startPostgres(options: { password?: string } = {}): Promis
   });
   return {
     ...cluster,
+    logFile: join(root, 'server.log'),
     destroy() {
       cluster.stop();
       rmSync(root, { recursive: true, force: true });

@@ -1,12 +1,17 @@
 import type { RotationConfig } from '../../../src/config/rotations.ts';
 import type { RotationStrategy, StrategyContext } from '../strategy.ts';
 import { generatedStrategy } from './generated.ts';
+import { postgresAlternatingUsersStrategy, postgresSingleUserStrategy } from './postgres.ts';
 
 /** The strategy of one configured rotation. */
 export function strategyFor(config: RotationConfig, context: StrategyContext): RotationStrategy {
   switch (config.strategy) {
     case 'generated':
       return generatedStrategy(config, context);
+    case 'postgres-single-user':
+      return postgresSingleUserStrategy(config, context);
+    case 'postgres-alternating-users':
+      return postgresAlternatingUsersStrategy(config, context);
     default:
       throw new Error(`rotation strategy ${config.strategy} is not available in this release`);
   }
