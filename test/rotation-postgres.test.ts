@@ -234,7 +234,7 @@ describe('Rotation of PostgreSQL passwords against a real server', () => {
       const value = await current(secret);
       const result = await t.runtime.runAction('rotate', rotateRequest(secret, true));
       expect(result.status === 'done' && result.outcome.summary).toMatch(
-        /dry run: .*\ncreateSecret: .*\nsetSecret: .*SCRAM-SHA-256 verifier.*\ntestSecret: .*\nfinishSecret: /,
+        /^dry run: nothing changed; .* would run: createSecret: .*; setSecret: .*SCRAM-SHA-256 verifier.*; testSecret: .*; finishSecret: /,
       );
       expect(await current(secret)).toBe(value);
     }
@@ -536,9 +536,9 @@ describe("The demo's application login rotates, and its probe keeps logging in",
   };
 
   it('is created once, owns nothing, acts as payments_owner, and a restart keeps the rotated password', async () => {
-    expect(example.secrets.rotations).toEqual([
+    expect(example.secrets.rotations).toContainEqual(
       expect.objectContaining({ secret: DEMO_APP_DB_SECRET, strategy: 'postgres-single-user' }),
-    ]);
+    );
     expect(target).toMatchObject({ kind: 'postgres', database: 'payments', secret: DEMO_APP_DB_SECRET });
     await ensureDemoAppUser(server, store);
     const created = await store.getSecretVersion(DEMO_APP_DB_SECRET);
