@@ -14,7 +14,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import pg from 'pg';
@@ -35,7 +35,7 @@ const LARGE_FACTOR = Number(process.env.BENCH_BACKUP_LARGE_FACTOR ?? 3);
 /** pgbench's scale: about 15 MB of database per unit (70: about 1.05 GB). */
 const PGBENCH_SCALE = Number(process.env.BENCH_BACKUP_PGBENCH_SCALE ?? 70);
 /** Runs of raw pg_dump and of the pipeline (interleaved; the best of each is kept) on the 1x databases. */
-const RUNS = Number(process.env.BENCH_BACKUP_RUNS ?? 2);
+const RUNS = Number(process.env.BENCH_BACKUP_RUNS ?? 3);
 const COMPRESSION = 'gzip:6';
 /** Issue 10's targets. */
 export const PIPELINE_TARGET_RATIO = 0.95;
@@ -43,6 +43,13 @@ export const PEAK_RSS_TARGET_MIB = 150;
 const BUCKET = 'bench-backups';
 const PASSWORD = 'bench-backup-password';
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+};
 
 const log = (text: string) => process.stdout.write(`  ${text}\n`);
 
@@ -157,10 +164,33 @@ async function fillRealistic(cluster: Cluster, database: string, targetBytes: nu
   return next - existing;
 }
 
-interface RawRun {
+interface PgDumpFigures {
+  /** pg_dump's own peak resident set (VmHWM). */
+  readonly pgDumpPeakRssMiB: number;
+  /** pg_dump's CPU time (user + system), to tell its work from the machine's load. */
+  readonly pgDumpCpuMs: number;
+}
+
+interface RawRun extends PgDumpFigures {
   readonly wallMs: number;
   readonly bytes: number;
-  readonly pgDumpPeakRssMiB: number;
+}
+
+/** A process's name, parent and CPU time from /proc/<pid>/stat; undefined once it is gone. */
+function procStat(pid: number): { comm: string; ppid: number; cpuMs: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = stat.lastIndexOf(')');
+    const fields = stat.slice(close + 2).split(' ');
+    // After the name: state, ppid, ..., utime (14th field of the line) and stime (15th), in 1/100 s.
+    return {
+      comm: stat.slice(stat.indexOf('(') + 1, close),
+      ppid: Number(fields[1]),
+      cpuMs: (Number(fields[11]) + Number(fields[12])) * 10,
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /** VmHWM (peak resident set) of a live process, in MiB; undefined once it is gone. */
@@ -175,36 +205,37 @@ function peakOf(pid: number): number | undefined {
 
 /** The pids of `parent`'s children named `name`. */
 function childrenNamed(parent: number, name: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-      if (ppid === parent && comm === name) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      const stat = procStat(pid);
+      return stat?.ppid === parent && stat.comm === name;
+    });
 }
 
-/** Polls the peak RSS of `child`'s pg_dump every 50 ms (VmHWM only grows, so the last reading is its peak). */
-function watchPgDump(child: ChildProcess, direct: boolean) {
-  const peaks = new Map<number, number>();
+/**
+ * Polls `child`'s pg_dump (the child itself when `direct`) every 50 ms: its peak RSS (VmHWM only
+ * grows) and CPU time, as last seen before it exited.
+ */
+function watchPgDump(child: ChildProcess, direct: boolean): () => PgDumpFigures {
+  const seen = new Map<number, { peak: number; cpuMs: number }>();
   const timer = setInterval(() => {
     const pid = child.pid;
     if (pid === undefined) return;
     for (const target of direct ? [pid] : childrenNamed(pid, 'pg_dump')) {
       const peak = peakOf(target);
-      if (peak !== undefined) peaks.set(target, Math.max(peaks.get(target) ?? 0, peak));
+      const stat = procStat(target);
+      if (peak !== undefined && stat) seen.set(target, { peak, cpuMs: stat.cpuMs });
     }
   }, 50);
   return () => {
     clearInterval(timer);
-    return Math.max(0, ...peaks.values());
+    const all = [...seen.values()];
+    return {
+      pgDumpPeakRssMiB: Math.max(0, ...all.map((p) => p.peak)),
+      pgDumpCpuMs: all.reduce((sum, p) => sum + p.cpuMs, 0),
+    };
   };
 }
 
@@ -233,10 +264,10 @@ async function rawDump(cluster: Cluster, database: string, compress: string, cou
   const stopWatching = watchPgDump(child, true);
   await waitForExit(child, 'pg_dump');
   const wallMs = performance.now() - started;
-  return { wallMs, bytes, pgDumpPeakRssMiB: stopWatching() };
+  return { wallMs, bytes, ...stopWatching() };
 }
 
-async function runChild(bundle: string, job: ChildJob): Promise<ChildResult & { pgDumpPeakRssMiB: number }> {
+async function runChild(bundle: string, job: ChildJob): Promise<ChildResult & PgDumpFigures> {
   const child = spawn(process.execPath, ['--expose-gc', bundle, JSON.stringify(job)], {
     env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -248,7 +279,7 @@ async function runChild(bundle: string, job: ChildJob): Promise<ChildResult & { 
   const stopWatching = watchPgDump(child, false);
   await waitForExit(child, `the ${job.mode} child`);
   const result = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as ChildResult;
-  return { ...result, pgDumpPeakRssMiB: stopWatching() };
+  return { ...result, ...stopWatching() };
 }
 
 interface Dataset {
@@ -273,21 +304,26 @@ async function measure(cluster: Cluster, bundle: string, s3Endpoint: string, set
   };
   const raws: RawRun[] = [];
   const pipelines: Awaited<ReturnType<typeof runChild>>[] = [];
+  const load: number[] = [loadavg()[0] ?? 0];
+  const pipelineRun = (run: number) =>
+    runChild(bundle, {
+      mode: 'pipeline',
+      s3Endpoint,
+      bucket: BUCKET,
+      key: `pipeline/${set.name}-${run}.dump`,
+      connection,
+      sizeBytes,
+      compression: COMPRESSION,
+    });
+  // Interleaved, every other run pipeline first, so that drift in the machine's load hits both alike.
   for (let run = 0; run < set.runs; run++) {
+    if (run % 2 === 1) pipelines.push(await pipelineRun(run));
     raws.push(await rawDump(cluster, set.database, compress));
-    log(`${set.name}: raw pg_dump ${round(raws.at(-1)?.wallMs ?? 0, 0)} ms`);
-    pipelines.push(
-      await runChild(bundle, {
-        mode: 'pipeline',
-        s3Endpoint,
-        bucket: BUCKET,
-        key: `pipeline/${set.name}-${run}.dump`,
-        connection,
-        sizeBytes,
-        compression: COMPRESSION,
-      }),
+    if (run % 2 === 0) pipelines.push(await pipelineRun(run));
+    log(
+      `${set.name}: raw pg_dump ${round(raws.at(-1)?.wallMs ?? 0, 0)} ms, pipeline ${round(pipelines.at(-1)?.wallMs ?? 0, 0)} ms`,
     );
-    log(`${set.name}: pipeline ${round(pipelines.at(-1)?.wallMs ?? 0, 0)} ms`);
+    load.push(loadavg()[0] ?? 0);
   }
   const backup = await runChild(bundle, {
     mode: 'backup',
@@ -320,6 +356,7 @@ async function measure(cluster: Cluster, bundle: string, s3Endpoint: string, set
       allWallMs: raws.map((r) => round(r.wallMs, 0)),
       ...rate(raw.wallMs),
       pgDumpPeakRssMiB: round(raw.pgDumpPeakRssMiB),
+      pgDumpCpuMs: round(raw.pgDumpCpuMs, 0),
     },
     pipeline: {
       wallMs: round(pipeline.wallMs, 0),
@@ -327,6 +364,9 @@ async function measure(cluster: Cluster, bundle: string, s3Endpoint: string, set
       ...rate(pipeline.wallMs),
       ratioToRaw: round(raw.wallMs / pipeline.wallMs, 3),
       meetsTarget: raw.wallMs / pipeline.wallMs >= PIPELINE_TARGET_RATIO,
+      medianRatioToRaw: round(median(raws.map((r) => r.wallMs)) / median(pipelines.map((r) => r.wallMs)), 3),
+      /** Without s3rver's CompleteMultipartUpload (it concatenates the parts on disk; S3 does not make you wait for that). */
+      ratioToRawWithoutComplete: round(raw.wallMs / (pipeline.wallMs - pipeline.completeMs), 3),
       parts: pipeline.parts,
       partSizeMiB: pipeline.partSizeBytes / MIB,
       completeMs: round(pipeline.completeMs, 0),
@@ -334,6 +374,7 @@ async function measure(cluster: Cluster, bundle: string, s3Endpoint: string, set
       startRssMiB: round(pipeline.startRssMiB),
       peakRssMiB: round(Math.max(...pipelines.map((r) => r.peakRssMiB))),
       pgDumpPeakRssMiB: round(pipeline.pgDumpPeakRssMiB),
+      pgDumpCpuMs: round(pipeline.pgDumpCpuMs, 0),
     },
     backup: {
       wallMs: round(backup.wallMs, 0),
@@ -348,7 +389,11 @@ async function measure(cluster: Cluster, bundle: string, s3Endpoint: string, set
       peakRssMiB: round(backup.peakRssMiB),
       meetsRssTarget: backup.peakRssMiB <= PEAK_RSS_TARGET_MIB,
       pgDumpPeakRssMiB: round(backup.pgDumpPeakRssMiB),
+      pgDumpCpuMs: round(backup.pgDumpCpuMs, 0),
+      completeMs: round(backup.completeMs, 0),
     },
+    /** The 1-minute load average before and after each raw/pipeline pair (other work on the machine). */
+    loadAverage: load.map((l) => round(l, 2)),
   };
 }
 
