@@ -99,7 +99,7 @@ SELECT g,
 FROM generate_series(${first}, ${first + rows - 1}) g,
   (SELECT ARRAY[${VOCABULARY.map((word) => `'${word}'`).join(',')}] AS w) v;`;
 
-/** Rows per generated table: about 107 MB with its primary key. */
+/** Rows per generated table: about 100 MB with its primary key. */
 const CHUNK_ROWS = 200_000;
 
 interface Cluster {

@@ -2,8 +2,9 @@
  * `npm run bench`: the local runtime's webhook latency (p50/p99) and throughput under concurrent
  * posts, probe fan-out, an escalation sweep, each Lambda bundle's size and cold import time (and its
  * ratio to a one-SDK-client baseline built and measured in the same run), and the AWS calls of the hot
- * paths on the real bundles (bench/aws-calls.ts). Figures go to stdout and to
- * bench/results/latest.json. Nothing here is a pass/fail test: it measures.
+ * paths on the real bundles (bench/aws-calls.ts), and backups of generated gigabyte databases against
+ * raw pg_dump (bench/backups.ts). Figures go to stdout and to bench/results/latest.json. Nothing here
+ * is a pass/fail test: it measures.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
