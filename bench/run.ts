@@ -2,8 +2,9 @@
  * `npm run bench`: the local runtime's webhook latency (p50/p99) and throughput under concurrent
  * posts, probe fan-out, an escalation sweep, each Lambda bundle's size and cold import time (and its
  * ratio to a one-SDK-client baseline built and measured in the same run), and the AWS calls of the hot
- * paths on the real bundles (bench/aws-calls.ts). Figures go to stdout and to
- * bench/results/latest.json. Nothing here is a pass/fail test: it measures.
+ * paths on the real bundles (bench/aws-calls.ts), and backups of generated gigabyte databases against
+ * raw pg_dump (bench/backups.ts). Figures go to stdout and to bench/results/latest.json. Nothing here
+ * is a pass/fail test: it measures.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { recordIncident } from '../src/incidents/record-incident.ts';
 import { startLocalRuntime } from '../src/local/runtime.ts';
 import { type Clock, silentLog, systemClock } from '../src/ports.ts';
 import { benchAwsCalls } from './aws-calls.ts';
+import { benchBackups, PEAK_RSS_TARGET_MIB, PIPELINE_TARGET_RATIO } from './backups.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROOT = join(import.meta.dirname, '..');
@@ -31,7 +33,10 @@ const CONCURRENT_TOTAL = Number(process.env.BENCH_CONCURRENT_TOTAL ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const IMPORT_RUNS = Number(process.env.BENCH_IMPORT_RUNS ?? 5);
 
-/** `BENCH_ONLY=aws-calls,sweep` runs only these sections: probes, webhook, hostile, sweep, imports, aws-calls. */
+/**
+ * `BENCH_ONLY=aws-calls,sweep` runs only these sections: probes, webhook, hostile, sweep, imports,
+ * aws-calls, backups.
+ */
 const ONLY = new Set(
   (process.env.BENCH_ONLY ?? '')
     .split(',')
@@ -520,4 +525,27 @@ if (awsCalls) {
     );
   }
 }
-writeResults('latest.json', { webhook, probes, hostile, sweep, bundles, awsCalls });
+// Last: it generates gigabytes of databases and keeps both cores busy for minutes.
+const backups = runs('backups') ? await benchBackups() : undefined;
+if (backups) {
+  console.log(
+    `\nBackups (pg_dump -Fc --compress ${backups.compression}, s3rver in the bench process, the backup in a child process bundled like the Lambda)`,
+  );
+  console.log(
+    `  dataset        database  dump MB  ratio  raw pg_dump         pipeline            x raw (target ${PIPELINE_TARGET_RATIO})  backup: dump+upload / total    x raw       peak RSS (target ${PEAK_RSS_TARGET_MIB} MiB)`,
+  );
+  for (const d of backups.datasets) {
+    const speed = (ms: number, mbps: number) => `${(ms / 1000).toFixed(1)} s ${mbps} MB/s`.padEnd(19);
+    console.log(
+      `  ${d.dataset.padEnd(14)} ${`${d.databaseMB} MB`.padStart(8)} ${String(d.dumpMB).padStart(8)} ${`${d.compressionRatio}:1`.padStart(6)}  ${speed(d.raw.wallMs, d.raw.databaseMBps)} ${speed(d.pipeline.wallMs, d.pipeline.databaseMBps)} ${`${d.pipeline.ratioToRaw.toFixed(3)}`.padStart(6)} ${d.pipeline.meetsTarget ? 'meets' : 'under'}     ${`${(d.backup.dumpUploadMs / 1000).toFixed(1)} s / ${(d.backup.wallMs / 1000).toFixed(1)} s`.padEnd(28)} ${d.backup.dumpUploadRatioToRaw.toFixed(3)} / ${d.backup.ratioToRaw.toFixed(3)}  backup ${d.backup.peakRssMiB} MiB (start ${d.backup.startRssMiB}), pipeline ${d.pipeline.peakRssMiB} MiB, pg_dump ${d.backup.pgDumpPeakRssMiB} MiB`,
+    );
+  }
+  console.log(
+    `  backup peak RSS by size: ${Object.entries(backups.memory.backupPeakRssMiB)
+      .map(([name, mib]) => `${name} ${mib} MiB`)
+      .join(
+        ', ',
+      )} (${backups.memory.meetsTarget ? 'within' : 'over'} ${PEAK_RSS_TARGET_MIB} MiB${backups.memory.flat ? ', flat' : ''})`,
+  );
+}
+writeResults('latest.json', { webhook, probes, hostile, sweep, bundles, awsCalls, backups });
