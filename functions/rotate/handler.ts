@@ -44,7 +44,13 @@ function rotationConfig(config: ResponderConfig): ResponderConfig {
 export const handler = createActionHandler(
   'rotate',
   (env) =>
-    createRotateAction({ config: rotationConfig(env.config), versions, secrets: env.secrets, log: env.log, startRotation }),
+    createRotateAction({
+      config: rotationConfig(env.config),
+      versions,
+      secrets: env.secrets,
+      log: env.log,
+      startRotation,
+    }),
   {
     otherEvents: {
       matches: isRotationEvent,

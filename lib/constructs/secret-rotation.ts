@@ -149,7 +149,9 @@ export class SecretRotation extends Construct {
       // depend on: in its default policy, the function's ARN would make a dependency cycle.
       this.startRotationPolicy = new Policy(this, 'StartRotation', {
         roles: [this.handler.role],
-        statements: [new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] })],
+        statements: [
+          new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }),
+        ],
       });
     }
     // The strategies log in with these (ALTER ROLE, ACL SETUSER): read, never written.

@@ -158,7 +158,10 @@ export const OWN_SECRET_ENV = {
  * ack-link `key` (64 characters). The rotate function adds these to `secrets.rotations` at init, with
  * the ARNs the stack passes it (`OWN_SECRET_ENV`): the config cannot name secrets the stack creates.
  */
-export function ownRotations(config: { readonly secrets: SecretsConfig }, arns: OwnSecretArns): RotationConfig[] {
+export function ownRotations(
+  config: { readonly secrets: SecretsConfig },
+  arns: OwnSecretArns,
+): RotationConfig[] {
   const { schedule, window, graceMinutes } = config.secrets.own;
   const own = (secret: string, field: string, length: number) =>
     rotationSchema.parse({ secret, strategy: 'generated', schedule, window, field, length, graceMinutes });
