@@ -314,7 +314,8 @@ describe('Stack: Responder, probes', () => {
   it('lets the API invoke the probe function, unqualified, for POST /api/probes', () => {
     const invoke = statementsOf(template).filter(
       // The rotate function's own, for RotateSecret on its secrets, aside (test/rotation-stack.test.ts).
-      (s) => actionsOf(s).includes('lambda:InvokeFunction') && !s.policy.startsWith('RotateActionStartRotation'),
+      (s) =>
+        actionsOf(s).includes('lambda:InvokeFunction') && !s.policy.startsWith('RotateActionStartRotation'),
     );
     expect(invoke).toHaveLength(1);
     expect(invoke[0]?.policy).toMatch(/^IncidentApi/);
@@ -1023,7 +1024,13 @@ describe('Event bus: only Responder roles request actions', () => {
     expect(
       (policy?.Condition?.ArnNotEquals?.['aws:PrincipalArn'] as string[] | undefined)?.toSorted(),
     ).toEqual(
-      [roleArnOf('ingest'), roleArnOf('probe'), roleArnOf('backup'), roleArnOf('rotate'), schedulesRole].toSorted(),
+      [
+        roleArnOf('ingest'),
+        roleArnOf('probe'),
+        roleArnOf('backup'),
+        roleArnOf('rotate'),
+        schedulesRole,
+      ].toSorted(),
     );
   });
 
