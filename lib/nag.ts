@@ -2,7 +2,6 @@ import { CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import type { HttpRoute } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { IRole } from 'aws-cdk-lib/aws-iam';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
-import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import type { ResponderFunction } from './constructs/responder-function.ts';
@@ -96,11 +95,6 @@ export function acknowledgePagingKeyAccess(fn: ResponderFunction) {
     'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
     "Publishing to an SNS topic encrypted with a customer-managed key needs kms:GenerateDataKey* and kms:Decrypt (topic.grantPublish); the statement names only the paging topics' key.",
   );
-}
-
-/** A secret the stack generates and deliberately does not rotate on a schedule; `reason` says why. */
-export function acknowledgeGeneratedSecret(secret: ISecret, reason: string) {
-  acknowledgeOn(secret, 'AwsSolutions-SMG4', reason);
 }
 
 /** A dead-letter queue of an EventBridge target. */

@@ -11,15 +11,12 @@ import { HealthProbes } from './constructs/health-probes.ts';
 import { IncidentApi } from './constructs/incident-api.ts';
 import { IngestWebhook } from './constructs/ingest-webhook.ts';
 import { Paging } from './constructs/paging.ts';
-import { RemediationAction, type RemediationKind } from './constructs/remediation-action.ts';
+import { RemediationAction } from './constructs/remediation-action.ts';
 import { type ResponderFunction, retentionFor } from './constructs/responder-function.ts';
+import { SecretRotation } from './constructs/secret-rotation.ts';
 import { StateTable } from './constructs/state-table.ts';
 import { WebhookApi } from './constructs/webhook-api.ts';
-import {
-  acknowledgeDeadLetterQueue,
-  acknowledgeGeneratedSecret,
-  acknowledgeRouteAuthentication,
-} from './nag.ts';
+import { acknowledgeDeadLetterQueue, acknowledgeRouteAuthentication } from './nag.ts';
 import { importSecret } from './secrets.ts';
 
 export interface ResponderStackProps extends StackProps {
@@ -30,7 +27,7 @@ export interface ResponderStackProps extends StackProps {
 
 /**
  * The primary-region stack, composed of one construct per capability (ingest, the incident API,
- * probes, paging, database backups, and the rotate and failover actions), each with its function, schedule,
+ * probes, paging, database backups, secret rotation and the failover action), each with its function, schedule,
  * grants, nag acknowledgements and outputs, over what they share: the state table, the action bus,
  * the HTTP API, the webhook credential, the paging topics and ack-link key, and the schedules role.
  */
@@ -51,7 +48,9 @@ export class ResponderStack extends Stack {
   public readonly paging: Paging;
   /** Database backups: the bucket, the pg_dump image, its function, schedules and Fargate runner. */
   public readonly backups: DatabaseBackups;
-  public readonly remediation: Readonly<Record<Exclude<RemediationKind, 'backup'>, RemediationAction>>;
+  /** Secret rotation: the rotate function, a rotation schedule per configured secret and Responder's own. */
+  public readonly rotation: SecretRotation;
+  public readonly remediation: Readonly<{ failover: RemediationAction }>;
   public readonly functions: Record<'ingest' | 'api' | ActionKind, ResponderFunction>;
 
   constructor(scope: Construct, id: string, props: ResponderStackProps) {
@@ -86,11 +85,18 @@ export class ResponderStack extends Stack {
       webhookSecret: this.webhookSecret,
     });
     this.backups = new DatabaseBackups(this, 'BackupAction', { config, state, dispatch, schedule });
-    const remediation = (kind: RemediationKind, id: string) =>
-      new RemediationAction(this, id, { kind, config, state, dispatch });
+    // The webhook credential and the ack-link key rotate with the others when the stack created them.
+    this.rotation = new SecretRotation(this, 'RotateAction', {
+      config,
+      state,
+      dispatch,
+      ownSecrets: {
+        webhookCredential: config.webhook.credentialSecret ? undefined : this.webhookSecret,
+        ackSigningKey: config.escalation.ackSigningSecret ? undefined : this.ackSigningSecret,
+      },
+    });
     this.remediation = {
-      rotate: remediation('rotate', 'RotateAction'),
-      failover: remediation('failover', 'FailoverAction'),
+      failover: new RemediationAction(this, 'FailoverAction', { kind: 'failover', config, state, dispatch }),
     };
     this.incidentApi = new IncidentApi(this, 'IncidentApi', {
       config,
@@ -128,7 +134,8 @@ export class ResponderStack extends Stack {
       api: this.incidentApi.handler,
       probe: this.probes.handler,
       backup: this.backups.handler,
-      ...Object.fromEntries(Object.entries(this.remediation).map(([kind, action]) => [kind, action.handler])),
+      rotate: this.rotation.handler,
+      failover: this.remediation.failover.handler,
       escalate: this.paging.handler,
     } as Record<'ingest' | 'api' | ActionKind, ResponderFunction>;
 
@@ -165,10 +172,8 @@ export class ResponderStack extends Stack {
         excludePunctuation: true,
       },
     });
-    acknowledgeGeneratedSecret(
-      secret,
-      'The webhook token is shared with Alertmanager, whose config must change in step; the operator rotates it deliberately (new secret version, then the Alertmanager config), not on a blind schedule.',
-    );
+    // Rotated on secrets.own by the rotate function (SecretRotation); ingest and the API accept
+    // AWSPREVIOUS for secrets.own.graceMinutes, so Alertmanager's credentials_file can follow.
     return secret;
   }
 
@@ -185,10 +190,8 @@ export class ResponderStack extends Stack {
         excludePunctuation: true,
       },
     });
-    acknowledgeGeneratedSecret(
-      secret,
-      'Rotating the ack-link signing key invalidates every acknowledge link already sent in a page (they stay valid for escalation.ackLinkTtlHours); rotate it by hand, between incidents, when needed.',
-    );
+    // Rotated on secrets.own by the rotate function (SecretRotation); links signed with the key before
+    // (AWSPREVIOUS) keep working during the grace period.
     return secret;
   }
 }

@@ -49,6 +49,8 @@ async function pgQuery(server: PostgresServer, database: string, text: string) {
   }
 }
 const TOKEN = 'iam-test-token-0123456789abcdef';
+/** A secret the rotate function rotates (generated strategy), configured by name. */
+const API_KEY_SECRET = 'responder/iam-test-api-key';
 /** The services whose grants must each be used by some call (logs, X-Ray and KMS are called by the platform). */
 const CHECKED_SERVICES = ['dynamodb', 'sns', 'secretsmanager', 'events', 'lambda', 's3', 'ecs'];
 
@@ -181,6 +183,11 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
         },
       },
     },
+    secrets: {
+      // A generated API key by name; the webhook credential and the ack-link key the stack creates
+      // rotate too (secrets.own).
+      rotations: [{ secret: API_KEY_SECRET, strategy: 'generated', field: 'key', bytes: 32 }],
+    },
     probes: {
       targets: [
         // Backup freshness: the newest verified backup of orders, from the catalog.
@@ -209,6 +216,8 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     },
   });
   const running: Running[] = [];
+  /** The secrets the rotate function rotates: the id an operator names, the ARN, the rotated field. */
+  const rotated: Array<{ readonly id: string; readonly arn: string; readonly field: string }> = [];
   let recorder: AwsRecorder;
   let database: PostgresServer;
   let out: string;
@@ -331,14 +340,42 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
       `arn:aws:secretsmanager:${config.aws.region}:${ACCOUNT}:secret:${name}`;
     const webhookArn = fn('ingest').environment.WEBHOOK_SECRET_ARN ?? '';
     const ackArn = fn('escalate').environment.ACK_SECRET_ARN ?? '';
+    // Each rotation schedule's secret (name or ARN, as the template names it) → its rotation function.
+    const rotationLambda = new Map(
+      primary.idsOf('AWS::SecretsManager::RotationSchedule').map((id) => {
+        const schedule = primary.resolve(primary.properties(id)) as {
+          SecretId: string;
+          RotationLambdaARN: string;
+        };
+        return [schedule.SecretId, schedule.RotationLambdaARN] as const;
+      }),
+    );
+    rotated.push(
+      { id: API_KEY_SECRET, arn: secretArn(`${API_KEY_SECRET}-AbCdEf`), field: 'key' },
+      { id: webhookArn, arn: webhookArn, field: 'token' },
+      { id: ackArn, arn: ackArn, field: 'key' },
+    );
     recorder = await startAwsRecorder({
       callers: {
         AKIDSETUP: 'setup',
         ...Object.fromEntries(running.map((r) => [r.accessKeyId, r.label])),
       },
       secrets: {
-        [webhookArn]: { arn: webhookArn, value: JSON.stringify({ token: TOKEN, username: 'alertmanager' }) },
-        [ackArn]: { arn: ackArn, value: JSON.stringify({ key: 'k'.repeat(64) }) },
+        [webhookArn]: {
+          arn: webhookArn,
+          value: JSON.stringify({ token: TOKEN, username: 'alertmanager' }),
+          rotationLambdaArn: rotationLambda.get(webhookArn),
+        },
+        [ackArn]: {
+          arn: ackArn,
+          value: JSON.stringify({ key: 'k'.repeat(64) }),
+          rotationLambdaArn: rotationLambda.get(ackArn),
+        },
+        [API_KEY_SECRET]: {
+          arn: secretArn(`${API_KEY_SECRET}-AbCdEf`),
+          value: JSON.stringify({ key: 'a'.repeat(43), note: 'kept' }),
+          rotationLambdaArn: rotationLambda.get(API_KEY_SECRET),
+        },
         'responder/iam-test-db': {
           arn: secretArn('responder/iam-test-db-AbCdEf'),
           value: JSON.stringify({ username: 'probe', password: 'probe-password' }),
@@ -552,7 +589,8 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
         trigger: 'operator',
         requestedAt: new Date().toISOString(),
         dryRun: false,
-        params: kind === 'backup' ? { database: 'payments' } : {},
+        params:
+          kind === 'backup' ? { database: 'payments' } : kind === 'rotate' ? { secret: API_KEY_SECRET } : {},
       });
       const done = await invoke(label, request('ok'));
       expect(done).toMatchObject({ status: 'done' });
@@ -570,6 +608,67 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
       });
       await expect(invoke(label, request('failing'))).rejects.toThrow();
     }
+  });
+
+  it("rotate starts each configured rotation (RotateSecret) and runs Secrets Manager's four steps; a failed step opens an incident, the success resolves it", async () => {
+    const stored = (arn: string) => {
+      const secret = recorder.secrets.get(arn);
+      if (!secret) throw new Error(`no secret ${arn} in the recorder`);
+      return secret;
+    };
+    const atStage = (arn: string, stage: string) =>
+      [...stored(arn).versions].find(([, version]) => version.stages.includes(stage));
+    for (const [index, secret] of rotated.entries()) {
+      const [currentId, current] = atStage(secret.arn, 'AWSCURRENT') ?? [];
+      const before = JSON.parse(current?.value ?? '{}') as Record<string, unknown>;
+      // An operator's (or an alert route's) request: the API key's earlier one left AWSPENDING behind,
+      // which the repair removes first; then RotateSecret, whose steps Secrets Manager runs.
+      const started = await invoke('rotate', {
+        actionId: `operator-rotate-steps-${index}`,
+        kind: 'rotate',
+        trigger: 'operator',
+        requestedAt: new Date().toISOString(),
+        dryRun: false,
+        params: { secret: secret.id },
+      });
+      expect(started).toMatchObject({ status: 'done', outcome: { status: 'recorded' } });
+      const token = (started.outcome as { data: { token: string } }).data.token;
+      expect(stored(secret.arn).versions.get(token)?.stages).toEqual(['AWSPENDING']);
+      for (const Step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret']) {
+        const event = { Step, SecretId: secret.arn, ClientRequestToken: token };
+        if (index === 0 && Step === 'createSecret') {
+          // The first attempt cannot store the pending value: the rotation incident opens and requests
+          // its escalation, and Secrets Manager retries the step.
+          recorder.faults.push({
+            caller: 'rotate',
+            action: 'secretsmanager:PutSecretValue',
+            times: 1,
+            status: 400,
+            type: 'InvalidRequestException',
+          });
+          await expect(invoke('rotate', event)).rejects.toThrow();
+        }
+        expect(await invoke('rotate', event)).toMatchObject({ step: Step });
+      }
+      const after = JSON.parse(atStage(secret.arn, 'AWSCURRENT')?.[1].value ?? '{}') as Record<
+        string,
+        unknown
+      >;
+      expect(atStage(secret.arn, 'AWSCURRENT')?.[0]).toBe(token);
+      expect(atStage(secret.arn, 'AWSPREVIOUS')?.[0]).toBe(currentId);
+      // Secrets Manager itself takes AWSPENDING off once finishSecret returns; none is left elsewhere.
+      expect([undefined, token]).toContain(atStage(secret.arn, 'AWSPENDING')?.[0]);
+      expect(after[secret.field]).not.toEqual(before[secret.field]);
+      expect({ ...after, [secret.field]: null }).toEqual({ ...before, [secret.field]: null });
+    }
+    const incidentCalls = recorder.calls.filter(
+      (c) =>
+        c.caller === 'rotate' && c.action === 'dynamodb:PutItem' && c.leadingKeys?.[0]?.startsWith('INC#'),
+    );
+    // Opened by the failed step, resolved by the finished rotation.
+    expect(incidentCalls.length).toBeGreaterThanOrEqual(2);
+    expect(recorder.calls.some((c) => c.caller === 'rotate' && c.action === 'events:PutEvents')).toBe(true);
+    await deliverEvents();
   });
 
   it("the scheduled backup of a database runs in the backup function's image bundle", async () => {

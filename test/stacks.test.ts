@@ -312,7 +312,11 @@ describe('Stack: Responder, probes', () => {
   });
 
   it('lets the API invoke the probe function, unqualified, for POST /api/probes', () => {
-    const invoke = statementsOf(template).filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
+    const invoke = statementsOf(template).filter(
+      // The rotate function's own, for RotateSecret on its secrets, aside (test/rotation-stack.test.ts).
+      (s) =>
+        actionsOf(s).includes('lambda:InvokeFunction') && !s.policy.startsWith('RotateActionStartRotation'),
+    );
     expect(invoke).toHaveLength(1);
     expect(invoke[0]?.policy).toMatch(/^IncidentApi/);
     expect(invoke[0]?.Resource).toEqual({ 'Fn::GetAtt': [probeFunctionId(), 'Arn'] });
@@ -922,9 +926,11 @@ describe('State table access: each function reaches only its own item kinds', ()
       expect(decisionOf(name, 'PutItem', 'AUDIT#INC#20260101-00000000')).toBe('allowed');
       expect(decisionOf(name, 'GetItem', 'LIMIT#x')).toBe('implicitly denied');
     }
-    // Only a failed backup opens an incident so far (and the backup function keeps the catalog).
+    // A failed backup or rotation opens an incident (and the backup function keeps the catalog).
+    expect(decisionOf('failover', 'PutItem', 'INC#20260101-00000000')).toBe('implicitly denied');
+    expect(decisionOf('rotate', 'PutItem', 'INC#20260101-00000000')).toBe('allowed');
+    expect(decisionOf('rotate', 'PutItem', 'GROUP#action:rotate:ops/db')).toBe('allowed');
     for (const name of ['rotate', 'failover']) {
-      expect(decisionOf(name, 'PutItem', 'INC#20260101-00000000')).toBe('implicitly denied');
       expect(decisionOf(name, 'PutItem', 'BACKUP#payments')).toBe('implicitly denied');
     }
     expect(decisionOf('backup', 'PutItem', 'INC#20260101-00000000')).toBe('allowed');
@@ -988,12 +994,13 @@ describe('Event bus: only Responder roles request actions', () => {
       },
     });
 
-  it('denies putting source "responder" events to every principal but ingest, probe, backup and the schedules', () => {
+  it('denies putting source "responder" events to every principal but ingest, probe, backup, rotate and the schedules', () => {
     expect(put('arn:aws:iam::123456789012:role/Admin', 'responder')).toBe('explicitly denied');
     expect(put(roleArnOf('api'), 'responder')).toBe('explicitly denied');
-    expect(put(roleArnOf('rotate'), 'responder')).toBe('explicitly denied');
-    // A failed backup opens an incident, which requests its escalation.
+    expect(put(roleArnOf('failover'), 'responder')).toBe('explicitly denied');
+    // A failed backup or rotation opens an incident, which requests its escalation.
     expect(put(roleArnOf('backup'), 'responder')).toBe('allowed');
+    expect(put(roleArnOf('rotate'), 'responder')).toBe('allowed');
     expect(put(roleArnOf('ingest'), 'responder')).toBe('allowed');
     expect(put(roleArnOf('probe'), 'responder')).toBe('allowed');
     expect(put(schedulesRole, 'responder')).toBe('allowed');
@@ -1001,7 +1008,7 @@ describe('Event bus: only Responder roles request actions', () => {
     expect(put('arn:aws:iam::123456789012:role/Admin', 'billing')).toBe('allowed');
   });
 
-  it('names exactly four roles in the exception, conditioned on events:source', () => {
+  it('names exactly five roles in the exception, conditioned on events:source', () => {
     template.hasResourceProperties('AWS::Events::EventBusPolicy', {
       Statement: Match.objectLike({
         Effect: 'Deny',
@@ -1016,7 +1023,15 @@ describe('Event bus: only Responder roles request actions', () => {
     const [policy] = busPolicyStatements(resolved);
     expect(
       (policy?.Condition?.ArnNotEquals?.['aws:PrincipalArn'] as string[] | undefined)?.toSorted(),
-    ).toEqual([roleArnOf('ingest'), roleArnOf('probe'), roleArnOf('backup'), schedulesRole].toSorted());
+    ).toEqual(
+      [
+        roleArnOf('ingest'),
+        roleArnOf('probe'),
+        roleArnOf('backup'),
+        roleArnOf('rotate'),
+        schedulesRole,
+      ].toSorted(),
+    );
   });
 
   it('runs every schedule as the one schedules role', () => {

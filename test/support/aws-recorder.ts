@@ -39,6 +39,21 @@ export interface Fault {
 export interface SecretFixture {
   readonly arn: string;
   readonly value: string;
+  /**
+   * The secret's rotation function (its rotation schedule's RotationLambdaARN): rotation is enabled,
+   * and RotateSecret is also authorized as `lambda:InvokeFunction` on it, as Secrets Manager requires.
+   * @default - rotation not enabled
+   */
+  readonly rotationLambdaArn?: string;
+}
+
+/** One secret in the recorder's Secrets Manager: its versions and their staging labels. */
+export interface StoredSecret {
+  readonly arn: string;
+  readonly name: string;
+  readonly rotationLambdaArn?: string;
+  /** Version id → its value (none yet for the AWSPENDING version RotateSecret creates) and labels. */
+  readonly versions: Map<string, { value?: string; stages: string[] }>;
 }
 
 export interface RecorderOptions {
@@ -84,6 +99,8 @@ export interface AwsRecorder {
   readonly events: PutEventEntry[];
   readonly published: URLSearchParams[];
   readonly faults: Fault[];
+  /** Secrets Manager's secrets, by ARN. */
+  readonly secrets: Map<string, StoredSecret>;
   stop(): Promise<void>;
 }
 
@@ -168,6 +185,140 @@ function leadingKeysOf(body: DynamoRequest, hashKeys: Readonly<Record<string, st
   return values;
 }
 
+interface SecretsManagerRequest {
+  SecretId: string;
+  VersionId?: string;
+  VersionStage?: string;
+  ClientRequestToken?: string;
+  SecretString?: string;
+  VersionStages?: string[];
+  MoveToVersionId?: string;
+  RemoveFromVersionId?: string;
+}
+
+const SECRETS_MANAGER_OPERATIONS = [
+  'DescribeSecret',
+  'GetSecretValue',
+  'PutSecretValue',
+  'UpdateSecretVersionStage',
+  'RotateSecret',
+];
+
+const CURRENT = 'AWSCURRENT';
+const PREVIOUS = 'AWSPREVIOUS';
+const PENDING = 'AWSPENDING';
+
+/**
+ * The Secrets Manager operations the functions call, with its label rules: a label is on one version
+ * at most; when AWSCURRENT moves, the version it left becomes AWSPREVIOUS; RotateSecret refuses while
+ * AWSPENDING sits on a version without AWSCURRENT, and otherwise creates a version labelled AWSPENDING
+ * (no value yet: createSecret puts it) and returns its id. It does not invoke the rotation function.
+ */
+function answerSecretsManager(
+  operation: string,
+  input: SecretsManagerRequest,
+  secret: StoredSecret,
+): { status: number; body: unknown } {
+  const error = (type: string, message: string) => ({ status: 400, body: { __type: type, message } });
+  const ok = (body: Record<string, unknown>) => ({
+    status: 200,
+    body: { ARN: secret.arn, Name: secret.name, ...body },
+  });
+  const holder = (stage: string) => [...secret.versions].find(([, v]) => v.stages.includes(stage))?.[0];
+  const label = (versionId: string, stage: string) => {
+    const from = holder(stage);
+    if (from === versionId) return;
+    if (from) {
+      const old = secret.versions.get(from);
+      if (old) old.stages = old.stages.filter((s) => s !== stage);
+    }
+    const version = secret.versions.get(versionId);
+    if (version) version.stages = [...version.stages, stage];
+    if (stage === CURRENT && from) {
+      const previousHolder = holder(PREVIOUS);
+      const prior = previousHolder ? secret.versions.get(previousHolder) : undefined;
+      if (prior) prior.stages = prior.stages.filter((s) => s !== PREVIOUS);
+      const old = secret.versions.get(from);
+      if (old) old.stages = [...old.stages, PREVIOUS];
+    }
+  };
+  switch (operation) {
+    case 'DescribeSecret':
+      return ok({
+        RotationEnabled: secret.rotationLambdaArn !== undefined,
+        RotationLambdaARN: secret.rotationLambdaArn,
+        VersionIdsToStages: Object.fromEntries(
+          [...secret.versions].filter(([, v]) => v.stages.length > 0).map(([id, v]) => [id, v.stages]),
+        ),
+      });
+    case 'GetSecretValue': {
+      const versionId = input.VersionId ?? holder(input.VersionStage ?? CURRENT);
+      const version = versionId ? secret.versions.get(versionId) : undefined;
+      if (
+        !versionId ||
+        version?.value === undefined ||
+        (input.VersionStage !== undefined && !version.stages.includes(input.VersionStage))
+      ) {
+        return error(
+          'ResourceNotFoundException',
+          `Secrets Manager can't find the specified secret value for VersionId: ${input.VersionId ?? ''} VersionStage: ${input.VersionStage ?? ''}`,
+        );
+      }
+      return ok({ SecretString: version.value, VersionId: versionId, VersionStages: version.stages });
+    }
+    case 'PutSecretValue': {
+      const versionId = input.ClientRequestToken ?? randomUUID();
+      const existing = secret.versions.get(versionId);
+      if (existing?.value !== undefined && existing.value !== input.SecretString) {
+        return error('ResourceExistsException', `version ${versionId} already exists with another value`);
+      }
+      if (existing) existing.value = input.SecretString;
+      else secret.versions.set(versionId, { value: input.SecretString, stages: [] });
+      for (const stage of input.VersionStages ?? [CURRENT]) label(versionId, stage);
+      return ok({ VersionId: versionId, VersionStages: secret.versions.get(versionId)?.stages ?? [] });
+    }
+    case 'UpdateSecretVersionStage': {
+      const stage = input.VersionStage ?? '';
+      const from = holder(stage);
+      if (input.RemoveFromVersionId !== undefined && input.RemoveFromVersionId !== from) {
+        return error('InvalidParameterException', `${stage} is not on version ${input.RemoveFromVersionId}`);
+      }
+      if (input.MoveToVersionId !== undefined) {
+        if (!secret.versions.has(input.MoveToVersionId)) {
+          return error('ResourceNotFoundException', `no version ${input.MoveToVersionId}`);
+        }
+        if (from && from !== input.MoveToVersionId && input.RemoveFromVersionId !== from) {
+          return error(
+            'InvalidParameterException',
+            `${stage} is on version ${from}: name it as RemoveFromVersionId`,
+          );
+        }
+        label(input.MoveToVersionId, stage);
+      } else if (from) {
+        const version = secret.versions.get(from);
+        if (version) version.stages = version.stages.filter((s) => s !== stage);
+      }
+      return ok({});
+    }
+    case 'RotateSecret': {
+      if (!secret.rotationLambdaArn) return error('InvalidRequestException', 'rotation is not enabled');
+      const pending = holder(PENDING);
+      if (pending && !secret.versions.get(pending)?.stages.includes(CURRENT)) {
+        return error(
+          'InvalidRequestException',
+          "A previous rotation isn't complete. That rotation will be reattempted.",
+        );
+      }
+      const versionId = input.ClientRequestToken ?? randomUUID();
+      secret.versions.set(versionId, { stages: [] });
+      label(versionId, PENDING);
+      return ok({ VersionId: versionId });
+    }
+    default:
+      return error('UnknownOperationException', `the recorder does not answer secretsmanager.${operation}`);
+  }
+}
+
 /**
  * ONE loopback endpoint for every AWS API the functions call: DynamoDB is forwarded to a dynalite it
  * starts; Secrets Manager, EventBridge PutEvents, SNS Publish and Lambda Invoke are answered here.
@@ -183,6 +334,25 @@ export async function startAwsRecorder(options: RecorderOptions): Promise<AwsRec
   const faults: Fault[] = [];
   const objects = new Map<string, S3ObjectVersion[]>();
   const uploads: AwsRecorder['uploads'] = new Map();
+
+  // Secrets Manager in memory: each fixture starts as one AWSCURRENT version, reachable by the id the
+  // code passes and by its ARN.
+  const secrets = new Map<string, StoredSecret>();
+  const secretIds = new Map<string, StoredSecret>();
+  for (const [id, fixture] of Object.entries(options.secrets)) {
+    const stored =
+      secrets.get(fixture.arn) ??
+      ({
+        arn: fixture.arn,
+        name: /:secret:(.+)-[A-Za-z0-9]{6}$/.exec(fixture.arn)?.[1] ?? id,
+        rotationLambdaArn: fixture.rotationLambdaArn,
+        versions: new Map([['v1', { value: fixture.value, stages: ['AWSCURRENT'] }]]),
+      } satisfies StoredSecret);
+    secrets.set(fixture.arn, stored);
+    secretIds.set(id, stored);
+    secretIds.set(fixture.arn, stored);
+  }
+  const secretById = (id: string) => secretIds.get(id);
 
   const faultFor = (call: RecordedCall) => {
     const fault = faults.find(
@@ -256,20 +426,31 @@ export async function startAwsRecorder(options: RecorderOptions): Promise<AwsRec
         return;
       }
 
-      if (target === 'secretsmanager.GetSecretValue') {
-        const { SecretId } = JSON.parse(body.toString('utf8')) as { SecretId: string };
-        const secret = options.secrets[SecretId];
-        const call = record({ action: 'secretsmanager:GetSecretValue', resource: secret?.arn ?? SecretId });
-        if (!secret) {
-          call.status = 400;
-          json(400, { __type: 'ResourceNotFoundException', message: `no secret ${SecretId}` });
-          return;
+      if (target.startsWith('secretsmanager.')) {
+        const input = JSON.parse(body.toString('utf8')) as SecretsManagerRequest;
+        const secret = secretById(input.SecretId);
+        const operation = target.slice('secretsmanager.'.length);
+        const call = record({
+          action: SECRETS_MANAGER_OPERATIONS.includes(operation)
+            ? `secretsmanager:${operation}`
+            : `unknown:${target}`,
+          resource: secret?.arn ?? input.SecretId,
+        });
+        // RotateSecret is authorized as lambda:InvokeFunction on the rotation function too.
+        if (operation === 'RotateSecret' && secret?.rotationLambdaArn) {
+          record({ action: 'lambda:InvokeFunction', resource: secret.rotationLambdaArn });
         }
-        json(
-          200,
-          { ARN: secret.arn, Name: SecretId, SecretString: secret.value, VersionId: 'v1' },
-          'application/x-amz-json-1.1',
-        );
+        const fault = faultFor(call);
+        const answer = fault
+          ? { status: fault.status, body: { __type: fault.type, message: 'fault' } }
+          : secret
+            ? answerSecretsManager(operation, input, secret)
+            : {
+                status: 400,
+                body: { __type: 'ResourceNotFoundException', message: `no secret ${input.SecretId}` },
+              };
+        call.status = answer.status;
+        json(answer.status, answer.body, 'application/x-amz-json-1.1');
         return;
       }
 
@@ -488,6 +669,7 @@ export async function startAwsRecorder(options: RecorderOptions): Promise<AwsRec
     faults,
     objects,
     uploads,
+    secrets,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => dynamo.close(() => resolve()));
