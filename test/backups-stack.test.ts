@@ -22,8 +22,8 @@ type Resources = Record<string, { Properties: Record<string, unknown>; DeletionP
 const VPC = {
   vpcId: 'vpc-0abc1234',
   availabilityZones: ['eu-west-1a', 'eu-west-1b'],
-  privateSubnetIds: ['subnet-0aa11', 'subnet-0bb22'],
-  securityGroupIds: ['sg-0cc33'],
+  privateSubnetIds: ['subnet-0aa11000', 'subnet-0bb22000'],
+  securityGroupIds: ['sg-0cc33000'],
 };
 const LEDGER_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ledger/db-AbCdEf';
 
@@ -282,8 +282,8 @@ describe('Stack: Responder, database backups', () => {
       BACKUP_CLUSTER_ARN: resolved.getAtt(cluster, 'Arn'),
       BACKUP_TASK_DEFINITION_ARN: resolved.ref(task),
       BACKUP_CONTAINER_NAME: 'backup',
-      BACKUP_SUBNETS: 'subnet-0aa11,subnet-0bb22',
-      BACKUP_SECURITY_GROUPS: 'sg-0cc33',
+      BACKUP_SUBNETS: 'subnet-0aa11000,subnet-0bb22000',
+      BACKUP_SECURITY_GROUPS: 'sg-0cc33000',
     });
   });
 

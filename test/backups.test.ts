@@ -501,8 +501,8 @@ describe('Backups: the Fargate runner', () => {
     clusterArn: 'arn:aws:ecs:eu-west-1:123456789012:cluster/backups',
     taskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/backup:3',
     containerName: 'backup',
-    subnets: ['subnet-0a', 'subnet-0b'],
-    securityGroups: ['sg-0c'],
+    subnets: ['subnet-0a000000', 'subnet-0b000000'],
+    securityGroups: ['sg-0c000000'],
   };
   const config = parseConfig({
     service: 'svc',
@@ -511,8 +511,8 @@ describe('Backups: the Fargate runner', () => {
       vpc: {
         vpcId: 'vpc-0123abcd',
         availabilityZones: ['eu-west-1a'],
-        privateSubnetIds: ['subnet-0a'],
-        securityGroupIds: ['sg-0c'],
+        privateSubnetIds: ['subnet-0a000000'],
+        securityGroupIds: ['sg-0c000000'],
       },
       databases: [{ name: 'big', secret: 'big-db', runner: 'fargate' }],
     },

@@ -19,8 +19,8 @@ type Resources = Record<string, { Properties: Record<string, unknown>; DependsOn
 const VPC = {
   vpcId: 'vpc-0abc1234',
   availabilityZones: ['eu-west-1a', 'eu-west-1b'],
-  privateSubnetIds: ['subnet-0aa11', 'subnet-0bb22'],
-  securityGroupIds: ['sg-0cc33'],
+  privateSubnetIds: ['subnet-0aa11000', 'subnet-0bb22000'],
+  securityGroupIds: ['sg-0cc33000'],
 };
 const ACCOUNT = '123456789012';
 const arnOf = (name: string) => `arn:aws:secretsmanager:eu-west-1:${ACCOUNT}:secret:${name}`;

@@ -255,8 +255,8 @@ describe('Stack: Responder, probes', () => {
   const vpc = {
     vpcId: 'vpc-0abc1234',
     availabilityZones: ['eu-west-1a', 'eu-west-1b'],
-    privateSubnetIds: ['subnet-0aa11', 'subnet-0bb22'],
-    securityGroupIds: ['sg-0cc33'],
+    privateSubnetIds: ['subnet-0aa11000', 'subnet-0bb22000'],
+    securityGroupIds: ['sg-0cc33000'],
   };
   const probesConfig = testConfig({
     probes: {
@@ -634,10 +634,10 @@ describe('cdk-nag: AwsSolutions', () => {
       probes: {
         targets: [{ name: 'db', kind: 'tcp', host: '10.0.0.5', port: 5432 }],
         vpc: {
-          vpcId: 'vpc-0abc',
+          vpcId: 'vpc-0abc0000',
           availabilityZones: ['eu-west-1a'],
-          privateSubnetIds: ['subnet-0abc'],
-          securityGroupIds: ['sg-0abc'],
+          privateSubnetIds: ['subnet-0abc0000'],
+          securityGroupIds: ['sg-0abc0000'],
         },
       },
     });

@@ -33,8 +33,12 @@ export const secretRef = z
 
 /** Where a function runs inside a VPC, to reach private databases. */
 export const vpcPlacement = z.strictObject({
-  vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'use a VPC id such as vpc-0123abcd'),
+  vpcId: z.string().regex(/^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/, 'use a VPC id such as vpc-0123abcd'),
   availabilityZones: z.array(z.string()).min(1),
-  privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/)).min(1),
-  securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/)).min(1),
+  privateSubnetIds: z
+    .array(z.string().regex(/^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/, 'use subnet ids such as subnet-0123abcd'))
+    .min(1),
+  securityGroupIds: z
+    .array(z.string().regex(/^sg-([0-9a-f]{8}|[0-9a-f]{17})$/, 'use security group ids such as sg-0123abcd'))
+    .min(1),
 });
