@@ -215,6 +215,24 @@ export interface SecretStore {
   getSecretString(secretId: string): Promise<string>;
 }
 
+/** One version of a secret: its value and when the version was created (absent: not known). */
+export interface SecretGeneration {
+  readonly value: string;
+  readonly createdAt?: Date;
+}
+
+/**
+ * Reads a secret's AWSCURRENT and AWSPREVIOUS versions with their creation dates: what consumers read
+ * that accept the previous value for a while after a rotation (Responder's webhook credential for
+ * `secrets.own.graceMinutes` after AWSCURRENT was created, the ack-link key for its links' lifetime).
+ * `previous` is absent when no version holds AWSPREVIOUS.
+ */
+export interface RotatedSecretReader {
+  getCurrentAndPrevious(
+    secretId: string,
+  ): Promise<{ readonly current: SecretGeneration; readonly previous?: SecretGeneration }>;
+}
+
 /** The staging labels Secrets Manager's rotation contract moves. */
 export const STAGES = { current: 'AWSCURRENT', pending: 'AWSPENDING', previous: 'AWSPREVIOUS' } as const;
 

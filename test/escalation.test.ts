@@ -4,7 +4,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SnsPager } from '../src/adapters/sns-pager.ts';
 import type { ResponderConfig, Severity } from '../src/config/schema.ts';
 import type { IncidentAlert } from '../src/domain/incident.ts';
-import { ackKeyOf, signAckToken, verifyAckToken } from '../src/escalation/ack-link.ts';
+import {
+  ackKeyOf,
+  ackKeysOf,
+  signAckToken,
+  verifyAckToken,
+  verifyAckTokenWithKeys,
+} from '../src/escalation/ack-link.ts';
 import { Escalator } from '../src/escalation/escalator.ts';
 import { SMS_MAX_CHARS, SNS_MESSAGE_MAX_BYTES, toSubject } from '../src/escalation/pages.ts';
 import { recordIncident } from '../src/incidents/record-incident.ts';
@@ -521,6 +527,46 @@ describe('Signed ack links', () => {
       reason: 'bad-signature',
     });
     expect(verifyAckToken(KEY, 'not-a-token', new Date(T0))).toEqual({ ok: false, reason: 'malformed' });
+  });
+
+  it('after a rotation: the previous key verifies its links until they expire, never one expiring later than it could have signed', () => {
+    const NEW = 'n'.repeat(48);
+    const replacedAt = new Date(T0);
+    const keys = { current: NEW, previous: { key: KEY, replacedAt } };
+    const lifetime = minutes(24 * 60);
+    const signedBefore = token(new Date(T0 + minutes(60)));
+    expect(verifyAckTokenWithKeys(keys, signedBefore, new Date(T0 + minutes(30)), lifetime)).toMatchObject({
+      ok: true,
+    });
+    expect(verifyAckTokenWithKeys(keys, signedBefore, new Date(T0 + minutes(60)), lifetime)).toEqual({
+      ok: false,
+      reason: 'expired',
+    });
+    const forged = token(new Date(T0 + lifetime + minutes(1)));
+    expect(verifyAckTokenWithKeys(keys, forged, new Date(T0), lifetime)).toEqual({
+      ok: false,
+      reason: 'bad-signature',
+    });
+    const signedNow = signAckToken(NEW, {
+      incidentId: '20261123-0a1b2c3d',
+      tier: 'on-call',
+      expiresAt: new Date(T0 + minutes(60)),
+    });
+    expect(verifyAckTokenWithKeys(keys, signedNow, new Date(T0), lifetime)).toMatchObject({ ok: true });
+    // Without a previous key, only the current one.
+    expect(verifyAckTokenWithKeys({ current: NEW }, signedBefore, new Date(T0), lifetime).ok).toBe(false);
+  });
+
+  it('take the previous key only when it is usable and the rotation date is known', () => {
+    const current = { value: JSON.stringify({ key: 'n'.repeat(48) }), createdAt: new Date(T0) };
+    expect(ackKeysOf({ current, previous: { value: JSON.stringify({ key: KEY }) } })).toEqual({
+      current: 'n'.repeat(48),
+      previous: { key: KEY, replacedAt: new Date(T0) },
+    });
+    expect(ackKeysOf({ current: { value: current.value }, previous: { value: KEY } })).toEqual({
+      current: 'n'.repeat(48),
+    });
+    expect(ackKeysOf({ current, previous: { value: 'short' } })).toEqual({ current: 'n'.repeat(48) });
   });
 
   it('read the key from a JSON secret or a plain one, and refuse a short key', () => {

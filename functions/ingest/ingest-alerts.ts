@@ -108,6 +108,11 @@ export async function handleAlertmanagerWebhook(req: HttpRequest, deps: IngestDe
       deps.log.warn('webhook rejected', { reason: auth.reason });
       return problem(401, 'unauthorized', undefined, UNAUTHORIZED_HEADERS);
     }
+    if (auth.previous) {
+      deps.log.info('webhook accepted with the previous credential (grace period after a rotation)', {
+        principal: auth.principal,
+      });
+    }
     const encoding = req.headers['content-encoding']?.trim().toLowerCase();
     if (encoding && encoding !== 'identity') {
       return problem(415, `content encoding '${encoding.slice(0, 40)}' is not supported; send plain JSON`);

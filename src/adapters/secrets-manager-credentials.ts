@@ -1,13 +1,40 @@
 import type { CredentialSource, WebhookCredential } from '../http/auth.ts';
-import type { SecretStore } from '../ports.ts';
+import type { Clock, RotatedSecretReader } from '../ports.ts';
 
-/** The webhook credential kept in a secret ({"token", "username"?}), read through the (caching) secret store. */
+export interface CredentialGrace {
+  /** How long AWSPREVIOUS is accepted after AWSCURRENT's version was created (`secrets.own.graceMinutes`). */
+  readonly graceMinutes: number;
+  readonly clock: Clock;
+}
+
+/**
+ * The webhook credential kept in a secret ({"token", "username"?}), read through the (caching)
+ * secret store: AWSCURRENT, and AWSPREVIOUS until `graceMinutes` after AWSCURRENT's version was
+ * created (when that date is unknown, or the previous value is unreadable, only AWSCURRENT). Removing
+ * AWSPREVIOUS from its version ends the grace at once (once the cache expires).
+ */
 export function secretCredentialSource(
-  secrets: SecretStore,
+  secrets: RotatedSecretReader,
   secretId: string,
   defaultUsername: string,
+  grace: CredentialGrace,
 ): CredentialSource {
-  return { get: async () => parseCredential(await secrets.getSecretString(secretId), defaultUsername) };
+  return {
+    get: async () => {
+      const { current, previous } = await secrets.getCurrentAndPrevious(secretId);
+      const credential = parseCredential(current.value, defaultUsername);
+      const until = current.createdAt ? current.createdAt.getTime() + grace.graceMinutes * 60_000 : 0;
+      if (!previous || grace.clock.now().getTime() >= until) return credential;
+      let before: WebhookCredential;
+      try {
+        before = parseCredential(previous.value, defaultUsername);
+      } catch {
+        return credential;
+      }
+      if (before.token === credential.token && before.username === credential.username) return credential;
+      return { ...credential, previous: { token: before.token, username: before.username } };
+    },
+  };
 }
 
 /** Accepts {"token": "...", "username": "..."} or a bare token string. Never echoes the value in errors. */

@@ -2,12 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import {
+  type Clock,
   DependencyUnavailableError,
+  type RotatedSecretReader,
   type SecretDescription,
+  type SecretGeneration,
   type SecretStore,
   SecretVersionNotFoundError,
   type SecretVersions,
   STAGES,
+  systemClock,
 } from '../ports.ts';
 import { isConditionFailure } from './state-table.ts';
 import { DOCUMENT_TRANSLATION } from './state-table-schema.ts';
@@ -36,12 +40,14 @@ const MAX_UNLABELLED_VERSIONS = 10;
  * with the same value changes nothing, and a rotation cannot start while another is pending. Only for
  * local use: the table is not a vault.
  */
-export class StateTableSecretStore implements SecretStore, SecretVersions {
+export class StateTableSecretStore implements SecretStore, SecretVersions, RotatedSecretReader {
   private readonly doc: DynamoDBDocumentClient;
 
   constructor(
     client: DynamoDBClient,
     private readonly tableName: string,
+    /** Dates new versions (what grace periods after a rotation count from). */
+    private readonly clock: Clock = systemClock,
   ) {
     this.doc = DynamoDBDocumentClient.from(client, DOCUMENT_TRANSLATION);
   }
@@ -50,11 +56,32 @@ export class StateTableSecretStore implements SecretStore, SecretVersions {
     return (await this.getSecretVersion(secretId, { stage: STAGES.current })).value;
   }
 
+  /** AWSCURRENT and AWSPREVIOUS with their creation dates, read at once (no cache: the table is local). */
+  async getCurrentAndPrevious(secretId: string) {
+    const secret = await this.read(secretId);
+    const generation = (stage: string): SecretGeneration | undefined => {
+      const version = Object.values(secret?.versions ?? {}).find((v) => v.stages.includes(stage));
+      if (typeof version?.value !== 'string') return undefined;
+      const created = Date.parse(version.createdAt);
+      return { value: version.value, ...(Number.isNaN(created) ? {} : { createdAt: new Date(created) }) };
+    };
+    const current = generation(STAGES.current);
+    if (!current) {
+      throw new Error(`cannot read secret ${secretId} (ResourceNotFoundException): no such local secret`);
+    }
+    const previous = generation(STAGES.previous);
+    return previous ? { current, previous } : { current };
+  }
+
   /** PutSecretValue without stages: a new version, AWSCURRENT (the one before becomes AWSPREVIOUS). */
   async putSecretString(secretId: string, secretString: string): Promise<string> {
     const versionId = randomUUID();
     await this.update(secretId, (secret) => {
-      secret.versions[versionId] = { value: secretString, stages: [], createdAt: new Date().toISOString() };
+      secret.versions[versionId] = {
+        value: secretString,
+        stages: [],
+        createdAt: this.clock.now().toISOString(),
+      };
       moveStage(secret, STAGES.current, versionId);
     });
     return versionId;
@@ -82,7 +109,7 @@ export class StateTableSecretStore implements SecretStore, SecretVersions {
           `A previous rotation isn't complete for ${secretId} (AWSPENDING is on ${pending[0]}). That rotation will be reattempted.`,
         );
       }
-      secret.versions[token] ??= { stages: [], createdAt: new Date().toISOString() };
+      secret.versions[token] ??= { stages: [], createdAt: this.clock.now().toISOString() };
       moveStage(secret, STAGES.pending, token);
     });
     return token;
@@ -130,7 +157,11 @@ export class StateTableSecretStore implements SecretStore, SecretVersions {
         }
         return;
       }
-      secret.versions[token] = { value, stages: existing?.stages ?? [], createdAt: new Date().toISOString() };
+      secret.versions[token] = {
+        value,
+        stages: existing?.stages ?? [],
+        createdAt: this.clock.now().toISOString(),
+      };
       moveStage(secret, STAGES.pending, token);
     });
   }

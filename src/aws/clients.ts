@@ -31,5 +31,8 @@ export function secretStore(tracing: Tracing, config: ResponderConfig) {
 }
 
 export function webhookCredentialsFromEnv(secrets: SecretsManagerSecretStore, config: ResponderConfig) {
-  return secretCredentialSource(secrets, requireEnv('WEBHOOK_SECRET_ARN'), config.webhook.basicAuthUsername);
+  return secretCredentialSource(secrets, requireEnv('WEBHOOK_SECRET_ARN'), config.webhook.basicAuthUsername, {
+    graceMinutes: config.secrets.own.graceMinutes,
+    clock: systemClock,
+  });
 }

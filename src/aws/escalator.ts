@@ -3,7 +3,7 @@ import type { SecretsManagerSecretStore } from '../adapters/secrets-manager-secr
 import { SnsPager, topicArnsFromEnv } from '../adapters/sns-pager.ts';
 import { requireEnv } from '../config/bundled.ts';
 import type { ResponderConfig } from '../config/schema.ts';
-import { ackKeyOf } from '../escalation/ack-link.ts';
+import { ackKeysOf } from '../escalation/ack-link.ts';
 import { Escalator } from '../escalation/escalator.ts';
 import {
   type AuditTrail,
@@ -44,7 +44,11 @@ export function escalatorFromEnv({ tracing, config, store, secrets, log }: Escal
     pager: new SnsPager({ client, topicArns: topicArnsFromEnv(process.env.ESCALATION_TOPICS) }),
     links: {
       publicUrl: process.env.PUBLIC_URL ?? '',
-      ackKey: async () => ackKeyOf(await secrets.getSecretString(requireEnv('ACK_SECRET_ARN'))),
+      // One cached read of AWSCURRENT and AWSPREVIOUS for signing and checking, so a link this
+      // container signs is checked against the same key.
+      ackKey: async () =>
+        ackKeysOf(await secrets.getCurrentAndPrevious(requireEnv('ACK_SECRET_ARN'))).current,
+      ackKeys: async () => ackKeysOf(await secrets.getCurrentAndPrevious(requireEnv('ACK_SECRET_ARN'))),
     },
   });
 }

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { SecretGeneration } from '../ports.ts';
 
 /**
  * Signed acknowledge links: `/ack/{incidentId}.{tier}.{expiry}.{signature}`. The signature is an
@@ -58,4 +59,52 @@ export function ackKeyOf(secretString: string): string {
     throw new Error('the ack signing secret is shorter than 32 characters: store a long random key');
   }
   return key;
+}
+
+/** The keys a link may carry a signature of: the current one and, after a rotation, the one it replaced. */
+export interface AckKeys {
+  readonly current: string;
+  /** The key before the last rotation, and when it was replaced (AWSCURRENT's version was created). */
+  readonly previous?: { readonly key: string; readonly replacedAt: Date };
+}
+
+/**
+ * The ack keys in the secret's AWSCURRENT and AWSPREVIOUS versions. The previous key counts only
+ * when it is a usable key and the current version's creation date is known (else: the current alone).
+ */
+export function ackKeysOf(secret: {
+  readonly current: SecretGeneration;
+  readonly previous?: SecretGeneration;
+}): AckKeys {
+  const current = ackKeyOf(secret.current.value);
+  const replacedAt = secret.current.createdAt;
+  if (!secret.previous || !replacedAt) return { current };
+  try {
+    const key = ackKeyOf(secret.previous.value);
+    return key === current ? { current } : { current, previous: { key, replacedAt } };
+  } catch {
+    return { current };
+  }
+}
+
+/**
+ * Checks a token against the current key, then the previous one: links signed before the key was
+ * rotated keep working until they expire. The previous key signed its links before `replacedAt` (give
+ * or take a signer's cached copy), so none of them expires later than that plus `maxLifetimeMs`; a
+ * link that does was made with the old key after it was replaced (a leaked key) and is refused.
+ */
+export function verifyAckTokenWithKeys(
+  keys: AckKeys,
+  text: string,
+  now: Date,
+  maxLifetimeMs: number,
+): AckVerification {
+  const result = verifyAckToken(keys.current, text, now);
+  if (result.ok || result.reason !== 'bad-signature' || !keys.previous) return result;
+  const old = verifyAckToken(keys.previous.key, text, now);
+  if (old.ok) {
+    const latest = keys.previous.replacedAt.getTime() + maxLifetimeMs;
+    return old.token.expiresAt.getTime() <= latest ? old : result;
+  }
+  return old.reason === 'expired' ? old : result;
 }

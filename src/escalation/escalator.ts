@@ -17,7 +17,13 @@ import {
   type Pager,
 } from '../ports.ts';
 import { CONFLICT, retryOnConflict } from '../state/retry-on-conflict.ts';
-import { type AckVerification, signAckToken, verifyAckToken } from './ack-link.ts';
+import {
+  type AckKeys,
+  type AckVerification,
+  signAckToken,
+  verifyAckToken,
+  verifyAckTokenWithKeys,
+} from './ack-link.ts';
 import { buildPage } from './pages.ts';
 import { type PlannedTier, planTiers } from './policy.ts';
 
@@ -25,7 +31,13 @@ import { type PlannedTier, planTiers } from './policy.ts';
 export interface EscalationLinks {
   /** The API's base URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com */
   readonly publicUrl: string;
+  /** The key new links are signed with. */
   ackKey(): Promise<string>;
+  /**
+   * The keys links are checked against: the current one and the one before the last rotation, whose
+   * links keep working until they expire. @default the current key alone
+   */
+  ackKeys?(): Promise<AckKeys>;
 }
 
 export interface EscalatorDeps {
@@ -270,9 +282,18 @@ export class Escalator {
     );
   }
 
-  /** Checks a signed ack link's token against the current key and clock. */
+  /**
+   * Checks a signed ack link's token against the clock and the current key, then the key before the
+   * last rotation: links signed before it keep working until they expire. Such a link was signed at
+   * most `ackLinkTtlHours` before its expiry, and by a signer whose cached key may lag the rotation by
+   * `credentialCacheSeconds` (and a few minutes between the version's creation and finishSecret).
+   */
   async verifyLink(token: string): Promise<AckVerification> {
-    return verifyAckToken(await this.deps.links.ackKey(), token, this.deps.clock.now());
+    const { links, config, clock } = this.deps;
+    if (!links.ackKeys) return verifyAckToken(await links.ackKey(), token, clock.now());
+    const lifetimeMs =
+      (config.escalation.ackLinkTtlHours * 3600 + config.webhook.credentialCacheSeconds + 600) * 1000;
+    return verifyAckTokenWithKeys(await links.ackKeys(), token, clock.now(), lifetimeMs);
   }
 
   /** The escalation as the API shows it, with the next tier and when it is due. */

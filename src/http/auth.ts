@@ -4,6 +4,11 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 export interface WebhookCredential {
   readonly token: string;
   readonly username: string;
+  /**
+   * The credential before the last rotation, accepted too while its grace period lasts
+   * (`secrets.own.graceMinutes`), so Alertmanager's credentials_file can follow the rotation.
+   */
+  readonly previous?: { readonly token: string; readonly username: string };
 }
 
 export interface CredentialSource {
@@ -18,10 +23,30 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return timingSafeEqual(mac(a), mac(b));
 }
 
-export type AuthResult = { ok: true; principal: string } | { ok: false; reason: string };
+export type AuthResult =
+  | {
+      ok: true;
+      principal: string /** Accepted with the previous credential, in its grace period. */;
+      previous?: true;
+    }
+  | { ok: false; reason: string };
 
-/** Checks an Authorization header against the credential, in either of Alertmanager's http_config modes. */
+/**
+ * Checks an Authorization header against the credential, in either of Alertmanager's http_config
+ * modes, and against the previous one while it is still accepted (both are always compared).
+ */
 export function authenticate(header: string | undefined, credential: WebhookCredential): AuthResult {
+  const result = authenticateOne(header, credential);
+  if (!credential.previous) return result;
+  const previous = authenticateOne(header, credential.previous);
+  if (result.ok || !previous.ok) return result;
+  return { ...previous, previous: true };
+}
+
+function authenticateOne(
+  header: string | undefined,
+  credential: { readonly token: string; readonly username: string },
+): AuthResult {
   if (!header) return { ok: false, reason: 'missing Authorization header' };
   // Transports join repeated headers with ", "; neither a token nor base64 holds a comma, so a comma
   // means several credentials were sent, and none of them is taken on trust.

@@ -16,13 +16,14 @@ import { type ActionResult, type PerformAction, runActionRequest } from '../acti
 import { dynamoDbActionIdempotency } from '../adapters/dynamodb-action-idempotency.ts';
 import { DynamoDbBackupCatalog } from '../adapters/dynamodb-backup-catalog.ts';
 import { dynamoDbStateStore } from '../adapters/dynamodb-state-store.ts';
-import { staticCredentialSource } from '../adapters/secrets-manager-credentials.ts';
+import { parseCredential, secretCredentialSource } from '../adapters/secrets-manager-credentials.ts';
 import { ensureStateTable, StateTable } from '../adapters/state-table.ts';
 import { StateTableSecretStore } from '../adapters/state-table-secret-store.ts';
+import { ownRotations } from '../config/rotations.ts';
 import { ACTION_KINDS, type ActionKind, ConfigError, type ResponderConfig } from '../config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../domain/actions.ts';
 import { compileRoutes } from '../domain/routing.ts';
-import { ackKeyOf } from '../escalation/ack-link.ts';
+import { ackKeysOf } from '../escalation/ack-link.ts';
 import { Escalator } from '../escalation/escalator.ts';
 import type { HttpRequest, HttpResponse } from '../http/types.ts';
 import {
@@ -49,6 +50,32 @@ export const LOCAL_BACKUP_BUCKET = 'responder-backups';
 export const VERSION = '0.1.0';
 /** The local ack-link signing key's secret name, generated on first start when absent. */
 export const LOCAL_ACK_SECRET = 'responder/ack-signing-key';
+/**
+ * The local webhook and API credential's secret name ({"token","username"}): the token the runtime
+ * starts with (RESPONDER_WEBHOOK_TOKEN, else the data folder's webhook-token file) is put there, and
+ * `responder rotate responder/webhook-credential` rotates it (the file follows).
+ */
+export const LOCAL_WEBHOOK_SECRET = 'responder/webhook-credential';
+
+/**
+ * The credential the runtime starts with becomes the secret's AWSCURRENT (a new version when it
+ * differs; the one before is then AWSPREVIOUS, accepted for the grace period).
+ */
+async function ensureLocalWebhookCredential(
+  secrets: StateTableSecretStore,
+  secretId: string,
+  credential: { token: string; username: string },
+) {
+  let stored: { token: string; username: string } | undefined;
+  try {
+    stored = parseCredential(await secrets.getSecretString(secretId), credential.username);
+  } catch (error) {
+    if (!/ResourceNotFoundException|webhook credential secret/.test((error as Error).message)) throw error;
+  }
+  if (stored?.token !== credential.token || stored.username !== credential.username) {
+    await secrets.putSecretString(secretId, JSON.stringify(credential));
+  }
+}
 
 async function ensureLocalAckKey(secrets: StateTableSecretStore, secretId: string) {
   try {
@@ -85,6 +112,7 @@ export interface LocalRuntimeOptions {
 export interface LocalRuntime {
   readonly url: string;
   readonly webhookUrl: string;
+  /** The webhook and API token now (AWSCURRENT of `responder/webhook-credential`; a rotation changes it). */
   readonly token: string;
   readonly username: string;
   readonly dataDir: string;
@@ -223,11 +251,25 @@ async function startParts(
   // No Lambda context here: an action in progress holds its id for Lambda's 15-minute limit.
   const idempotency = dynamoDbActionIdempotency({ client: dynamo, tableName: LOCAL_TABLE_NAME });
 
-  const token = await loadOrCreateToken(dataDir, options.token ?? process.env.RESPONDER_WEBHOOK_TOKEN);
+  const secrets = new StateTableSecretStore(dynamo, LOCAL_TABLE_NAME, clock);
+  const explicitToken = options.token || process.env.RESPONDER_WEBHOOK_TOKEN || undefined;
+  let token = await loadOrCreateToken(dataDir, explicitToken);
   const username = config.webhook.basicAuthUsername;
-  const credentials = staticCredentialSource({ token, username });
-
-  const secrets = new StateTableSecretStore(dynamo, LOCAL_TABLE_NAME);
+  // The credential lives in the local secret store, so a rotation applies: AWSCURRENT, and AWSPREVIOUS
+  // for secrets.own.graceMinutes after it, are accepted, as in AWS.
+  await ensureLocalWebhookCredential(secrets, LOCAL_WEBHOOK_SECRET, { token, username });
+  const credentials = secretCredentialSource(secrets, LOCAL_WEBHOOK_SECRET, username, {
+    graceMinutes: config.secrets.own.graceMinutes,
+    clock,
+  });
+  /** After a rotation, the token file (what the CLI and a local Alertmanager read) follows the secret. */
+  const followRotatedToken = async () => {
+    const now = (await credentials.get()).token;
+    if (now === token) return;
+    token = now;
+    if (!explicitToken)
+      await writeFile(join(dataDir, 'webhook-token'), `${now}\n`, { mode: PRIVATE_FILE_MODE });
+  };
   // The dispatcher's handlers need the capabilities, which need the dispatcher: bind them late.
   const performers: Partial<Record<ActionKind, PerformAction>> = {};
   const runAction = (kind: ActionKind, request: ActionRequest) => {
@@ -260,6 +302,22 @@ async function startParts(
   const bus = options.wrapDispatcher ? options.wrapDispatcher(dispatcher) : dispatcher;
   const ackSecret = config.escalation.ackSigningSecret ?? LOCAL_ACK_SECRET;
   await ensureLocalAckKey(secrets, ackSecret);
+  // Responder's own secrets rotate locally as they do in AWS: `generated` rotations on secrets.own.
+  await secrets.enableRotation(LOCAL_WEBHOOK_SECRET);
+  await secrets.enableRotation(ackSecret);
+  const configured = new Set(config.secrets.rotations.map((rotation) => rotation.secret));
+  const withOwn: ResponderConfig = {
+    ...config,
+    secrets: {
+      ...config.secrets,
+      rotations: [
+        ...config.secrets.rotations,
+        ...ownRotations(config, { webhookCredential: LOCAL_WEBHOOK_SECRET, ackSigningKey: ackSecret }).filter(
+          (rotation) => !configured.has(rotation.secret),
+        ),
+      ],
+    },
+  };
   const publicUrl = { value: config.api.publicUrl ?? '' };
   const escalator = new Escalator({
     config,
@@ -279,12 +337,14 @@ async function startParts(
       get publicUrl() {
         return publicUrl.value;
       },
-      ackKey: async () => ackKeyOf(await secrets.getSecretString(ackSecret)),
+      ackKey: async () => ackKeysOf(await secrets.getCurrentAndPrevious(ackSecret)).current,
+      // Links signed with the key before the last rotation keep working until they expire.
+      ackKeys: async () => ackKeysOf(await secrets.getCurrentAndPrevious(ackSecret)),
     },
     delayScale: config.local.escalationDelayScale,
   });
   const env: ActionEnvironment = {
-    config,
+    config: withOwn,
     incidents: store,
     audit: store,
     automation: store,
@@ -305,6 +365,20 @@ async function startParts(
     secretVersions: secrets,
   });
   for (const kind of ACTION_KINDS) performers[kind] = capabilities[kind](env);
+  const rotate = performers.rotate;
+  if (rotate) {
+    performers.rotate = Object.assign(async (...args: Parameters<PerformAction>) => {
+      const outcome = await rotate(...args);
+      if (outcome.status === 'completed') {
+        await followRotatedToken().catch((error: Error) =>
+          log.warn('the webhook-token file could not follow the rotated credential', {
+            error: error.message,
+          }),
+        );
+      }
+      return outcome;
+    }, rotate);
+  }
 
   const ingestDeps = {
     config,
@@ -324,7 +398,7 @@ async function startParts(
     return result.status === 'done' ? (result.outcome.result as ProbeReport) : undefined;
   };
   const apiDeps: ApiDeps = {
-    config,
+    config: withOwn,
     incidents: store,
     escalations: store,
     audit: store,
@@ -411,7 +485,9 @@ async function startParts(
     async sweepEscalations() {
       return runAction('escalate', scheduledRequest('escalate', clock.now(), config.safety.dryRun));
     },
-    token,
+    get token() {
+      return token;
+    },
     username,
     dataDir,
     store,

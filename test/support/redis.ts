@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { findBinary, freePort, spawnLogged, stopProcess, waitFor } from './processes.ts';
 
@@ -28,21 +29,59 @@ export function redisCommand(port: number, command: string, password?: string): 
   });
 }
 
+export interface StartRedisOptions {
+  /** The default user's password (requirepass). */
+  readonly password?: string;
+  /** More arguments for redis-server, e.g. `['--aclfile', file]`. */
+  readonly args?: readonly string[];
+  /** Serve TLS only, with this certificate (and no plain port). */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
+  /** Whether it is up: PING on the plain port unless TLS. */
+  readonly ready?: (port: number) => Promise<boolean>;
+}
+
 /** redis-server on a free loopback port, no persistence; stopped by its process id. */
-export async function startRedis(options: { password?: string } = {}): Promise<RedisServer> {
+export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
   const binary = findBinary('redis-server', 'redis-server');
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  const args = options.tls
+    ? [
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--tls-cert-file',
+        options.tls.certFile,
+        '--tls-key-file',
+        options.tls.keyFile,
+        '--tls-ca-cert-file',
+        options.tls.caFile,
+        '--tls-auth-clients',
+        'no',
+      ]
+    : ['--port', String(port)];
+  args.push('--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(options.args ?? []));
   if (options.password) args.push('--requirepass', options.password);
   const { child, output } = spawnLogged(binary, args);
   try {
-    await waitFor(
-      'redis-server',
-      async () => (await redisCommand(port, 'PING', options.password)) === '+PONG',
+    await waitFor('redis-server', async () =>
+      options.ready ? options.ready(port) : (await redisCommand(port, 'PING', options.password)) === '+PONG',
     );
   } catch (error) {
     await stopProcess(child);
     throw new Error(`${(error as Error).message}\n${output()}`);
   }
   return { host: '127.0.0.1', port, password: options.password, stop: () => stopProcess(child) };
+}
+
+/** Whether this redis-server was built with TLS (`--tls-port` is known to it). */
+export function redisHasTls(): boolean {
+  const binary = findBinary('redis-server', 'redis-server');
+  const probe = spawnSync(binary, ['--port', '0', '--tls-port', '1', '--loglevel', 'warning'], {
+    encoding: 'utf8',
+    timeout: 5000,
+  });
+  const text = `${probe.stdout}${probe.stderr}`;
+  // Built with TLS, it asks for a certificate; without, it does not know the option.
+  return /tls-cert-file/i.test(text) && !/Bad directive|not supported/i.test(text);
 }

@@ -2,6 +2,7 @@ import type { RotationConfig } from '../../../src/config/rotations.ts';
 import type { RotationStrategy, StrategyContext } from '../strategy.ts';
 import { generatedStrategy } from './generated.ts';
 import { postgresAlternatingUsersStrategy, postgresSingleUserStrategy } from './postgres.ts';
+import { redisAcl } from './redis.ts';
 
 /** The strategy of one configured rotation. */
 export function strategyFor(config: RotationConfig, context: StrategyContext): RotationStrategy {
@@ -12,7 +13,7 @@ export function strategyFor(config: RotationConfig, context: StrategyContext): R
       return postgresSingleUserStrategy(config, context);
     case 'postgres-alternating-users':
       return postgresAlternatingUsersStrategy(config, context);
-    default:
-      throw new Error(`rotation strategy ${config.strategy} is not available in this release`);
+    case 'redis-acl':
+      return redisAcl(config, context);
   }
 }
