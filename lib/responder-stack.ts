@@ -104,8 +104,13 @@ export class ResponderStack extends Stack {
       webhookSecret: this.webhookSecret,
       probeFunction: this.probes.handler.function,
       backupFunction: config.backups.databases.length > 0 ? this.backups.handler.function : undefined,
+      rotateFunction: this.rotation.handler.function,
       version: props.version,
     });
+    // `POST /api/rotations` accepts the own secrets too: the API learns their ARNs as the rotate function does.
+    for (const [name, value] of Object.entries(this.rotation.ownSecretEnvironment)) {
+      this.incidentApi.handler.function.addEnvironment(name, value);
+    }
     this.api = new WebhookApi(this, 'WebhookApi', {
       ingest: this.ingest.handler.function,
       api: this.incidentApi.handler.function,

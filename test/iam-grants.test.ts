@@ -549,6 +549,9 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     expect((await api('POST', '/api/backups', { database: 'payments' })).status).toBe(202);
     expect((await api('GET', '/api/backups')).status).toBe(200);
     expect((await api('GET', '/api/backups/payments@20260101T000000.000Z')).status).toBe(404);
+    // Rotations: the API invokes the rotate function, which starts the rotation (RotateSecret).
+    const rotation = await api('POST', '/api/rotations', { secret: API_KEY_SECRET, dryRun: true });
+    expect(rotation).toMatchObject({ status: 200, body: { status: 'completed' } });
     await deliverEvents();
   });
 

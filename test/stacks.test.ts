@@ -311,7 +311,7 @@ describe('Stack: Responder, probes', () => {
     expect(fn.Properties.Environment.Variables.EVENT_BUS_NAME).toBeDefined();
   });
 
-  it('lets the API invoke the probe function, unqualified, for POST /api/probes', () => {
+  it('lets the API invoke the probe and rotate functions, unqualified, for POST /api/probes and /api/rotations', () => {
     const invoke = statementsOf(template).filter(
       // The rotate function's own, for RotateSecret on its secrets, aside (test/rotation-stack.test.ts).
       (s) =>
@@ -319,7 +319,13 @@ describe('Stack: Responder, probes', () => {
     );
     expect(invoke).toHaveLength(1);
     expect(invoke[0]?.policy).toMatch(/^IncidentApi/);
-    expect(invoke[0]?.Resource).toEqual({ 'Fn::GetAtt': [probeFunctionId(), 'Arn'] });
+    const rotateId = Object.keys(template.findResources('AWS::Lambda::Function')).find((id) =>
+      id.startsWith('RotateActionFunction'),
+    );
+    expect(invoke[0]?.Resource).toEqual([
+      { 'Fn::GetAtt': [probeFunctionId(), 'Arn'] },
+      { 'Fn::GetAtt': [rotateId, 'Arn'] },
+    ]);
   });
 
   it('stays free of unacknowledged cdk-nag findings with a VPC', () => {

@@ -9,6 +9,7 @@ import { StateTable } from '../../src/adapters/state-table.ts';
 import { fromApiGateway, toApiGateway } from '../../src/aws/api-gateway.ts';
 import { secretStore, stateTableFromEnv, webhookCredentialsFromEnv } from '../../src/aws/clients.ts';
 import { escalatorFromEnv } from '../../src/aws/escalator.ts';
+import { withOwnRotations } from '../../src/aws/own-rotations.ts';
 import { powertools } from '../../src/aws/powertools.ts';
 import { bundledConfig } from '../../src/config/bundled.ts';
 import type { ActionRequest } from '../../src/domain/actions.ts';
@@ -67,11 +68,28 @@ async function runBackupRemotely(request: ActionRequest, wait: boolean): Promise
   return JSON.parse(payload) as ActionResult;
 }
 
+const rotateFunction = process.env.ROTATE_FUNCTION_NAME;
+
+/**
+ * `POST /api/rotations` invokes the rotate function and waits: it repairs what a failed rotation left
+ * and calls RotateSecret (Secrets Manager then runs the four steps), which takes seconds.
+ */
+async function runRotationRemotely(request: ActionRequest): Promise<ActionResult> {
+  const { client, InvokeCommand } = await lambdaClient();
+  const answer = await client.send(
+    new InvokeCommand({ FunctionName: rotateFunction, Payload: JSON.stringify(request) }),
+  );
+  const payload = Buffer.from(answer.Payload ?? new Uint8Array()).toString('utf8');
+  if (answer.FunctionError) throw new Error(`the rotate function failed: ${payload.slice(0, 500)}`);
+  return JSON.parse(payload) as ActionResult;
+}
+
 const table = stateTableFromEnv(tracing);
 const store = dynamoDbStateStore(table);
 const secrets = secretStore(tracing, config);
 const deps: ApiDeps = {
-  config,
+  // With Responder's own secrets among the rotations, so `POST /api/rotations` accepts them too.
+  config: withOwnRotations(config),
   incidents: store,
   escalations: store,
   audit: store,
@@ -82,6 +100,7 @@ const deps: ApiDeps = {
   log,
   version: process.env.RESPONDER_VERSION ?? 'unknown',
   runProbes: probeFunction ? runProbesRemotely : undefined,
+  rotations: rotateFunction ? { run: runRotationRemotely } : undefined,
   backups: backupFunction
     ? { catalog: new DynamoDbBackupCatalog(new StateTable(table)), run: runBackupRemotely }
     : undefined,

@@ -1,7 +1,7 @@
 import { RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SecretsManagerVersions } from '../../src/adapters/secrets-manager-versions.ts';
 import { createActionHandler } from '../../src/aws/action-handler.ts';
-import { OWN_SECRET_ENV, ownRotations } from '../../src/config/rotations.ts';
+import { withOwnRotations } from '../../src/aws/own-rotations.ts';
 import type { ResponderConfig } from '../../src/config/schema.ts';
 import { createRotateAction, handleRotationEvent } from './rotate-secret.ts';
 import { isRotationEvent } from './rotation-steps.ts';
@@ -15,25 +15,10 @@ async function startRotation(secretId: string) {
   return { token: started.VersionId ?? '', stepsHere: false };
 }
 
-// Responder's own secrets (the webhook credential, the ack-link key) are rotated as `generated`
-// rotations on `secrets.own`: the stack creates them, so the config cannot name them; it passes their
-// ARNs in OWN_WEBHOOK_SECRET_ARN / OWN_ACK_SECRET_ARN (lib/constructs/secret-rotation.ts), and they
-// join `secrets.rotations` here, once per container.
+// Responder's own secrets join `secrets.rotations` once per container (src/aws/own-rotations.ts).
 let withOwn: ResponderConfig | undefined;
 function rotationConfig(config: ResponderConfig): ResponderConfig {
-  withOwn ??= {
-    ...config,
-    secrets: {
-      ...config.secrets,
-      rotations: [
-        ...config.secrets.rotations,
-        ...ownRotations(config, {
-          webhookCredential: process.env[OWN_SECRET_ENV.webhookCredential],
-          ackSigningKey: process.env[OWN_SECRET_ENV.ackSigningKey],
-        }),
-      ],
-    },
-  };
+  withOwn ??= withOwnRotations(config);
   return withOwn;
 }
 

@@ -26,6 +26,11 @@ export interface IncidentApiProps {
    * @default - no backup routes: they answer 503
    */
   readonly backupFunction?: IFunction;
+  /**
+   * The function `POST /api/rotations` invokes (and waits for: it starts the rotation).
+   * @default - no rotation route: it answers 503
+   */
+  readonly rotateFunction?: IFunction;
 }
 
 /**
@@ -58,6 +63,7 @@ export class IncidentApi extends Construct {
         // POST /api/probes runs the probes where they have network access: in the probe function.
         PROBE_FUNCTION_NAME: props.probeFunction.functionName,
         ...(props.backupFunction ? { BACKUP_FUNCTION_NAME: props.backupFunction.functionName } : {}),
+        ...(props.rotateFunction ? { ROTATE_FUNCTION_NAME: props.rotateFunction.functionName } : {}),
       },
     });
     const fn = this.handler.function;
@@ -68,6 +74,7 @@ export class IncidentApi extends Construct {
         resources: [
           props.probeFunction.functionArn,
           ...(props.backupFunction ? [props.backupFunction.functionArn] : []),
+          ...(props.rotateFunction ? [props.rotateFunction.functionArn] : []),
         ],
       }),
     );

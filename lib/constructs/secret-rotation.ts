@@ -82,6 +82,8 @@ export class SecretRotation extends Construct {
   public readonly rotated: readonly RotatedSecret[];
   /** The secrets the strategies only read (`masterSecret`, `adminSecret`), by config reference. */
   public readonly readOnlySecrets: Readonly<Record<string, ISecret>>;
+  /** OWN_WEBHOOK_SECRET_ARN / OWN_ACK_SECRET_ARN for the own secrets this stack rotates (the API gets them too). */
+  public readonly ownSecretEnvironment: Readonly<Record<string, string>>;
   /** `lambda:InvokeFunction` on the function itself, for RotateSecret (undefined with nothing to rotate). */
   public readonly startRotationPolicy?: Policy;
 
@@ -95,9 +97,12 @@ export class SecretRotation extends Construct {
       STATE_TABLE_NAME: state.table.tableName,
       EVENT_BUS_NAME: dispatch.bus.eventBusName,
     };
+    const ownEnvironment: Record<string, string> = {};
     for (const [which, secret] of Object.entries(own) as Array<[keyof OwnSecrets, ISecret | undefined]>) {
-      if (secret) environment[OWN_SECRET_ENV[which]] = secret.secretArn;
+      if (secret) ownEnvironment[OWN_SECRET_ENV[which]] = secret.secretArn;
     }
+    this.ownSecretEnvironment = ownEnvironment;
+    Object.assign(environment, ownEnvironment);
     this.handler = new ResponderFunction(this, 'Default', {
       name: 'rotate',
       config,
