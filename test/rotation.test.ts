@@ -271,3 +271,47 @@ describe('Rotation: the Secrets Manager calls, exactly', () => {
     ]);
   });
 });
+
+describe('Rotation: Secrets Manager started it, the kill switch is off', () => {
+  let t: TestRuntime;
+  beforeAll(async () => {
+    t = await startTestRuntime({
+      config: testConfig({ secrets: { rotations: [{ secret: 'app/switched', strategy: 'generated' }] } }),
+    });
+  });
+  afterAll(() => t?.stop());
+
+  it('refuses createSecret before anything changes, opens no incident, and the next rotation after it is back runs', async () => {
+    const { handleRotationEvent } = await import('../functions/rotate/rotate-secret.ts');
+    const store = t.runtime.secrets;
+    await store.putSecretString('app/switched', 'switched-value-0123456789');
+    await store.enableRotation('app/switched');
+    await t.runtime.store.setAutomationFlag({ enabled: false, reason: 'test' });
+    const token = await store.startRotation('app/switched');
+    const deps = {
+      config: testConfig({ secrets: { rotations: [{ secret: 'app/switched', strategy: 'generated' }] } }),
+      versions: store,
+      secrets: store,
+      log: silentLog,
+      startRotation: async () => ({ token, stepsHere: false }),
+      automation: t.runtime.store,
+      incidents: t.runtime.store,
+      audit: t.runtime.store,
+      clock: { now: () => new Date() },
+      dispatcher: t.runtime.dispatcher,
+    };
+    await expect(
+      handleRotationEvent(
+        { Step: 'createSecret', SecretId: 'app/switched', ClientRequestToken: token },
+        deps,
+      ),
+    ).rejects.toThrow(/kill switch.*refused before anything changed/);
+    expect(await store.getSecretString('app/switched')).toBe('switched-value-0123456789');
+    expect((await t.runtime.store.listIncidents({ limit: 10 })).incidents).toEqual([]);
+    // Back on: the repair takes AWSPENDING off the empty version and the rotation runs.
+    await t.runtime.store.setAutomationFlag({ enabled: true, reason: 'test' });
+    const result = await t.runtime.runAction('rotate', rotateRequest('app/switched'));
+    expect(result).toMatchObject({ status: 'done', outcome: { status: 'completed' } });
+    expect(await store.getSecretString('app/switched')).not.toBe('switched-value-0123456789');
+  });
+});

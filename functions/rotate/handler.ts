@@ -46,6 +46,7 @@ export const handler = await createActionHandler(
           secrets: env.secrets,
           log: env.log,
           startRotation,
+          automation: env.automation,
           incidents: env.incidents,
           audit: env.audit,
           clock: env.clock,

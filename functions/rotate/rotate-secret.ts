@@ -6,6 +6,7 @@ import type { ActionOutcome, ActionRequest } from '../../src/domain/actions.ts';
 import type {
   ActionDispatcher,
   AuditTrail,
+  AutomationSwitch,
   Clock,
   IncidentStore,
   Log,
@@ -144,6 +145,8 @@ export function createRotateAction(deps: RotateDeps): PerformAction {
 }
 
 export interface RotationEventDeps extends RotateDeps {
+  /** The kill switch: a rotation Secrets Manager starts is refused at createSecret while it is off. */
+  readonly automation: AutomationSwitch;
   readonly incidents: IncidentStore;
   readonly audit: AuditTrail;
   readonly clock: Clock;
@@ -181,6 +184,22 @@ export async function handleRotationEvent(
     clock: deps.clock,
     dispatcher: deps.dispatcher,
   };
+  if (event.Step === 'createSecret') {
+    // The kill switch and dry run apply to Secrets Manager's own schedule too: refused before anything
+    // changes, without an incident (it was asked for); the empty AWSPENDING version Secrets Manager
+    // left is removed by the next repair.
+    const enabled =
+      deps.config.safety.automationEnabled && (await deps.automation.getAutomationFlag()).enabled;
+    const refusal = !enabled
+      ? 'automation is disabled (the kill switch)'
+      : deps.config.safety.dryRun
+        ? 'safety.dryRun is on'
+        : undefined;
+    if (refusal) {
+      deps.log.warn('rotation refused', { secret: rotation.secret, reason: refusal });
+      throw new Error(`${refusal}: the rotation of ${rotation.secret} was refused before anything changed`);
+    }
+  }
   try {
     const result = await runRotationStep(event, { versions: deps.versions, strategy, log: deps.log });
     deps.log.info('rotation step done', { secret: rotation.secret, step: event.Step, result });
