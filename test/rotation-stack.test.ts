@@ -6,7 +6,7 @@ import { buildApp, type ResponderApp } from '../lib/app.ts';
 import { ActionDispatch } from '../lib/constructs/action-dispatch.ts';
 import { ROTATION_SECRET_ACTIONS, SecretRotation } from '../lib/constructs/secret-rotation.ts';
 import { StateTable } from '../lib/constructs/state-table.ts';
-import { OWN_SECRET_ENV, ownRotations } from '../src/config/rotations.ts';
+import { OWN_SECRET_ENV, ownRotations } from '../src/config/own-secrets.ts';
 import type { ResponderConfig } from '../src/config/schema.ts';
 import { testConfig } from './support/runtime.ts';
 import { decide, functionsOf, ResolvedTemplate, type Statement } from './support/template-iam.ts';

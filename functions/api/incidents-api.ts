@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod/mini';
 import type { ActionResult } from '../../src/actions/run-action.ts';
-import { BACKUP_DATABASE_NAME } from '../../src/config/backups.ts';
 import type { ResponderConfig } from '../../src/config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../../src/domain/actions.ts';
-import { parseBackupId } from '../../src/domain/backups.ts';
+import { BACKUP_DATABASE_NAME, parseBackupId } from '../../src/domain/backups.ts';
 import type { Incident } from '../../src/domain/incident.ts';
 import { describeIssuePath } from '../../src/domain/issue-path.ts';
 import { personName } from '../../src/domain/text.ts';

@@ -1,4 +1,4 @@
-import { OWN_SECRET_ENV, ownRotations } from '../config/rotations.ts';
+import { OWN_SECRET_ENV, ownRotations } from '../config/own-secrets.ts';
 import type { ResponderConfig } from '../config/schema.ts';
 
 /**

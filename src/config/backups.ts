@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { BACKUP_DATABASE_NAME } from '../domain/backups.ts';
 import { scheduleExpression, secretRef, vpcPlacement } from './fields.ts';
 
-/** The name a database is known by in commands, keys and incidents. */
-export const BACKUP_DATABASE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export { BACKUP_DATABASE_NAME };
 
 /**
  * pg_dump's `--compress`: `gzip`, `lz4` or `zstd`, optionally with `:level`, `none`, or a bare gzip

@@ -1,3 +1,6 @@
+/** The name a database is known by in commands, keys and incidents. */
+export const BACKUP_DATABASE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
 /**
  * A backup's life: `running` while pg_dump streams to S3, then `verified` (the object was read back
  * and proved restorable to the level `verification` names) or `failed` (nothing usable under its

@@ -19,7 +19,7 @@ import { dynamoDbStateStore } from '../adapters/dynamodb-state-store.ts';
 import { parseCredential, secretCredentialSource } from '../adapters/secrets-manager-credentials.ts';
 import { ensureStateTable, StateTable } from '../adapters/state-table.ts';
 import { StateTableSecretStore } from '../adapters/state-table-secret-store.ts';
-import { ownRotations } from '../config/rotations.ts';
+import { ownRotations } from '../config/own-secrets.ts';
 import { ACTION_KINDS, type ActionKind, ConfigError, type ResponderConfig } from '../config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../domain/actions.ts';
 import { compileRoutes } from '../domain/routing.ts';
