@@ -211,7 +211,7 @@ async function dryRun(
   verifyLevel: string,
 ): Promise<ActionOutcome> {
   const source = await connectionOf(deps.secrets, db.secret, db.database);
-  const client = pgClient(source, db.connectTimeoutSeconds);
+  const client = await pgClient(source, db.connectTimeoutSeconds);
   await client.connect();
   try {
     const server = serverVersionOf(
@@ -303,7 +303,7 @@ async function dump(
   base: BackupManifest,
   source: Connection,
 ): Promise<Dumped> {
-  const client = pgClient(source, db.connectTimeoutSeconds);
+  const client = await pgClient(source, db.connectTimeoutSeconds);
   await client.connect();
   client.on('error', () => undefined);
   try {

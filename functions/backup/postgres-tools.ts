@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
+import type pg from 'pg';
 
 const run = promisify(execFile);
 
@@ -83,8 +83,24 @@ export function libpqEnv(connection: Connection, connectTimeoutSeconds: number):
   return env;
 }
 
-export function pgClient(connection: Connection, connectTimeoutSeconds: number): pg.Client {
-  return new pg.Client({
+/**
+ * The PostgreSQL driver, loaded with the first connection rather than at cold start (a function that
+ * only refuses or hands off a request never needs it).
+ */
+let driver: Promise<typeof pg> | undefined;
+export function loadPg(): Promise<typeof pg> {
+  driver ??= import('pg').then((module) => module.default);
+  return driver;
+}
+
+/** A quoted identifier, as `pg.escapeIdentifier` makes it. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export async function pgClient(connection: Connection, connectTimeoutSeconds: number): Promise<pg.Client> {
+  const { Client } = await loadPg();
+  return new Client({
     host: connection.host,
     port: connection.port,
     user: connection.user,

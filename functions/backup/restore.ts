@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import pg from 'pg';
+import type pg from 'pg';
 import type { BackupManifest, TableRows } from '../../src/domain/backups.ts';
-import { type Connection, libpqEnv, pgClient, pgTool } from './postgres-tools.ts';
+import { type Connection, libpqEnv, pgClient, pgTool, quoteIdent } from './postgres-tools.ts';
 import { pipeObjectInto, runTool, scratchFolder } from './read-back.ts';
 
 /** Exact row counts of the listed tables, in the client's current transaction (or snapshot). */
@@ -12,7 +12,7 @@ export async function countRows(client: pg.Client, tables: readonly string[]): P
     const schema = table.slice(0, dot);
     const name = table.slice(dot + 1);
     const result = await client.query<{ n: string }>(
-      `SELECT count(*)::bigint AS n FROM ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(name)}`,
+      `SELECT count(*)::bigint AS n FROM ${quoteIdent(schema)}.${quoteIdent(name)}`,
     );
     counted.push({ table, rows: Number(result.rows[0]?.n ?? 0) });
   }
@@ -55,10 +55,10 @@ export interface RestoreResult {
  */
 async function prepareTarget(options: RestoreOptions): Promise<void> {
   const { target } = options;
-  const admin = pgClient({ ...target, database: 'postgres' }, options.connectTimeoutSeconds);
+  const admin = await pgClient({ ...target, database: 'postgres' }, options.connectTimeoutSeconds);
   await admin.connect();
   try {
-    const name = pg.escapeIdentifier(target.database);
+    const name = quoteIdent(target.database);
     if (options.recreate) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [target.database]);
     if (exists.rowCount === 0) {
@@ -68,7 +68,7 @@ async function prepareTarget(options: RestoreOptions): Promise<void> {
   } finally {
     await admin.end().catch(() => undefined);
   }
-  const client = pgClient(target, options.connectTimeoutSeconds);
+  const client = await pgClient(target, options.connectTimeoutSeconds);
   await client.connect();
   try {
     const tables = await listTables(client);
@@ -143,7 +143,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     const last = read.stderrTail.trim().split('\n').at(-1) ?? '';
     throw new Error(`pg_restore exited with code ${read.exitCode}: ${last}`);
   }
-  const client = pgClient(target, options.connectTimeoutSeconds);
+  const client = await pgClient(target, options.connectTimeoutSeconds);
   await client.connect();
   try {
     const tables = await countRows(client, await listTables(client));

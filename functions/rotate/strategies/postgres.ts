@@ -1,7 +1,25 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, randomInt } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import type { RotationConfig } from '../../../src/config/rotations.ts';
 import { parseSecretJson, type StrategyFactory } from '../strategy.ts';
+
+/** The driver, loaded with the first connection rather than at the rotate function's cold start. */
+let driver: Promise<typeof pg> | undefined;
+function loadPg(): Promise<typeof pg> {
+  driver ??= import('pg').then((module) => module.default);
+  return driver;
+}
+
+/** A quoted identifier, as `pg.escapeIdentifier` makes it. */
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** A quoted literal, as `pg.escapeLiteral` makes it (E'' when it holds a backslash). */
+function quoteLiteral(value: string): string {
+  const quoted = value.replace(/'/g, "''");
+  return value.includes('\\') ? ` E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
+}
 
 type SingleUserConfig = Extract<RotationConfig, { strategy: 'postgres-single-user' }>;
 type AlternatingConfig = Extract<RotationConfig, { strategy: 'postgres-alternating-users' }>;
@@ -126,7 +144,8 @@ async function connect(
   timeoutSeconds: number,
   options: { database?: string; label: string },
 ): Promise<Connected> {
-  const client = new pg.Client({
+  const { Client } = await loadPg();
+  const client = new Client({
     host: secret.host,
     port: secret.port,
     user: secret.username,
@@ -202,7 +221,7 @@ async function logsIn(secret: PostgresSecret, timeoutSeconds: number): Promise<b
 
 /** ALTER ROLE with a verifier: the statement (and so the server log) holds no password. */
 function alterPasswordSql(user: string, password: string): string {
-  return `ALTER ROLE ${pg.escapeIdentifier(user)} PASSWORD ${pg.escapeLiteral(scramSha256Verifier(password))}`;
+  return `ALTER ROLE ${quoteIdent(user)} PASSWORD ${quoteLiteral(scramSha256Verifier(password))}`;
 }
 
 function withPassword(secret: PostgresSecret, changes: { username?: string; password: string }): string {
@@ -294,7 +313,7 @@ const RESERVED = new Set([
 
 /** An identifier as a person would type it in the fix: quoted only when it must be. */
 function ident(name: string): string {
-  return /^[a-z_][a-z0-9_$]*$/.test(name) && !RESERVED.has(name) ? name : pg.escapeIdentifier(name);
+  return /^[a-z_][a-z0-9_$]*$/.test(name) && !RESERVED.has(name) ? name : quoteIdent(name);
 }
 
 export interface OwnershipProblem {
