@@ -120,7 +120,6 @@ export default defineConfig({
       { secret: 'responder/demo-app-db', strategy: 'postgres-single-user', schedule: 'rate(30 days)' },
     ],
   },
-  failover: {},
   // Paging. Every incident from an alert pages its severity's first tier; unacknowledged, the next
   // tier follows. The policy left out here is the runbook matrix: P1 On-Call → Team Lead → CTO
   // (15 minutes each), P2 On-Call → Team Lead (1 hour), P3 On-Call (4 hours), P4 On-Call (next

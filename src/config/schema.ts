@@ -3,6 +3,7 @@ import { ACTION_KINDS, type ActionKind, REMEDIATION_KINDS } from '../domain/acti
 import { describeIssuePath } from '../domain/issue-path.ts';
 import { backupsSchema } from './backups.ts';
 import { escalationSchema } from './escalation.ts';
+import { failoverSchema } from './failover.ts';
 import { matcherString, SEVERITIES, secretRef } from './fields.ts';
 import { probesSchema } from './probe-targets.ts';
 import { secretsSchema } from './rotations.ts';
@@ -163,13 +164,8 @@ export const configSchema = z
     probes: probesSchema.prefault({}),
     backups: backupsSchema.prefault({}),
     secrets: secretsSchema.prefault({}),
-    failover: z
-      .strictObject({
-        hostedZoneId: z.string().optional(),
-        recordName: z.string().optional(),
-      })
-      .catchall(z.unknown())
-      .prefault({}),
+    /** DNS failover to the DR site; without it the failover function refuses every request. */
+    failover: failoverSchema.optional(),
     escalation: escalationSchema.prefault({}),
     /**
      * What one leaked token or one alert storm can cost: new incidents and pages per window. Over the
@@ -232,6 +228,18 @@ export const configSchema = z
         });
       }
     });
+    const targets = new Set(config.probes.targets.map((target) => target.name));
+    for (const site of ['primary', 'dr'] as const) {
+      config.failover?.[site].targets.forEach((name, index) => {
+        if (!targets.has(name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['failover', site, 'targets', index],
+            message: `'${name}' is not in probes.targets: name a probe target that speaks for the ${site === 'dr' ? 'DR' : 'primary'} site`,
+          });
+        }
+      });
+    }
   });
 
 export type ResponderConfigInput = z.input<typeof configSchema>;
