@@ -191,6 +191,74 @@ export interface BackupCatalog {
   ): Promise<BackupManifest[]>;
 }
 
+export type FailoverSite = 'primary' | 'dr';
+
+/** Which site the record points at, and the last move: the switch, kept in the DR region. */
+export interface FailoverState {
+  readonly active: FailoverSite;
+  /** When the active site became active (the deployment's first read: never moved). */
+  readonly since?: string;
+  readonly lastChange?: {
+    readonly from: FailoverSite;
+    readonly to: FailoverSite;
+    readonly at: string;
+    readonly by: string;
+    readonly requestId: string;
+    readonly reason?: string;
+    readonly forced?: boolean;
+  };
+  /** Optimistic-concurrency counter; 0 for a switch never written (the primary is active). */
+  readonly version: number;
+}
+
+/** A failover waiting for a human (policy `approve`), its gate results, and how it ended. */
+export interface FailoverApproval {
+  readonly requestId: string;
+  readonly to: FailoverSite;
+  readonly trigger: string;
+  readonly requestedAt: string;
+  readonly expiresAt: string;
+  readonly status: 'pending' | 'approved' | 'expired' | 'refused';
+  readonly gates: readonly { readonly gate: string; readonly ok: boolean; readonly detail: string }[];
+  readonly incidentId?: string;
+  readonly decidedBy?: string;
+  readonly decidedAt?: string;
+}
+
+/**
+ * The failover's state in the DR region: the switch (one conditional write moves it), the lock that
+ * lets one failover run at a time, and approvals.
+ */
+export interface FailoverStore {
+  getFailoverState(): Promise<FailoverState>;
+  /** Writes the switch if nobody wrote `expectedVersion` first (0: never written). */
+  saveFailoverState(state: FailoverState, expectedVersion: number): Promise<boolean>;
+  lockFailover(holder: string, now: Date, until: Date): Promise<boolean>;
+  unlockFailover(holder: string): Promise<void>;
+  saveApproval(approval: FailoverApproval): Promise<void>;
+  getApproval(requestId: string): Promise<FailoverApproval | undefined>;
+  /** Moves a pending approval to `approved` once: false when it was no longer pending. */
+  approve(requestId: string, by: string, at: Date): Promise<boolean>;
+}
+
+/** One DNS record set as the zone holds it. */
+export interface DnsRecordSet {
+  readonly name: string;
+  readonly type: 'A' | 'AAAA' | 'CNAME';
+  readonly ttl: number;
+  readonly values: readonly string[];
+}
+
+/**
+ * A DNS zone's record sets (`records` mode): Route 53's ChangeResourceRecordSets and GetChange in
+ * AWS, the state table locally (served by the local DNS listener).
+ */
+export interface DnsZone {
+  getRecord(name: string, type: DnsRecordSet['type']): Promise<DnsRecordSet | undefined>;
+  /** UPSERTs the record set; resolves once the change is applied (INSYNC), or throws after the bound. */
+  upsertRecord(record: DnsRecordSet): Promise<{ readonly changeId: string; readonly insyncAfterMs: number }>;
+}
+
 /** Every state port at once: what the local runtime and tests hand around. */
 export type StateStore = DeliveryDedupe &
   IncidentStore &

@@ -34,6 +34,10 @@ export const STATE_KEY_PREFIXES = {
   limit: 'LIMIT#',
   /** The backup catalog and each database's backup lock (`BACKUP#<database>`). */
   backup: 'BACKUP#',
+  /** The failover switch, its lock and approvals (`FAILOVER#...`). */
+  failover: 'FAILOVER#',
+  /** The local DNS zone's record sets (local runtime only: Route 53 in AWS). */
+  dnsZone: 'ZONE#',
 } as const;
 export type StateItemKind = keyof typeof STATE_KEY_PREFIXES;
 
@@ -72,4 +76,11 @@ export const stateKeys = {
     sk: `VERIFIED#${stamp}`,
   }),
   backupLock: (database: string) => ({ pk: `${P.backup}${database}`, sk: 'LOCK' }),
+  failoverSwitch: () => ({ pk: `${P.failover}switch`, sk: 'STATE' }),
+  failoverLock: () => ({ pk: `${P.failover}lock`, sk: 'LOCK' }),
+  failoverApproval: (requestId: string) => ({ pk: `${P.failover}approval#${requestId}`, sk: 'APPROVAL' }),
+  dnsRecord: (name: string, type: string) => ({
+    pk: `${P.dnsZone}${name.toLowerCase().replace(/\.$/, '')}`,
+    sk: type,
+  }),
 };

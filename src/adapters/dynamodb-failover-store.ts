@@ -1,0 +1,114 @@
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { FailoverApproval, FailoverState, FailoverStore } from '../ports.ts';
+import { epochSeconds, type StateTable } from './state-table.ts';
+import { stateKeys } from './state-table-schema.ts';
+
+/** The failover switch, lock and approvals in the (DR region's) state table. */
+export class DynamoDbFailoverStore implements FailoverStore {
+  constructor(private readonly table: StateTable) {}
+
+  async getFailoverState(): Promise<FailoverState> {
+    const found = await this.table.call(() =>
+      this.table.doc.send(
+        new GetCommand({ TableName: this.table.name, Key: stateKeys.failoverSwitch(), ConsistentRead: true }),
+      ),
+    );
+    if (!found.Item) return { active: 'primary', version: 0 };
+    const { pk: _pk, sk: _sk, entity: _e, ...state } = found.Item;
+    return state as unknown as FailoverState;
+  }
+
+  saveFailoverState(state: FailoverState, expectedVersion: number) {
+    return this.table.putVersioned(
+      { ...stateKeys.failoverSwitch(), entity: 'failover-switch', ...state, version: expectedVersion + 1 },
+      expectedVersion,
+    );
+  }
+
+  lockFailover(holder: string, now: Date, until: Date) {
+    return this.table.conditional(() =>
+      this.table.doc.send(
+        new PutCommand({
+          TableName: this.table.name,
+          Item: {
+            ...stateKeys.failoverLock(),
+            entity: 'failover-lock',
+            holder,
+            lockedAt: now.toISOString(),
+            until: until.toISOString(),
+            expiresAt: epochSeconds(until) + 86400,
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR #until < :now',
+          ExpressionAttributeNames: { '#until': 'until' },
+          ExpressionAttributeValues: { ':now': now.toISOString() },
+        }),
+      ),
+    );
+  }
+
+  async unlockFailover(holder: string) {
+    await this.table.conditional(() =>
+      this.table.doc.send(
+        new DeleteCommand({
+          TableName: this.table.name,
+          Key: stateKeys.failoverLock(),
+          ConditionExpression: 'holder = :holder',
+          ExpressionAttributeValues: { ':holder': holder },
+        }),
+      ),
+    );
+  }
+
+  async saveApproval(approval: FailoverApproval) {
+    await this.table.call(() =>
+      this.table.doc.send(
+        new PutCommand({
+          TableName: this.table.name,
+          Item: {
+            ...stateKeys.failoverApproval(approval.requestId),
+            entity: 'failover-approval',
+            ...approval,
+            // Kept a week after it ends, for the audit trail's links.
+            expiresAt: epochSeconds(new Date(approval.expiresAt)) + 7 * 86400,
+            approvalExpiresAt: approval.expiresAt,
+          },
+        }),
+      ),
+    );
+  }
+
+  async getApproval(requestId: string) {
+    const found = await this.table.call(() =>
+      this.table.doc.send(
+        new GetCommand({
+          TableName: this.table.name,
+          Key: stateKeys.failoverApproval(requestId),
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    if (!found.Item) return undefined;
+    const { pk: _pk, sk: _sk, entity: _e, expiresAt: _ttl, approvalExpiresAt, ...approval } = found.Item;
+    return { ...approval, expiresAt: approvalExpiresAt } as unknown as FailoverApproval;
+  }
+
+  approve(requestId: string, by: string, at: Date) {
+    return this.table.conditional(() =>
+      this.table.doc.send(
+        new UpdateCommand({
+          TableName: this.table.name,
+          Key: stateKeys.failoverApproval(requestId),
+          UpdateExpression: 'SET #status = :approved, decidedBy = :by, decidedAt = :at',
+          ConditionExpression: '#status = :pending AND approvalExpiresAt > :at',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':approved': 'approved',
+            ':pending': 'pending',
+            ':by': by,
+            ':at': at.toISOString(),
+          },
+        }),
+      ),
+    );
+  }
+}
