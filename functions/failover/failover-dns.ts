@@ -1,4 +1,544 @@
-import { recordRequestOnly } from '../../src/actions/run-action.ts';
+import type { PerformAction } from '../../src/actions/run-action.ts';
+import type { FailoverConfig } from '../../src/config/failover.ts';
+import type { ResponderConfig } from '../../src/config/schema.ts';
+import type { ActionOutcome, ActionRequest } from '../../src/domain/actions.ts';
+import type { ProbeResult } from '../../src/domain/probes.ts';
+import type {
+  AuditTrail,
+  Clock,
+  DnsRecordSet,
+  DnsZone,
+  FailoverApproval,
+  FailoverSite,
+  FailoverState,
+  FailoverStore,
+  Log,
+} from '../../src/ports.ts';
 
-/** Route 53 failover to the DR site and back. Until the failover issue lands, requests are recorded only. */
-export const failoverDns = recordRequestOnly('failover');
+export interface GateResult {
+  readonly gate: string;
+  readonly ok: boolean;
+  readonly detail: string;
+  readonly ms: number;
+}
+
+export interface FailoverDeps {
+  readonly config: ResponderConfig;
+  readonly store: FailoverStore;
+  /** `records` mode: the zone the UPSERT goes to (Route 53 in AWS, the state table locally). */
+  readonly zone?: DnsZone;
+  /** Probes the named targets now, as the probe function would (each with its own timeout). */
+  readonly probe: (targets: readonly string[]) => Promise<ProbeResult[]>;
+  /** What the zone's authoritative servers answer for the record now (verification after the move). */
+  readonly resolve?: (name: string, type: DnsRecordSet['type']) => Promise<string[]>;
+  readonly audit: AuditTrail;
+  readonly clock: Clock;
+  readonly log: Log;
+  /**
+   * Under policy `approve`: opens (or updates) the P1 incident and pages with the approve link and the
+   * gate results; returns the incident id.
+   */
+  readonly requestApproval?: (approval: FailoverApproval) => Promise<string | undefined>;
+  /**
+   * The step before DNS moves (the next issue: promote the DR database, fence the old primary). A
+   * gate like the others: a refusal stops the failover before anything in DNS changes.
+   */
+  readonly beforeMove?: (
+    to: FailoverSite,
+    request: ActionRequest,
+  ) => Promise<{ ok: boolean; detail: string }>;
+  /** Between verification polls and failback probes; injected in tests. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** How long verification waits for DNS and probes. @default 120 s */
+  readonly verifyTimeoutMs?: number;
+}
+
+const siteName = (site: FailoverSite) => (site === 'dr' ? 'the DR site' : 'the primary site');
+
+/** The record set a site's value makes (alias targets are not served here: see the README). */
+export function recordFor(failover: FailoverConfig, site: FailoverSite): DnsRecordSet {
+  const value = failover[site].record;
+  const values = 'values' in value ? value.values : [value.alias.dnsName];
+  return {
+    name: failover.record.name.replace(/\.$/, ''),
+    type: 'values' in value ? failover.record.type : 'CNAME',
+    ttl: failover.record.ttl,
+    values,
+  };
+}
+
+function policyFor(failover: FailoverConfig, trigger: ActionRequest['trigger']) {
+  return trigger === 'operator' ? failover.policy.operator : failover.policy.alert;
+}
+
+/**
+ * DNS failover, gated. The gates run in order, each recorded in the audit trail, and a refusal says
+ * why and what would let it pass: the kill switch (the action wrapper), the trigger's policy, one
+ * failover at a time (the lock), the cooldown since the last move (an operator may force it with a
+ * reason), the primary is really down (its targets fail now, probed here; for failback: healthy for
+ * N consecutive probes), and the DR site is ready (its targets pass now). Then the step before DNS
+ * moves, the move (`switch`: one conditional write of the switch in the DR region; `records`: an
+ * UPSERT), and verification: the authoritative answer, then the new site's probes, each timed from
+ * the decision. A dry run runs every gate and reports the exact change.
+ */
+export function createFailoverAction(deps: FailoverDeps): PerformAction {
+  return async (request): Promise<ActionOutcome> => {
+    const failover = deps.config.failover;
+    if (!failover) {
+      return {
+        status: 'failed',
+        subject: 'dns',
+        summary: 'failover is not configured: add a failover section (zone, record, sites) to the config',
+      };
+    }
+    const params = request.params;
+    if (params.status === true) return status(deps, failover);
+    if (typeof params.approve === 'string') return approveAndRun(deps, failover, request, params.approve);
+    const to =
+      params.to === 'primary' ? 'primary' : params.to === 'dr' || params.to === undefined ? 'dr' : undefined;
+    if (!to) {
+      return {
+        status: 'failed',
+        subject: 'dns',
+        summary: `params.to must be "dr" or "primary", not ${JSON.stringify(params.to).slice(0, 40)}`,
+      };
+    }
+    const policy = policyFor(failover, request.trigger);
+    const policyGate: GateResult = {
+      gate: 'policy',
+      ok: policy !== 'deny',
+      detail:
+        policy === 'deny'
+          ? `policy.${request.trigger === 'operator' ? 'operator' : 'alert'} is "deny": this trigger may not fail over; change the policy or ask an operator`
+          : `policy.${request.trigger === 'operator' ? 'operator' : 'alert'} is "${policy}"`,
+      ms: 0,
+    };
+    if (!policyGate.ok) return refused(deps, request, to, [policyGate]);
+    if (policy === 'approve' && !request.dryRun)
+      return askForApproval(deps, failover, request, to, policyGate);
+    return runGatesAndMove(deps, failover, request, to, [policyGate]);
+  };
+}
+
+async function status(deps: FailoverDeps, failover: FailoverConfig): Promise<ActionOutcome> {
+  const state = await deps.store.getFailoverState();
+  const cooldownEnds = cooldownEnd(state, failover);
+  return {
+    status: 'completed',
+    subject: 'dns',
+    summary: `${siteName(state.active)} is active${state.since ? ` since ${state.since}` : ''}${state.lastChange ? ` (moved by ${state.lastChange.by})` : ''}`,
+    result: {
+      active: state.active,
+      since: state.since ?? null,
+      lastChange: state.lastChange ?? null,
+      mode: failover.mode,
+      record: recordFor(failover, state.active),
+      cooldownEndsAt: cooldownEnds && cooldownEnds > deps.clock.now() ? cooldownEnds.toISOString() : null,
+    },
+  };
+}
+
+function cooldownEnd(state: FailoverState, failover: FailoverConfig): Date | undefined {
+  if (!state.lastChange) return undefined;
+  return new Date(Date.parse(state.lastChange.at) + failover.cooldownMinutes * 60_000);
+}
+
+async function recordGate(deps: FailoverDeps, request: ActionRequest, gate: GateResult, to: FailoverSite) {
+  await deps.audit
+    .appendAudit(
+      {
+        at: deps.clock.now().toISOString(),
+        incidentId: request.incidentId,
+        type: gate.ok ? 'failover.gate-passed' : 'failover.gate-refused',
+        actor: 'failover-function',
+        message: `${gate.gate}: ${gate.detail}`,
+        data: {
+          actionId: request.actionId,
+          to,
+          gate: gate.gate,
+          ok: gate.ok,
+          ms: gate.ms,
+          dryRun: request.dryRun,
+        },
+      },
+      deps.config.auditRetentionDays,
+    )
+    .catch((error: Error) => deps.log.warn('failover gate not audited', { error: error.message }));
+}
+
+async function refused(
+  deps: FailoverDeps,
+  request: ActionRequest,
+  to: FailoverSite,
+  gates: GateResult[],
+): Promise<ActionOutcome> {
+  for (const gate of gates) await recordGate(deps, request, gate, to);
+  const failed = gates.find((gate) => !gate.ok);
+  return {
+    // A refusal is the failover doing its job: recorded, not a failed remediation that pages.
+    status: 'recorded',
+    subject: 'dns',
+    summary: `failover to ${siteName(to)} refused at ${failed?.gate}: ${failed?.detail}`,
+    data: { to, refusedAt: failed?.gate },
+    result: { to, moved: false, gates },
+  };
+}
+
+/** Times one gate. */
+async function timed(
+  gate: string,
+  check: () => Promise<{ ok: boolean; detail: string }>,
+): Promise<GateResult> {
+  const started = performance.now();
+  try {
+    const { ok, detail } = await check();
+    return { gate, ok, detail, ms: Math.round(performance.now() - started) };
+  } catch (error) {
+    return {
+      gate,
+      ok: false,
+      detail: `could not check: ${(error as Error).message}`,
+      ms: Math.round(performance.now() - started),
+    };
+  }
+}
+
+const describeResults = (results: readonly ProbeResult[]) =>
+  results.map((r) => `${r.target} ${r.ok ? 'ok' : 'FAILING'} (${r.detail})`).join('; ');
+
+/** The gates that look at the world: cooldown, the primary is down (or healthy, for failback), the DR site is ready. */
+async function worldGates(
+  deps: FailoverDeps,
+  failover: FailoverConfig,
+  request: ActionRequest,
+  to: FailoverSite,
+  state: FailoverState,
+): Promise<GateResult[]> {
+  const gates: GateResult[] = [];
+  const now = deps.clock.now();
+  const forced = request.trigger === 'operator' && request.params.force === true;
+  const reason = typeof request.params.reason === 'string' ? request.params.reason.trim() : '';
+  gates.push(
+    await timed('cooldown', async () => {
+      const ends = cooldownEnd(state, failover);
+      if (!ends || ends <= now)
+        return { ok: true, detail: `no move within the last ${failover.cooldownMinutes} minutes` };
+      if (forced && reason.length >= 3) {
+        return {
+          ok: true,
+          detail: `cooldown until ${ends.toISOString()} overridden by an operator: ${reason.slice(0, 200)}`,
+        };
+      }
+      return {
+        ok: false,
+        detail: `the last move was at ${state.lastChange?.at}; the cooldown lasts until ${ends.toISOString()}: wait, or as an operator pass --force with --reason`,
+      };
+    }),
+  );
+  if (!gates.at(-1)?.ok) return gates;
+  if (to === 'dr') {
+    gates.push(
+      await timed('primary-down', async () => {
+        const results = await deps.probe(failover.primary.targets);
+        const failing = results.filter((r) => !r.ok).length;
+        const needed = failover.primaryDownMinFailing ?? failover.primary.targets.length;
+        return failing >= needed
+          ? {
+              ok: true,
+              detail: `${failing} of ${results.length} primary targets fail now: ${describeResults(results)}`,
+            }
+          : {
+              ok: false,
+              detail: `the primary answers (${failing} of ${results.length} targets fail, ${needed} needed): ${describeResults(results)}; failing over now would split the traffic`,
+            };
+      }),
+    );
+    if (!gates.at(-1)?.ok) return gates;
+  } else {
+    gates.push(
+      await timed('primary-healthy', async () => {
+        const rounds = failover.failbackConsecutiveHealthy;
+        for (let round = 1; round <= rounds; round += 1) {
+          const results = await deps.probe(failover.primary.targets);
+          if (results.some((r) => !r.ok)) {
+            return {
+              ok: false,
+              detail: `probe ${round} of ${rounds}: ${describeResults(results)}; fail back once the primary passes ${rounds} probes in a row`,
+            };
+          }
+          if (round < rounds) await (deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(1000);
+        }
+        return { ok: true, detail: `the primary passed ${rounds} consecutive probes` };
+      }),
+    );
+    if (!gates.at(-1)?.ok) return gates;
+  }
+  const target = to === 'dr' ? failover.dr : failover.primary;
+  if (to === 'dr') {
+    gates.push(
+      await timed('dr-ready', async () => {
+        const results = await deps.probe(target.targets);
+        return results.every((r) => r.ok)
+          ? { ok: true, detail: `every DR target passes now: ${describeResults(results)}` }
+          : {
+              ok: false,
+              detail: `the DR site is not ready: ${describeResults(results)}; fix it before failing over to it`,
+            };
+      }),
+    );
+  }
+  return gates;
+}
+
+async function askForApproval(
+  deps: FailoverDeps,
+  failover: FailoverConfig,
+  request: ActionRequest,
+  to: FailoverSite,
+  policyGate: GateResult,
+): Promise<ActionOutcome> {
+  const state = await deps.store.getFailoverState();
+  const gates = [policyGate, ...(await worldGates(deps, failover, request, to, state))];
+  const now = deps.clock.now();
+  const approval: FailoverApproval = {
+    requestId: request.actionId,
+    to,
+    trigger: request.trigger,
+    requestedAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + failover.approvalTtlMinutes * 60_000).toISOString(),
+    status: 'pending',
+    gates: gates.map(({ gate, ok, detail }) => ({ gate, ok, detail })),
+    incidentId: request.incidentId,
+  };
+  await deps.store.saveApproval(approval);
+  const incidentId = await deps.requestApproval?.(approval).catch((error: Error) => {
+    deps.log.error('approval page not sent', { error: error.message });
+    return undefined;
+  });
+  if (incidentId && incidentId !== approval.incidentId)
+    await deps.store.saveApproval({ ...approval, incidentId });
+  for (const gate of gates) await recordGate(deps, request, gate, to);
+  return {
+    status: 'recorded',
+    subject: 'dns',
+    summary: `failover to ${siteName(to)} waits for approval until ${approval.expiresAt}: responder failover approve ${request.actionId} (gates now: ${gates.map((g) => `${g.gate} ${g.ok ? 'ok' : 'refused'}`).join(', ')})`,
+    data: { to, approval: request.actionId },
+    result: {
+      to,
+      moved: false,
+      approval: { requestId: request.actionId, expiresAt: approval.expiresAt },
+      gates,
+    },
+  };
+}
+
+async function approveAndRun(
+  deps: FailoverDeps,
+  failover: FailoverConfig,
+  request: ActionRequest,
+  requestId: string,
+): Promise<ActionOutcome> {
+  const approval = await deps.store.getApproval(requestId);
+  const by = typeof request.params.by === 'string' ? request.params.by.slice(0, 80) : 'operator';
+  if (!approval) {
+    return {
+      status: 'recorded',
+      subject: 'dns',
+      summary: `no failover request ${requestId.slice(0, 100)} waits for approval`,
+      result: { moved: false, approval: 'unknown' },
+    };
+  }
+  const now = deps.clock.now();
+  if (!(await deps.store.approve(requestId, by, now))) {
+    const why =
+      approval.status !== 'pending' ? `it is ${approval.status}` : `it expired at ${approval.expiresAt}`;
+    return {
+      status: 'recorded',
+      subject: 'dns',
+      summary: `failover ${requestId} cannot be approved: ${why}; request a new one`,
+      result: { moved: false, approval: approval.status },
+    };
+  }
+  // The world may have changed since the request: every gate runs again.
+  const approvedGate: GateResult = { gate: 'approval', ok: true, detail: `approved by ${by}`, ms: 0 };
+  return runGatesAndMove(
+    deps,
+    failover,
+    { ...request, incidentId: request.incidentId ?? approval.incidentId },
+    approval.to,
+    [approvedGate],
+  );
+}
+
+async function runGatesAndMove(
+  deps: FailoverDeps,
+  failover: FailoverConfig,
+  request: ActionRequest,
+  to: FailoverSite,
+  gates: GateResult[],
+): Promise<ActionOutcome> {
+  const decided = performance.now();
+  const holder = request.actionId;
+  const now = deps.clock.now();
+  const lockGate = await timed('lock', async () => {
+    if (request.dryRun) return { ok: true, detail: 'dry run: the lock is not taken' };
+    const taken = await deps.store.lockFailover(holder, now, new Date(now.getTime() + 10 * 60_000));
+    return taken
+      ? { ok: true, detail: 'no other failover is running' }
+      : {
+          ok: false,
+          detail: 'another failover is running: wait for it to finish (responder failover status)',
+        };
+  });
+  gates.push(lockGate);
+  if (!lockGate.ok) return refused(deps, request, to, gates);
+  try {
+    const state = await deps.store.getFailoverState();
+    if (state.active === to) {
+      gates.push({
+        gate: 'already-there',
+        ok: false,
+        detail: `${siteName(to)} is already active${state.since ? ` since ${state.since}` : ''}: nothing to do`,
+        ms: 0,
+      });
+      return refused(deps, request, to, gates);
+    }
+    gates.push(...(await worldGates(deps, failover, request, to, state)));
+    if (gates.some((gate) => !gate.ok)) return refused(deps, request, to, gates);
+    const record = recordFor(failover, to);
+    const change =
+      failover.mode === 'switch'
+        ? `switch: the DR region's switch moves to "${to}" (Route 53 then answers ${record.values.join(', ')} for ${record.name} ${record.type})`
+        : `records: UPSERT ${record.name} ${record.type} TTL ${record.ttl} → ${record.values.join(', ')} in ${failover.hostedZoneId}`;
+    if (request.dryRun) {
+      for (const gate of gates) await recordGate(deps, request, gate, to);
+      return {
+        status: 'completed',
+        subject: 'dns',
+        summary: `dry run: every gate passes; would change ${change}`,
+        result: { to, moved: false, dryRun: true, change, gates },
+      };
+    }
+    if (deps.beforeMove) {
+      gates.push(
+        await timed('before-dns', () =>
+          (deps.beforeMove as NonNullable<FailoverDeps['beforeMove']>)(to, request),
+        ),
+      );
+      if (!gates.at(-1)?.ok) return refused(deps, request, to, gates);
+    }
+    for (const gate of gates) await recordGate(deps, request, gate, to);
+    const steps: GateResult[] = [];
+    const by = typeof request.params.by === 'string' ? request.params.by.slice(0, 80) : `${request.trigger}`;
+    const moved = await timed('move', async () => {
+      if (failover.mode === 'records') {
+        if (!deps.zone) throw new Error('records mode needs the zone');
+        const applied = await deps.zone.upsertRecord(record);
+        return {
+          ok: true,
+          detail: `UPSERT ${record.name} → ${record.values.join(', ')} (change ${applied.changeId}, INSYNC after ${applied.insyncAfterMs} ms)`,
+        };
+      }
+      return { ok: true, detail: `switch set to ${to}` };
+    });
+    const next: FailoverState = {
+      active: to,
+      since: deps.clock.now().toISOString(),
+      lastChange: {
+        from: state.active,
+        to,
+        at: deps.clock.now().toISOString(),
+        by,
+        requestId: request.actionId,
+        ...(typeof request.params.reason === 'string' ? { reason: request.params.reason.slice(0, 500) } : {}),
+        ...(request.params.force === true ? { forced: true } : {}),
+      },
+      version: state.version + 1,
+    };
+    if (moved.ok && !(await deps.store.saveFailoverState(next, state.version))) {
+      steps.push({
+        gate: 'move',
+        ok: false,
+        detail: 'the switch changed under this failover (someone else moved it): nothing more was done',
+        ms: moved.ms,
+      });
+      return failedAfter(deps, request, to, gates, steps);
+    }
+    steps.push(moved);
+    if (!moved.ok) return failedAfter(deps, request, to, gates, steps);
+    // Verification: the authoritative answer, then the new site's probes, timed from the decision.
+    const sleep = deps.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+    const deadline = Date.now() + (deps.verifyTimeoutMs ?? 120_000);
+    if (deps.resolve) {
+      const resolve = deps.resolve;
+      steps.push(
+        await timed('dns-answers', async () => {
+          for (;;) {
+            const answer = await resolve(record.name, record.type).catch((error: Error) => [
+              `error: ${error.message}`,
+            ]);
+            if (record.values.every((v) => answer.includes(v))) {
+              return {
+                ok: true,
+                detail: `${record.name} answers ${answer.join(', ')} ${Math.round(performance.now() - decided)} ms after the decision`,
+              };
+            }
+            if (Date.now() > deadline)
+              return { ok: false, detail: `${record.name} still answers ${answer.join(', ')}` };
+            await sleep(500);
+          }
+        }),
+      );
+    }
+    const site = to === 'dr' ? failover.dr : failover.primary;
+    steps.push(
+      await timed('site-passes', async () => {
+        for (;;) {
+          const results = await deps.probe(site.targets);
+          if (results.every((r) => r.ok)) {
+            return {
+              ok: true,
+              detail: `${siteName(to)} passes its probes ${Math.round(performance.now() - decided)} ms after the decision`,
+            };
+          }
+          if (Date.now() > deadline)
+            return { ok: false, detail: `${siteName(to)} fails: ${describeResults(results)}` };
+          await sleep(1000);
+        }
+      }),
+    );
+    for (const step of steps) await recordGate(deps, request, { ...step, gate: `step:${step.gate}` }, to);
+    const verified = steps.every((step) => step.ok);
+    return {
+      status: verified ? 'completed' : 'failed',
+      subject: 'dns',
+      summary: verified
+        ? `failed over to ${siteName(to)}: ${change}; ${steps.map((s) => s.detail).join('; ')}`
+        : `moved to ${siteName(to)} but not verified: ${steps
+            .filter((s) => !s.ok)
+            .map((s) => s.detail)
+            .join('; ')}`,
+      data: { to, decisionToVerifiedMs: Math.round(performance.now() - decided) },
+      result: { to, moved: true, change, gates, steps },
+    };
+  } finally {
+    if (!request.dryRun) await deps.store.unlockFailover(holder).catch(() => undefined);
+  }
+}
+
+async function failedAfter(
+  deps: FailoverDeps,
+  request: ActionRequest,
+  to: FailoverSite,
+  gates: GateResult[],
+  steps: GateResult[],
+): Promise<ActionOutcome> {
+  for (const step of steps) await recordGate(deps, request, { ...step, gate: `step:${step.gate}` }, to);
+  const failed = steps.find((step) => !step.ok);
+  return {
+    status: 'failed',
+    subject: 'dns',
+    summary: `failover to ${siteName(to)} failed at ${failed?.gate}: ${failed?.detail}`,
+    result: { to, moved: false, gates, steps },
+  };
+}

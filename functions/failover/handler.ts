@@ -1,4 +1,60 @@
+import { Resolver } from 'node:dns/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Route53Client } from '@aws-sdk/client-route-53';
+import { DynamoDbFailoverStore } from '../../src/adapters/dynamodb-failover-store.ts';
+import { Route53DnsZone } from '../../src/adapters/route53-dns-zone.ts';
+import { StateTable } from '../../src/adapters/state-table.ts';
 import { createActionHandler } from '../../src/aws/action-handler.ts';
-import { failoverDns } from './failover-dns.ts';
+import { requireEnv } from '../../src/config/bundled.ts';
+import type { DnsRecordSet } from '../../src/ports.ts';
+import { probeTarget } from '../probe/probe-targets.ts';
+import { approvalPager } from './approval-page.ts';
+import { createFailoverAction } from './failover-dns.ts';
 
-export const handler = await createActionHandler('failover', () => failoverDns);
+/**
+ * What the zone's own name servers answer (not a caching resolver): the NS records of the zone, then
+ * the record asked of them directly.
+ */
+async function authoritativeAnswer(zoneName: string, name: string, type: DnsRecordSet['type']) {
+  const system = new Resolver({ timeout: 2000, tries: 2 });
+  const servers = (await system.resolveNs(zoneName)).slice(0, 4);
+  const addresses = (await Promise.all(servers.map((ns) => system.resolve4(ns).catch(() => [])))).flat();
+  const authoritative = new Resolver({ timeout: 2000, tries: 1 });
+  authoritative.setServers(addresses);
+  if (type === 'CNAME') return authoritative.resolveCname(name);
+  return type === 'AAAA' ? authoritative.resolve6(name) : authoritative.resolve4(name);
+}
+
+/** The failover function runs in the DR region, over the DR region's state table. */
+export const handler = await createActionHandler('failover', (env) => {
+  const failover = env.config.failover;
+  const table = new StateTable({
+    client: new DynamoDBClient({ maxAttempts: 3 }),
+    tableName: requireEnv('STATE_TABLE_NAME'),
+  });
+  const targets = new Map(env.config.probes.targets.map((target) => [target.name, target]));
+  return createFailoverAction({
+    config: env.config,
+    store: new DynamoDbFailoverStore(table),
+    zone:
+      failover?.mode === 'records'
+        ? new Route53DnsZone({
+            client: new Route53Client({ maxAttempts: 1 }),
+            hostedZoneId: failover.hostedZoneId,
+            insyncTimeoutMs: failover.changeTimeoutSeconds * 1000,
+          })
+        : undefined,
+    probe: (names) =>
+      Promise.all(
+        names.flatMap((name) => {
+          const target = targets.get(name);
+          return target ? [probeTarget(target, { secrets: env.secrets, clock: env.clock })] : [];
+        }),
+      ),
+    resolve: failover ? (name, type) => authoritativeAnswer(failover.zoneName, name, type) : undefined,
+    audit: env.audit,
+    clock: env.clock,
+    log: env.log,
+    requestApproval: approvalPager(env),
+  });
+});

@@ -1,19 +1,26 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createBackupAction } from '../../functions/backup/backup-database.ts';
 import { createEscalateAction } from '../../functions/escalate/escalate-incident.ts';
-import { failoverDns } from '../../functions/failover/failover-dns.ts';
+import { approvalPager } from '../../functions/failover/approval-page.ts';
+import { createFailoverAction } from '../../functions/failover/failover-dns.ts';
+import { probeTarget } from '../../functions/probe/probe-targets.ts';
 import { createProbeAction } from '../../functions/probe/run-probes.ts';
 import { createRotateAction } from '../../functions/rotate/rotate-secret.ts';
 import type { CapabilityFactory } from '../actions/environment.ts';
 import type { StateTableSecretStore } from '../adapters/state-table-secret-store.ts';
 import type { ActionKind } from '../config/schema.ts';
-import type { BackupCatalog } from '../ports.ts';
+import type { BackupCatalog, DnsRecordSet, DnsZone, FailoverStore } from '../ports.ts';
 
 /** What the local runtime's capabilities need beyond the shared environment: the embedded S3. */
 export interface LocalCapabilityParts {
   readonly s3: S3Client;
   readonly backupBucket: string;
   readonly backupCatalog: BackupCatalog;
+  /** The failover switch, lock and approvals, and the local DNS zone (`records` mode). */
+  readonly failoverStore: FailoverStore;
+  readonly dnsZone: DnsZone;
+  /** What the local DNS listener answers for a record, once it runs. */
+  readonly resolveDns?: (name: string, type: DnsRecordSet['type']) => Promise<string[]>;
   /** The local secret store, with versions and staging labels. */
   readonly secretVersions: StateTableSecretStore;
 }
@@ -51,7 +58,26 @@ export function localCapabilities(
           stepsHere: true,
         }),
       }),
-    failover: () => failoverDns,
+    failover: (env) => {
+      const targets = new Map(env.config.probes.targets.map((target) => [target.name, target]));
+      return createFailoverAction({
+        config: env.config,
+        store: parts.failoverStore,
+        zone: parts.dnsZone,
+        probe: (names) =>
+          Promise.all(
+            names.flatMap((name) => {
+              const target = targets.get(name);
+              return target ? [probeTarget(target, { secrets: env.secrets, clock: env.clock })] : [];
+            }),
+          ),
+        resolve: parts.resolveDns,
+        audit: env.audit,
+        clock: env.clock,
+        log: env.log,
+        requestApproval: approvalPager(env),
+      });
+    },
     escalate: createEscalateAction,
   };
 }

@@ -15,6 +15,8 @@ import type { ActionEnvironment } from '../actions/environment.ts';
 import { type ActionResult, type PerformAction, runActionRequest } from '../actions/run-action.ts';
 import { dynamoDbActionIdempotency } from '../adapters/dynamodb-action-idempotency.ts';
 import { DynamoDbBackupCatalog } from '../adapters/dynamodb-backup-catalog.ts';
+import { StateTableDnsZone } from '../adapters/dynamodb-dns-zone.ts';
+import { DynamoDbFailoverStore } from '../adapters/dynamodb-failover-store.ts';
 import { dynamoDbStateStore } from '../adapters/dynamodb-state-store.ts';
 import { parseCredential, secretCredentialSource } from '../adapters/secrets-manager-credentials.ts';
 import { ensureStateTable, StateTable } from '../adapters/state-table.ts';
@@ -31,6 +33,8 @@ import {
   type ActionIdempotency,
   type BackupCatalog,
   type Clock,
+  type DnsZone,
+  type FailoverStore,
   type Log,
   noProbeMetrics,
   type StateStore,
@@ -131,6 +135,9 @@ export interface LocalRuntime {
   readonly s3: S3Client;
   readonly backupBucket: string;
   readonly backupCatalog: BackupCatalog;
+  /** The failover switch (the DR region's state in AWS) and the local DNS zone. */
+  readonly failoverStore: FailoverStore;
+  readonly dnsZone: DnsZone;
   /** Runs one action request now, in-process, as its function would. */
   runAction(kind: ActionKind, request: ActionRequest): Promise<ActionResult>;
   stop(): Promise<void>;
@@ -243,9 +250,11 @@ async function startParts(
     `${JSON.stringify({ s3: endpoints.s3, backupBucket: LOCAL_BACKUP_BUCKET, region: config.aws.region })}\n`,
     { mode: 0o600 },
   );
-  const backupCatalog = new DynamoDbBackupCatalog(
-    new StateTable({ client: dynamo, tableName: LOCAL_TABLE_NAME }),
-  );
+  const localTable = new StateTable({ client: dynamo, tableName: LOCAL_TABLE_NAME });
+  const backupCatalog = new DynamoDbBackupCatalog(localTable);
+  // Failover's switch and the local DNS zone; in AWS the switch lives in the DR region.
+  const failoverStore = new DynamoDbFailoverStore(localTable);
+  const dnsZone = new StateTableDnsZone(localTable);
   const baseStore = dynamoDbStateStore({ client: dynamo, tableName: LOCAL_TABLE_NAME });
   const store = options.wrapStore ? options.wrapStore(baseStore) : baseStore;
   // No Lambda context here: an action in progress holds its id for Lambda's 15-minute limit.
@@ -359,6 +368,8 @@ async function startParts(
     backupCatalog,
   };
   const capabilities = localCapabilities({
+    failoverStore,
+    dnsZone,
     s3,
     backupBucket: LOCAL_BACKUP_BUCKET,
     backupCatalog,
@@ -497,6 +508,8 @@ async function startParts(
     s3,
     backupBucket: LOCAL_BACKUP_BUCKET,
     backupCatalog,
+    failoverStore,
+    dnsZone,
     runAction,
     async stop() {
       if (stopped) return;
