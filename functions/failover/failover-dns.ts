@@ -85,8 +85,9 @@ export function createFailoverAction(deps: FailoverDeps): PerformAction {
   return async (request): Promise<ActionOutcome> => {
     const failover = deps.config.failover;
     if (!failover) {
+      // Not a failed remediation to page about: there is nothing to fail over with.
       return {
-        status: 'failed',
+        status: 'recorded',
         subject: 'dns',
         summary: 'failover is not configured: add a failover section (zone, record, sites) to the config',
       };
@@ -98,9 +99,9 @@ export function createFailoverAction(deps: FailoverDeps): PerformAction {
       params.to === 'primary' ? 'primary' : params.to === 'dr' || params.to === undefined ? 'dr' : undefined;
     if (!to) {
       return {
-        status: 'failed',
+        status: 'recorded',
         subject: 'dns',
-        summary: `params.to must be "dr" or "primary", not ${JSON.stringify(params.to).slice(0, 40)}`,
+        summary: `refused: params.to must be "dr" or "primary", not ${JSON.stringify(params.to).slice(0, 40)}`,
       };
     }
     const policy = policyFor(failover, request.trigger);

@@ -5,7 +5,7 @@ import type { ResponderConfig } from './schema.ts';
 declare const __RESPONDER_CONFIG__: string | undefined;
 
 /** Each top-level field of the config and what JSON gives back for it (arrays are objects). */
-const CONFIG_FIELDS: Record<keyof ResponderConfig, 'string' | 'number' | 'object'> = {
+const CONFIG_FIELDS: Record<keyof ResponderConfig, 'string' | 'number' | 'object' | 'optional-object'> = {
   service: 'string',
   aws: 'object',
   webhook: 'object',
@@ -16,7 +16,8 @@ const CONFIG_FIELDS: Record<keyof ResponderConfig, 'string' | 'number' | 'object
   probes: 'object',
   backups: 'object',
   secrets: 'object',
-  failover: 'object',
+  // Optional: without it failover is off.
+  failover: 'optional-object',
   escalation: 'object',
   floodLimits: 'object',
   safety: 'object',
@@ -37,7 +38,11 @@ export function bundledConfig(): ResponderConfig {
   }
   const config = JSON.parse(__RESPONDER_CONFIG__) as Record<string, unknown> | null;
   const wrong = Object.entries(CONFIG_FIELDS)
-    .filter(([field, type]) => typeof config?.[field] !== type)
+    .filter(([field, type]) =>
+      type === 'optional-object'
+        ? config?.[field] !== undefined && typeof config?.[field] !== 'object'
+        : typeof config?.[field] !== type,
+    )
     .map(([field]) => field);
   if (wrong.length > 0) {
     throw new Error(

@@ -1,0 +1,345 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ChangeResourceRecordSetsCommand, GetChangeCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Route53DnsZone } from '../src/adapters/route53-dns-zone.ts';
+import { type ActionRequest, actionRequestSchema } from '../src/domain/actions.ts';
+import { startTestRuntime, type TestRuntime, testConfig } from './support/runtime.ts';
+
+describe('Failover, records mode: the Route 53 calls, exactly', () => {
+  const r53 = mockClient(Route53Client);
+  afterAll(() => r53.restore());
+  const record = { name: 'api.example.com', type: 'A' as const, ttl: 60, values: ['203.0.113.10'] };
+  const zone = (sleeps: number[], now = () => 0) =>
+    new Route53DnsZone({
+      client: new Route53Client({ region: 'us-east-1' }),
+      hostedZoneId: 'Z0123456789ABC',
+      insyncTimeoutMs: 10_000,
+      pollIntervalMs: 1000,
+      baseDelayMs: 200,
+      random: () => 0.5,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+      },
+      now,
+    });
+  const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: {} });
+
+  beforeEach(() => r53.reset());
+
+  it('UPSERTs one record set, then polls GetChange until INSYNC', async () => {
+    r53
+      .on(ChangeResourceRecordSetsCommand)
+      .resolves({ ChangeInfo: { Id: '/change/C1', Status: 'PENDING', SubmittedAt: new Date() } });
+    r53
+      .on(GetChangeCommand)
+      .resolvesOnce({ ChangeInfo: { Id: '/change/C1', Status: 'PENDING', SubmittedAt: new Date() } })
+      .resolves({ ChangeInfo: { Id: '/change/C1', Status: 'INSYNC', SubmittedAt: new Date() } });
+    const sleeps: number[] = [];
+    const applied = await zone(sleeps).upsertRecord(record);
+    expect(applied.changeId).toBe('/change/C1');
+    expect(r53.commandCalls(ChangeResourceRecordSetsCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        HostedZoneId: 'Z0123456789ABC',
+        ChangeBatch: {
+          Comment: 'Responder failover',
+          Changes: [
+            {
+              Action: 'UPSERT',
+              ResourceRecordSet: {
+                Name: 'api.example.com.',
+                Type: 'A',
+                TTL: 60,
+                ResourceRecords: [{ Value: '203.0.113.10' }],
+              },
+            },
+          ],
+        },
+      },
+    ]);
+    expect(r53.commandCalls(GetChangeCommand).map((c) => c.args[0].input)).toEqual([
+      { Id: '/change/C1' },
+      { Id: '/change/C1' },
+    ]);
+    expect(sleeps).toEqual([1000]);
+  });
+
+  it('retries Throttling and PriorRequestNotComplete with jittered exponential backoff', async () => {
+    r53
+      .on(ChangeResourceRecordSetsCommand)
+      .rejectsOnce(throttled())
+      .rejectsOnce(
+        Object.assign(
+          new Error('The request was rejected because Route 53 was still processing a prior request.'),
+          { name: 'PriorRequestNotComplete', $metadata: {} },
+        ),
+      )
+      .resolves({ ChangeInfo: { Id: '/change/C2', Status: 'PENDING', SubmittedAt: new Date() } });
+    r53
+      .on(GetChangeCommand)
+      .resolves({ ChangeInfo: { Id: '/change/C2', Status: 'INSYNC', SubmittedAt: new Date() } });
+    const sleeps: number[] = [];
+    await zone(sleeps).upsertRecord(record);
+    expect(r53.commandCalls(ChangeResourceRecordSetsCommand)).toHaveLength(3);
+    // random() = 0.5: half of 200 ms, then half of 400 ms.
+    expect(sleeps).toEqual([100, 200]);
+  });
+
+  it('gives up after the bound, and on an error a retry cannot fix', async () => {
+    r53.on(ChangeResourceRecordSetsCommand).rejects(throttled());
+    const sleeps: number[] = [];
+    await expect(zone(sleeps).upsertRecord(record)).rejects.toThrow(
+      /refused the change after 6 attempts: Throttling/,
+    );
+    expect(r53.commandCalls(ChangeResourceRecordSetsCommand)).toHaveLength(6);
+    expect(sleeps).toEqual([100, 200, 400, 800, 1600]);
+    r53.reset();
+    r53
+      .on(ChangeResourceRecordSetsCommand)
+      .rejects(Object.assign(new Error('not allowed'), { name: 'InvalidChangeBatch', $metadata: {} }));
+    await expect(zone([]).upsertRecord(record)).rejects.toThrow(/after 1 attempt: InvalidChangeBatch/);
+  });
+
+  it('stops polling GetChange at its bound and says the change may not be served everywhere', async () => {
+    r53
+      .on(ChangeResourceRecordSetsCommand)
+      .resolves({ ChangeInfo: { Id: '/change/C3', Status: 'PENDING', SubmittedAt: new Date() } });
+    r53
+      .on(GetChangeCommand)
+      .resolves({ ChangeInfo: { Id: '/change/C3', Status: 'PENDING', SubmittedAt: new Date() } });
+    let clock = 0;
+    const sleeps: number[] = [];
+    const slow = zone(sleeps, () => clock);
+    (slow as unknown as { sleep: (ms: number) => Promise<void> }).sleep = async (ms) => {
+      sleeps.push(ms);
+      clock += ms;
+    };
+    await expect(slow.upsertRecord(record)).rejects.toThrow(/was not INSYNC within 10 s \(still PENDING\)/);
+    expect(r53.commandCalls(GetChangeCommand).length).toBe(11);
+  });
+});
+
+/** A site whose health endpoint answers 200 or 503, as the test says. */
+async function site(): Promise<{ url: string; healthy: boolean; close(): void }> {
+  const state = { healthy: true };
+  const server: Server = createServer((_req, res) => res.writeHead(state.healthy ? 200 : 503).end());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
+  return {
+    url,
+    get healthy() {
+      return state.healthy;
+    },
+    set healthy(value: boolean) {
+      state.healthy = value;
+    },
+    close: () => server.close(),
+  };
+}
+
+describe('Failover, switch mode, through the local runtime: every gate refuses on its own', () => {
+  let t: TestRuntime;
+  let primary: Awaited<ReturnType<typeof site>>;
+  let dr: Awaited<ReturnType<typeof site>>;
+  let config: ReturnType<typeof testConfig>;
+  let n = 0;
+  const request = (params: Record<string, unknown>, extra: Partial<ActionRequest> = {}): ActionRequest =>
+    actionRequestSchema.parse({
+      actionId: `test-failover-${Date.now()}-${++n}`,
+      kind: 'failover',
+      trigger: 'operator',
+      requestedAt: new Date().toISOString(),
+      dryRun: false,
+      params,
+      ...extra,
+    });
+  const run = async (params: Record<string, unknown>, extra: Partial<ActionRequest> = {}) => {
+    const result = await t.runtime.runAction('failover', request(params, extra));
+    if (result.status !== 'done')
+      return { status: 'skipped', summary: result.reason, result: undefined } as const;
+    return result.outcome;
+  };
+  const reset = async () => {
+    const state = await t.runtime.failoverStore.getFailoverState();
+    if (state.active !== 'primary' || state.lastChange) {
+      await t.runtime.failoverStore.saveFailoverState(
+        { active: 'primary', version: state.version + 1 },
+        state.version,
+      );
+    }
+  };
+
+  beforeAll(async () => {
+    primary = await site();
+    dr = await site();
+    config = testConfig({
+      probes: {
+        targets: [
+          { name: 'primary-health', kind: 'http', url: primary.url, timeoutMs: 1000 },
+          { name: 'dr-health', kind: 'http', url: dr.url, timeoutMs: 1000 },
+        ],
+      },
+      failover: {
+        hostedZoneId: 'Z0123456789ABC',
+        zoneName: 'payments.test',
+        record: { name: 'api.payments.test', type: 'A', ttl: 30 },
+        primary: { record: { values: ['127.0.0.1'] }, targets: ['primary-health'] },
+        dr: { record: { values: ['127.0.0.2'] }, targets: ['dr-health'] },
+        failbackConsecutiveHealthy: 2,
+        cooldownMinutes: 30,
+        policy: { alert: 'approve', operator: 'auto' },
+      },
+    });
+    t = await startTestRuntime({ config });
+  });
+  afterAll(async () => {
+    await t?.stop();
+    primary?.close();
+    dr?.close();
+  });
+  beforeEach(async () => {
+    primary.healthy = false;
+    dr.healthy = true;
+    await reset();
+    await t.runtime.store.setAutomationFlag({ enabled: true });
+  });
+
+  it('moves the switch when every gate passes, audits each gate and step, and a second request finds nothing to do', async () => {
+    const outcome = await run({ to: 'dr', by: 'alice' });
+    expect(outcome.status, outcome.summary).toBe('completed');
+    const state = await t.runtime.failoverStore.getFailoverState();
+    expect(state).toMatchObject({ active: 'dr', lastChange: { from: 'primary', to: 'dr', by: 'alice' } });
+    const gates = (outcome.result as { gates: Array<{ gate: string; ok: boolean }> }).gates.map(
+      (g) => g.gate,
+    );
+    expect(gates).toEqual(['policy', 'lock', 'cooldown', 'primary-down', 'dr-ready']);
+    const again = await run({ to: 'dr' });
+    expect(again.summary).toMatch(/refused at already-there: the DR site is already active/);
+  });
+
+  it('refuses with the kill switch off, and changes nothing', async () => {
+    await t.runtime.store.setAutomationFlag({ enabled: false, reason: 'test' });
+    const outcome = await run({ to: 'dr' });
+    expect(outcome.status).toBe('skipped');
+    expect((await t.runtime.failoverStore.getFailoverState()).active).toBe('primary');
+  });
+
+  it('refuses while the primary answers, and while the DR site is not ready', async () => {
+    primary.healthy = true;
+    expect((await run({ to: 'dr' })).summary).toMatch(/refused at primary-down: the primary answers/);
+    primary.healthy = false;
+    dr.healthy = false;
+    expect((await run({ to: 'dr' })).summary).toMatch(/refused at dr-ready: the DR site is not ready/);
+    expect((await t.runtime.failoverStore.getFailoverState()).active).toBe('primary');
+  });
+
+  it('refuses while another failover holds the lock', async () => {
+    const now = new Date();
+    expect(
+      await t.runtime.failoverStore.lockFailover('someone-else', now, new Date(now.getTime() + 60_000)),
+    ).toBe(true);
+    expect((await run({ to: 'dr' })).summary).toMatch(/refused at lock: another failover is running/);
+    await t.runtime.failoverStore.unlockFailover('someone-else');
+    expect((await t.runtime.failoverStore.getFailoverState()).active).toBe('primary');
+  });
+
+  it('refuses within the cooldown; an operator may force it with a reason; failback needs the primary healthy N times', async () => {
+    expect((await run({ to: 'dr' })).status).toBe('completed');
+    primary.healthy = true;
+    const cooling = await run({ to: 'primary' });
+    expect(cooling.summary).toMatch(/refused at cooldown: .*pass --force with --reason/);
+    expect((await run({ to: 'primary', force: true })).summary).toMatch(/refused at cooldown/);
+    primary.healthy = false;
+    expect((await run({ to: 'primary', force: true, reason: 'drill' })).summary).toMatch(
+      /refused at primary-healthy: probe 1 of 2/,
+    );
+    primary.healthy = true;
+    const back = await run({ to: 'primary', force: true, reason: 'drill over' });
+    expect(back.status, back.summary).toBe('completed');
+    expect(await t.runtime.failoverStore.getFailoverState()).toMatchObject({
+      active: 'primary',
+      lastChange: { to: 'primary', forced: true, reason: 'drill over' },
+    });
+  });
+
+  it('a denied policy refuses', async () => {
+    const { createFailoverAction } = await import('../functions/failover/failover-dns.ts');
+    const denying = {
+      ...config,
+      failover: {
+        ...(config.failover as NonNullable<typeof config.failover>),
+        policy: { alert: 'deny' as const, operator: 'deny' as const },
+      },
+    };
+    const perform = createFailoverAction({
+      config: denying,
+      store: t.runtime.failoverStore,
+      probe: async () => [],
+      audit: t.runtime.store,
+      clock: { now: () => new Date() },
+      log: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    const outcome = await perform(request({ to: 'dr' }));
+    expect(outcome.summary).toMatch(/refused at policy: policy\.operator is "deny"/);
+    expect((await t.runtime.failoverStore.getFailoverState()).active).toBe('primary');
+  });
+
+  it('an alert asks for approval (a P1 page); approving runs the gates again; an approval works once and expires', async () => {
+    const asked = await run({ to: 'dr' }, { trigger: 'alert' });
+    expect(asked.summary).toMatch(/waits for approval until .*: responder failover approve test-failover-/);
+    expect((await t.runtime.failoverStore.getFailoverState()).active).toBe('primary');
+    const requestId = (asked.result as { approval: { requestId: string } }).approval.requestId;
+    const incidents = await t.get('/api/incidents?status=open');
+    expect(
+      incidents.body.incidents.find(
+        (i: { labels: Record<string, string> }) => i.labels.alertname === 'FailoverApproval',
+      ),
+    ).toMatchObject({ severity: 'P1' });
+    // The world changed: the primary came back, so approving refuses.
+    primary.healthy = true;
+    expect((await run({ approve: requestId, by: 'bob' })).summary).toMatch(/refused at primary-down/);
+    expect((await run({ approve: requestId, by: 'bob' })).summary).toMatch(
+      /cannot be approved: it is approved/,
+    );
+    // A new request, approved while the gates pass.
+    primary.healthy = false;
+    const second = await run({ to: 'dr' }, { trigger: 'alert' });
+    const secondId = (second.result as { approval: { requestId: string } }).approval.requestId;
+    const approved = await run({ approve: secondId, by: 'bob' });
+    expect(approved.status, approved.summary).toBe('completed');
+    expect((await t.runtime.failoverStore.getFailoverState()).lastChange).toMatchObject({
+      by: 'bob',
+      requestId: expect.any(String),
+    });
+    // An expired approval cannot be used.
+    await reset();
+    const third = await run({ to: 'dr' }, { trigger: 'alert' });
+    const thirdId = (third.result as { approval: { requestId: string } }).approval.requestId;
+    const stored = await t.runtime.failoverStore.getApproval(thirdId);
+    if (!stored) throw new Error('the approval was not stored');
+    await t.runtime.failoverStore.saveApproval({
+      ...stored,
+      expiresAt: new Date(Date.now() - 1000).toISOString(),
+    });
+    expect((await run({ approve: thirdId })).summary).toMatch(/cannot be approved: it expired at/);
+    expect((await t.runtime.failoverStore.getFailoverState()).active).toBe('primary');
+  });
+
+  it('20 concurrent requests fail over once; a dry run runs every gate, prints the change and changes nothing', async () => {
+    const dry = await run({ to: 'dr' }, { dryRun: true });
+    expect(dry.summary).toBe(
+      'dry run: every gate passes; would change switch: the DR region\'s switch moves to "dr" (Route 53 then answers 127.0.0.2 for api.payments.test A)',
+    );
+    expect((await t.runtime.failoverStore.getFailoverState()).active).toBe('primary');
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => run({ to: 'dr' })));
+    expect(outcomes.filter((o) => o.status === 'completed')).toHaveLength(1);
+    expect(
+      outcomes
+        .filter((o) => o.status === 'recorded')
+        .every((o) => /refused at (lock|already-there)/.test(o.summary ?? '')),
+    ).toBe(true);
+    const state = await t.runtime.failoverStore.getFailoverState();
+    expect(state).toMatchObject({ active: 'dr', version: expect.any(Number) });
+  });
+});
