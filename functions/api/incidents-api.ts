@@ -48,6 +48,10 @@ export interface ApiDeps {
     /** Runs the request: `wait` returns its result (dry runs); otherwise it returns once the backup has started. */
     readonly run: (request: ActionRequest, wait: boolean) => Promise<ActionResult | undefined>;
   };
+  /** How an operator's failover request reaches the failover capability (in the DR region in AWS). */
+  readonly failover?: {
+    readonly run: (request: ActionRequest) => Promise<ActionResult>;
+  };
   /** How an operator's rotation request reaches the rotate capability (it answers once started). */
   readonly rotations?: {
     readonly run: (request: ActionRequest) => Promise<ActionResult>;
@@ -141,6 +145,16 @@ const nameField = z.pipe(
   z.pipe(z.string().check(z.maxLength(80)), z.transform(personName)),
   z.string().check(z.minLength(1, "expected a name (letters, digits, spaces, . _ @ ' -)")),
 );
+
+const failoverBody = z.strictObject({
+  to: z.enum(['dr', 'primary']),
+  dryRun: z.optional(z.boolean()),
+  force: z.optional(z.boolean()),
+  reason: z.optional(z.string().check(z.minLength(3, 'say why, for the audit trail'), z.maxLength(500))),
+  by: z.optional(nameField),
+});
+
+const approveBody = z.strictObject({ by: z.optional(nameField) });
 
 const ackBody = z.strictObject({
   by: z.optional(nameField),
@@ -371,6 +385,63 @@ async function startBackup(req: HttpRequest, { deps }: RouteContext): Promise<Ht
   return json(202, { actionId: request.actionId, database: db.name, status: 'started' });
 }
 
+async function runFailover(
+  deps: ApiDeps,
+  params: Record<string, unknown>,
+  dryRun: boolean,
+): Promise<HttpResponse> {
+  if (!deps.failover) {
+    return problem(
+      503,
+      'failover runs in the DR region: invoke its function there (aws lambda invoke --region <drRegion> --function-name <FailoverFunctionName> --payload file://events/failover-request.json)',
+    );
+  }
+  const request = actionRequestSchema.parse({
+    actionId: `operator-failover-${randomUUID()}`,
+    kind: 'failover',
+    trigger: 'operator',
+    requestedAt: deps.clock.now().toISOString(),
+    dryRun: dryRun || deps.config.safety.dryRun,
+    params,
+  });
+  const result = await deps.failover.run(request);
+  if (result.status === 'skipped') return json(409, { actionId: request.actionId, skipped: result.reason });
+  const { outcome } = result;
+  return json(200, {
+    actionId: request.actionId,
+    status: outcome.status,
+    summary: outcome.summary,
+    result: outcome.result ?? null,
+  });
+}
+
+/** Which site is active, since when, the last move and the cooldown. */
+async function failoverStatus(_req: HttpRequest, { deps }: RouteContext): Promise<HttpResponse> {
+  if (!deps.config.failover) return problem(404, 'failover is not configured');
+  return runFailover(deps, { status: true }, false);
+}
+
+/** Fails over now (`to: dr`) or back (`to: primary`), through every gate; 200 with each gate and step. */
+async function failoverNow(req: HttpRequest, ctx: RouteContext): Promise<HttpResponse> {
+  const { deps } = ctx;
+  if (!deps.config.failover) return problem(404, 'failover is not configured');
+  const parsed = parseBody(req, failoverBody, 'invalid failover request');
+  if (!parsed.ok) return parsed.response;
+  const { dryRun, ...params } = parsed.data;
+  return runFailover(deps, { ...params, by: params.by ?? ctx.principal }, dryRun === true);
+}
+
+/** Approves a failover waiting for approval: every gate runs again. */
+async function approveFailover(req: HttpRequest, ctx: RouteContext): Promise<HttpResponse> {
+  const { deps } = ctx;
+  if (!deps.config.failover) return problem(404, 'failover is not configured');
+  const parsed = parseBody(req, approveBody, 'invalid approval', {});
+  if (!parsed.ok) return parsed.response;
+  const id = safeDecode(ctx.params[0] ?? '');
+  if (!/^[A-Za-z0-9_.:-]{8,200}$/.test(id)) return problem(400, 'name the failover request by its id');
+  return runFailover(deps, { approve: id, by: parsed.data.by ?? ctx.principal }, false);
+}
+
 /**
  * Rotates a configured secret now: locally the four steps run before the answer (each one listed);
  * in AWS the rotation is started and Secrets Manager runs the steps.
@@ -422,6 +493,8 @@ const ROUTES: ReadonlyArray<{
   { pattern: /^\/api\/backups$/, methods: { GET: listBackups, POST: startBackup } },
   { pattern: /^\/api\/backups\/([^/]+)$/, methods: { GET: showBackup } },
   { pattern: /^\/api\/rotations$/, methods: { POST: rotateNow } },
+  { pattern: /^\/api\/failover$/, methods: { GET: failoverStatus, POST: failoverNow } },
+  { pattern: /^\/api\/failover\/approvals\/([^/]+)$/, methods: { POST: approveFailover } },
 ];
 
 /** The read side and operator controls: `/healthz`, the signed ack links, then the authenticated ROUTES. */

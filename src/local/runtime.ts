@@ -423,6 +423,7 @@ async function startParts(
     runProbes: probeNow,
     escalator,
     rotations: { run: (request) => runAction('rotate', request) },
+    failover: { run: (request) => runAction('failover', request) },
     backups: {
       catalog: backupCatalog,
       // A dry run answers at once; a backup goes through the dispatcher, which the stop waits for.
