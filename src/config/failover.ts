@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { DnsRecordSet } from '../ports.ts';
 
 const policy = z.enum(['auto', 'approve', 'deny'], { message: 'use "auto", "approve" or "deny"' });
 const targetNames = z.array(z.string().min(1)).min(1, 'name at least one probe target');
@@ -116,3 +117,18 @@ export const failoverSchema = z
 
 export type FailoverConfig = z.output<typeof failoverSchema>;
 export type FailoverSite = 'primary' | 'dr';
+
+/**
+ * The record set the zone holds while `site` is active: its addresses or CNAME, under the configured
+ * name, type and TTL. An alias target is carried as its DNS name under the record's type (Route 53
+ * keeps an alias as an A or AAAA record too); the local DNS listener answers it as a CNAME.
+ */
+export function failoverRecordSet(failover: FailoverConfig, site: FailoverSite): DnsRecordSet {
+  const value = failover[site].record;
+  return {
+    name: failover.record.name.toLowerCase().replace(/\.$/, ''),
+    type: failover.record.type,
+    ttl: failover.record.ttl,
+    values: 'values' in value ? [...value.values] : [value.alias.dnsName.replace(/\.$/, '')],
+  };
+}
