@@ -5,13 +5,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { format } from 'node:util';
 import * as packet from 'dns-packet';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { probeTarget } from '../functions/probe/probe-targets.ts';
+import exampleConfig from '../responder.config.ts';
+import { main } from '../src/cli/main.ts';
 import { probeTargetSchema } from '../src/config/probe-targets.ts';
-import type { ResponderConfig } from '../src/config/schema.ts';
+import { parseConfig, type ResponderConfig } from '../src/config/schema.ts';
 import { systemClock } from '../src/ports.ts';
-import { startTestRuntime, type TestRuntime, testConfig } from './support/runtime.ts';
+import { startTestRuntime, TEST_TOKEN, type TestRuntime, testConfig } from './support/runtime.ts';
 
 const RECORD = 'api.payments.test';
 
@@ -386,5 +389,57 @@ describe('Demo environment: failing and recovering the primary site', () => {
     ).toBe(415);
     expect((await rt.get('/api/demo/sites/primary')).status).toBe(405);
     expect((await rt.post('/api/demo/sites/elsewhere', { healthy: false })).status).toBe(404);
+  });
+
+  it('is what `responder demo fail|recover primary` calls', async () => {
+    const run = async (args: string[]) => {
+      let out = '';
+      const log = vi.spyOn(console, 'log').mockImplementation((...parts: unknown[]) => {
+        out += `${format(...parts)}\n`;
+      });
+      const error = vi.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => {
+        out += `${format(...parts)}\n`;
+      });
+      try {
+        return { code: await main(args), out };
+      } finally {
+        log.mockRestore();
+        error.mockRestore();
+      }
+    };
+    vi.stubEnv('RESPONDER_URL', rt.runtime.url);
+    vi.stubEnv('RESPONDER_WEBHOOK_TOKEN', TEST_TOKEN);
+    try {
+      const failed = await run(['demo', 'fail', 'primary']);
+      expect(failed).toMatchObject({ code: 0, out: expect.stringMatching(/primary +FAILED/) });
+      expect(await health('primary')).toBe(503);
+      expect((await run(['demo'])).out).toMatch(/primary +FAILED[\s\S]*dr +healthy/);
+      expect((await run(['demo', 'recover', 'primary'])).code).toBe(0);
+      expect(await health('primary')).toBe(200);
+      expect((await run(['demo', 'fail'])).code).toBe(2);
+      expect((await run(['demo', 'break', 'primary'])).code).toBe(2);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});
+
+describe('The example config', () => {
+  it('fails the demo zone over between 127.0.0.1 and 127.0.0.2, its dns probe asking the listener', () => {
+    const config = parseConfig(exampleConfig);
+    expect(config.failover).toMatchObject({
+      mode: 'switch',
+      zoneName: 'payments.test',
+      record: { name: 'api.payments.test', type: 'A' },
+      primary: { record: { values: ['127.0.0.1'] }, targets: ['api-health', 'api-readiness'] },
+      dr: { record: { values: ['127.0.0.2'] }, targets: ['dr-site-health'] },
+      policy: { alert: 'approve', operator: 'auto' },
+    });
+    const probe = config.probes.targets.find((target) => target.name === 'api-dns');
+    expect(probe).toMatchObject({
+      kind: 'dns',
+      hostname: 'api.payments.test',
+      server: `127.0.0.1:${config.local.dnsPort}`,
+    });
   });
 });
