@@ -246,7 +246,12 @@ export async function startLocalDnsServer(options: LocalDnsServerOptions): Promi
     socket.on('message', (message: Buffer, remote: RemoteInfo) => {
       void respond(message, udpLimit).then(
         (response) => {
-          if (response) socket.send(response, remote.port, remote.address, () => {});
+          if (!response) return;
+          try {
+            socket.send(response, remote.port, remote.address, () => {});
+          } catch {
+            // The socket closed meanwhile (stop): the client asks again.
+          }
         },
         (error: Error) => log.warn('local DNS: a query failed', { error: error.message }),
       );
