@@ -83,6 +83,15 @@ export default defineConfig({
         labels: { service: 'payments-api', category: 'database' },
       },
       { name: 'localhost-dns', kind: 'dns', hostname: 'localhost', expect: '127.0.0.1', severity: 'P4' },
+      // The failover record, asked of the zone's name server (locally: the DNS listener on local.dnsPort),
+      // never of a cache: after `responder demo fail primary` and a failover it answers the DR site.
+      {
+        name: 'api-dns',
+        kind: 'dns',
+        hostname: 'api.payments.test',
+        server: '127.0.0.1:15353',
+        severity: 'P3',
+      },
       // Pages when the newest verified backup is older than a day and two hours: a stopped schedule.
       { name: 'payments-backup', kind: 'backup', database: 'payments', maxAgeHours: 26, severity: 'P2' },
     ],
@@ -143,9 +152,27 @@ export default defineConfig({
     ackLinkTtlHours: 24,
   },
 
+  // DNS failover to the DR site. The demo zone payments.test is served locally by the DNS listener
+  // (`dig @127.0.0.1 -p 15353 api.payments.test`): 127.0.0.1 is the primary site, 127.0.0.2 the DR site
+  // (Linux routes all of 127/8 to loopback; the demo DR site also listens on 127.0.0.2:18081). Try it:
+  // `npx responder demo fail primary`, then `npx responder probe`. Replace the zone, record and values
+  // with yours before deploying.
+  failover: {
+    mode: 'switch',
+    hostedZoneId: 'Z0DEMOPAYMENTSTEST',
+    zoneName: 'payments.test',
+    record: { name: 'api.payments.test', type: 'A', ttl: 10 },
+    // The probe targets that must fail to call the primary down, and pass to call the DR site ready.
+    primary: { record: { values: ['127.0.0.1'] }, targets: ['api-health', 'api-readiness'] },
+    dr: { record: { values: ['127.0.0.2'] }, targets: ['dr-site-health'] },
+    // An alert asks a human (an approve link is paged); an operator's command runs at once.
+    policy: { alert: 'approve', operator: 'auto' },
+  },
+
   safety: { automationEnabled: true, dryRun: false },
   // escalationDelayScale: 0.01 turns P1's 15-minute tiers into 9 seconds to try paging out locally.
-  local: { demoEnvironment: true, escalationDelayScale: 1 },
+  // dnsPort: the local DNS listener for failover.zoneName (0 picks a free port).
+  local: { demoEnvironment: true, escalationDelayScale: 1, dnsPort: 15353 },
   logRetentionDays: 30,
   auditRetentionDays: 400,
 });

@@ -145,6 +145,15 @@ describe('Probe: tcp and dns', () => {
     expect(closed.detail).toMatch(/ECONNREFUSED/);
   });
 
+  it("checks the dns probe's server: an address or host name, with an optional port", () => {
+    for (const server of ['127.0.0.1:15353', '127.0.0.1', '[::1]:53', '::1', 'ns-1.awsdns-01.org']) {
+      expect(target({ name: 'dns', kind: 'dns', hostname: 'a.example', server }).kind).toBe('dns');
+    }
+    for (const server of ['127.0.0.1:0', '127.0.0.1:70000', 'http://127.0.0.1', '', 'a b']) {
+      expect(() => target({ name: 'dns', kind: 'dns', hostname: 'a.example', server })).toThrow(/server/);
+    }
+  });
+
   it('resolves localhost, and checks the expected answer', async () => {
     const ok = await probeTarget(
       target({ name: 'dns', kind: 'dns', hostname: 'localhost', expect: '127.0.0.1' }),

@@ -1,5 +1,6 @@
 import type { PerformAction } from '../../src/actions/run-action.ts';
 import type { FailoverConfig } from '../../src/config/failover.ts';
+import { failoverRecordSet } from '../../src/config/failover-records.ts';
 import type { ResponderConfig } from '../../src/config/schema.ts';
 import type { ActionOutcome, ActionRequest } from '../../src/domain/actions.ts';
 import type { ProbeResult } from '../../src/domain/probes.ts';
@@ -55,17 +56,8 @@ export interface FailoverDeps {
 
 const siteName = (site: FailoverSite) => (site === 'dr' ? 'the DR site' : 'the primary site');
 
-/** The record set a site's value makes (alias targets are not served here: see the README). */
-export function recordFor(failover: FailoverConfig, site: FailoverSite): DnsRecordSet {
-  const value = failover[site].record;
-  const values = 'values' in value ? value.values : [value.alias.dnsName];
-  return {
-    name: failover.record.name.replace(/\.$/, ''),
-    type: 'values' in value ? failover.record.type : 'CNAME',
-    ttl: failover.record.ttl,
-    values,
-  };
-}
+/** The record set a site's value makes (shared with the local DNS listener). */
+export const recordFor = failoverRecordSet;
 
 function policyFor(failover: FailoverConfig, trigger: ActionRequest['trigger']) {
   return trigger === 'operator' ? failover.policy.operator : failover.policy.alert;

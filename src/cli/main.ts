@@ -15,7 +15,9 @@ const commands: Record<string, Command> = {
     usage: 'responder dev [--config FILE] [--port N]',
     help: `Starts the HTTP API on 127.0.0.1, embedded dynalite and s3rver (data in $RESPONDER_DATA_DIR,
 default .responder/), in-process dispatch and the schedules on timers. Ctrl-C stops it; incidents survive a restart.
-Environment: PORT (9095), RESPONDER_DATA_DIR, RESPONDER_WEBHOOK_TOKEN, RESPONDER_CONFIG, RESPONDER_LOG_LEVEL.`,
+With a failover section, a DNS listener answers for its zone on 127.0.0.1:local.dnsPort (15353).
+Environment: PORT (9095), RESPONDER_DATA_DIR, RESPONDER_WEBHOOK_TOKEN, RESPONDER_CONFIG, RESPONDER_LOG_LEVEL,
+RESPONDER_DNS_PORT (overrides local.dnsPort; 0 picks a free port).`,
     options: { config: { type: 'string' }, port: { type: 'string' } },
     async run(values) {
       // What the embedded servers write deep in the data folder (LevelDB tables, S3 objects) is owner-only too.
@@ -24,11 +26,16 @@ Environment: PORT (9095), RESPONDER_DATA_DIR, RESPONDER_WEBHOOK_TOKEN, RESPONDER
       const log = consoleLog();
       // Loaded here, not at the top: every other command is a small HTTP client, and loading dynalite,
       // s3rver and the handlers for each of them cost a second a call.
+      const dnsPort = process.env.RESPONDER_DNS_PORT;
+      if (dnsPort !== undefined && !/^\d{1,5}$/.test(dnsPort)) {
+        throw new UsageError(`RESPONDER_DNS_PORT: use a port between 0 and 65535, got '${dnsPort}'`);
+      }
       const { startLocalRuntime } = await import('../local/runtime.ts');
       const runtime = await startLocalRuntime({
         config,
         log,
         port: values.port ? Number(values.port) : undefined,
+        dnsPort: dnsPort === undefined ? undefined : Number(dnsPort),
       });
       const example = 'npx responder send events/firing.json';
       console.log(`Responder is running (service ${config.service}).
@@ -37,7 +44,11 @@ Environment: PORT (9095), RESPONDER_DATA_DIR, RESPONDER_WEBHOOK_TOKEN, RESPONDER
   Token       : ${runtime.token}   (Bearer, or basic auth as '${runtime.username}')
   Data        : ${runtime.dataDir}
   Pages       : console and ${runtime.dataDir}/outbox.jsonl${config.local.pagerWebhookUrl ? ` and ${config.local.pagerWebhookUrl}` : ''}${config.local.escalationDelayScale < 1 ? ` (delays x${config.local.escalationDelayScale})` : ''}
-  Automation  : ${config.safety.automationEnabled ? 'enabled' : 'DISABLED by config'}${config.safety.dryRun ? ', dry run' : ''}
+  Automation  : ${config.safety.automationEnabled ? 'enabled' : 'DISABLED by config'}${config.safety.dryRun ? ', dry run' : ''}${
+    runtime.dns && config.failover
+      ? `\n  DNS         : ${runtime.dns.address} answers for ${config.failover.zoneName} (dig @${runtime.dns.host} -p ${runtime.dns.port} ${config.failover.record.name})`
+      : ''
+  }
 Try: ${example}    then: npx responder incidents
 Press Ctrl-C to stop.`);
       if (config.probes.targets.length > 0) {
@@ -200,6 +211,47 @@ Exits 1 when the incident is unknown or already resolved. ${connectionHelp}`,
     },
   },
   ...backupCommands,
+  demo: {
+    summary: "make the demo environment's primary (or DR) site fail, or recover",
+    usage: 'responder demo [fail|recover primary|dr]',
+    help: `Local runtime with local.demoEnvironment only. 'fail primary' makes the demo primary site's health
+endpoints answer 503, so its probes turn it unhealthy (and a failover can be asked for); 'recover primary'
+makes them answer 200 again. Without arguments, shows both sites. ${connectionHelp}`,
+    options: { json: { type: 'boolean' } },
+    async run(values, positionals) {
+      const [verb, site] = positionals;
+      if (verb !== undefined && verb !== 'fail' && verb !== 'recover') {
+        throw new UsageError(`expected 'fail' or 'recover', got '${verb}'`);
+      }
+      if (verb && site !== 'primary' && site !== 'dr') {
+        throw new UsageError(`name the site: responder demo ${verb} primary (or dr)`);
+      }
+      const result = verb
+        ? await call('POST', `/api/demo/sites/${site}`, JSON.stringify({ healthy: verb === 'recover' }))
+        : await call('GET', '/api/demo/sites');
+      if (result.status !== 200 || values.json) {
+        (result.status === 200 ? console.log : console.error)(
+          `${result.status === 200 ? '' : `${result.status} `}${printableJson(result.body, 2)}`,
+        );
+        return result.status === 200 ? 0 : 1;
+      }
+      const describe = (name: string, view: { healthy: boolean; url?: string }) =>
+        `${name.padEnd(7)} ${view.healthy ? 'healthy: its health endpoints answer 200' : 'FAILED: its health endpoints answer 503'}${view.url ? ` (${printable(view.url)})` : ''}`;
+      if (verb) {
+        const body = result.body as { site: string; healthy: boolean; url?: string };
+        console.log(describe(printable(body.site), body));
+        console.log(
+          verb === 'fail'
+            ? 'Its probes turn it unhealthy after their failure threshold: watch with responder probe.'
+            : 'Its probes turn it healthy again after their recovery threshold.',
+        );
+        return 0;
+      }
+      const { sites } = result.body as { sites: Record<string, { healthy: boolean; url?: string }> };
+      for (const [name, view] of Object.entries(sites)) console.log(describe(printable(name), view));
+      return 0;
+    },
+  },
   automation: {
     summary: 'show or flip the runtime kill switch',
     usage: 'responder automation [on|off --reason TEXT]',

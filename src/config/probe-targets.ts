@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { ProbeKind } from '../domain/probes.ts';
+import { type ProbeKind, parseDnsServer } from '../domain/probes.ts';
 import { SEVERITIES, scheduleExpression, secretRef, vpcPlacement } from './fields.ts';
 
 const SEVERITY = z.enum(SEVERITIES);
@@ -112,6 +112,17 @@ const dnsTarget = z.strictObject({
   recordType: z.enum(['A', 'AAAA', 'CNAME', 'TXT']).default('A'),
   /** A value the answer must contain. */
   expect: z.string().optional(),
+  /**
+   * Ask this name server instead of the system resolver: `host`, `host:port`, `[v6]:port` (port 53 by
+   * default), e.g. the local DNS listener (`127.0.0.1:15353`) or a zone's authoritative server.
+   */
+  server: z
+    .string()
+    .refine((value) => parseDnsServer(value) !== undefined, {
+      message:
+        'use an address or host name with an optional port, such as 127.0.0.1:15353 or [2001:db8::53]:53',
+    })
+    .optional(),
 });
 
 /** Backup freshness: fails when the newest verified backup of `database` is older than `maxAgeHours`. */

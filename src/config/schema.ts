@@ -208,6 +208,11 @@ export const configSchema = z
         escalationDelayScale: z.number().positive().max(1).default(1),
         /** Also POST each page's JSON to this webhook (e.g. a chat incoming webhook). */
         pagerWebhookUrl: z.url().optional(),
+        /**
+         * With `failover`, the local DNS listener (UDP and TCP on 127.0.0.1) that answers for the
+         * zone from the local state; 0 picks a free port.
+         */
+        dnsPort: z.number().int().min(0).max(65535, 'use a port between 0 and 65535').default(15353),
       })
       .prefault({}),
     logRetentionDays: z

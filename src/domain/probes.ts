@@ -73,3 +73,15 @@ export function nextHealth(
     },
   };
 }
+
+/** `host`, `host:port`, `v6`, `[v6]` or `[v6]:port` → its host and port (53 when not given). */
+export function parseDnsServer(value: string): { host: string; port: number } | undefined {
+  const match =
+    /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(value) ??
+    /^([0-9a-fA-F]*:[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)()$/.exec(value) ??
+    /^([a-zA-Z0-9._-]+)(?::(\d{1,5}))?$/.exec(value);
+  if (!match?.[1]) return undefined;
+  const port = match[2] ? Number(match[2]) : 53;
+  if (port < 1 || port > 65535) return undefined;
+  return { host: match[1], port };
+}

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { generatePassword, scramSha256Verifier } from '../../functions/rotate/strategies/postgres.ts';
@@ -14,6 +15,8 @@ import {
 } from './postgres-cluster.ts';
 
 export const DEMO_PORTS = { primary: 18081, dr: 18082, postgres: 15432 } as const;
+/** The demo DR site's second address: the DR value of the example's failover record. */
+export const DEMO_DR_ADDRESS = '127.0.0.2';
 export const DEMO_DB_SECRET = 'responder/demo-db';
 /** The demo's application database: what `responder backup payments` dumps. */
 export const DEMO_DATABASE = 'payments';
@@ -151,27 +154,56 @@ export async function ensureDemoAppUser(
   await secrets.enableRotation(DEMO_APP_DB_SECRET);
 }
 
-/** A stand-in for the service's API: the health endpoints the runbooks curl every five minutes. */
-function demoSite(name: string): Server {
+export type DemoSiteName = 'primary' | 'dr';
+
+/**
+ * A stand-in for the service's API: the health endpoints the runbooks curl every five minutes. While
+ * `state.healthy` is false (`responder demo fail <site>`), they answer 503, as a site that is down.
+ */
+function demoSite(name: DemoSiteName, state: { healthy: boolean }): Server {
   return createServer((req, res) => {
     const json = (status: number, body: unknown) =>
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    if (req.url === '/api/v1/health') return json(200, { status: 'ok', site: name });
-    if (req.url === '/api/v1/readiness') return json(200, { ready: true, site: name });
-    if (req.url === '/api/v1/health/ping') return res.writeHead(200).end('pong');
+    const path = req.url ?? '';
+    const isHealth =
+      path === '/api/v1/health' || path === '/api/v1/readiness' || path === '/api/v1/health/ping';
+    if (isHealth && !state.healthy) return json(503, { status: 'down', ready: false, site: name });
+    if (path === '/api/v1/health') return json(200, { status: 'ok', site: name });
+    if (path === '/api/v1/readiness') return json(200, { ready: true, site: name });
+    if (path === '/api/v1/health/ping') return res.writeHead(200).end('pong');
     json(404, { error: 'not found' });
   });
 }
 
-function listen(server: Server, port: number): Promise<void> {
+function listen(server: Server, port: number, host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
   });
 }
 
+export interface DemoSiteView {
+  readonly healthy: boolean;
+  /** Where the site answers (absent: it could not start). */
+  readonly url?: string;
+}
+
 export interface DemoEnvironment {
+  /** Each demo site: whether its health endpoints answer 200 or 503, and where it listens. */
+  sites(): Record<DemoSiteName, DemoSiteView>;
+  /** Makes a site's health endpoints answer 503 (false) or 200 again (true). */
+  setSiteHealthy(site: DemoSiteName, healthy: boolean): void;
   stop(): Promise<void>;
+}
+
+/** What tests change: the sites' ports (0: free ones) and whether PostgreSQL starts. */
+export interface DemoEnvironmentOptions {
+  readonly ports?: { readonly primary?: number; readonly dr?: number };
+  /** @default true (when its binaries are installed) */
+  readonly postgres?: boolean;
 }
 
 /**
@@ -179,28 +211,48 @@ export interface DemoEnvironment {
  * DR site on loopback and a PostgreSQL cluster kept in the data folder, whose password is stored as
  * the local secret responder/demo-db. Parts that cannot start are reported and skipped.
  */
-export async function startDemoEnvironment(options: {
-  dataDir: string;
-  secrets: StateTableSecretStore;
-  log: Log;
-}): Promise<DemoEnvironment> {
+export async function startDemoEnvironment(
+  options: {
+    dataDir: string;
+    secrets: StateTableSecretStore;
+    log: Log;
+  } & DemoEnvironmentOptions,
+): Promise<DemoEnvironment> {
   const { log } = options;
   await ensureDemoSigningKey(options.secrets);
-  const sites: Server[] = [];
-  for (const [name, port] of [
-    ['primary', DEMO_PORTS.primary],
-    ['dr', DEMO_PORTS.dr],
-  ] as const) {
-    const site = demoSite(name);
+  const servers: Server[] = [];
+  const health: Record<DemoSiteName, { healthy: boolean; url?: string }> = {
+    primary: { healthy: true },
+    dr: { healthy: true },
+  };
+  const ports = { primary: DEMO_PORTS.primary, dr: DEMO_PORTS.dr, ...options.ports };
+  for (const name of ['primary', 'dr'] as const) {
+    const site = demoSite(name, health[name]);
     try {
-      await listen(site, port);
-      sites.push(site);
+      const port = await listen(site, ports[name]);
+      health[name].url = `http://127.0.0.1:${port}`;
+      servers.push(site);
     } catch (error) {
-      log.warn(`demo ${name} site not started: 127.0.0.1:${port} is taken (${(error as Error).message})`);
+      log.warn(
+        `demo ${name} site not started: 127.0.0.1:${ports[name]} is taken (${(error as Error).message})`,
+      );
+    }
+  }
+  // The DR site also answers on the primary's port at 127.0.0.2, the demo record's DR address (Linux
+  // routes all of 127/8 to loopback), so http://api.payments.test:18081 reaches whichever site DNS names.
+  if (ports.primary !== 0 && health.dr.url) {
+    const alias = demoSite('dr', health.dr);
+    try {
+      await listen(alias, ports.primary, DEMO_DR_ADDRESS);
+      servers.push(alias);
+    } catch (error) {
+      log.debug(`demo DR site not on ${DEMO_DR_ADDRESS}:${ports.primary}: ${(error as Error).message}`);
     }
   }
   let postgres: PostgresCluster | undefined;
-  if (findPostgresBinaries()) {
+  if (options.postgres === false) {
+    // not wanted (tests)
+  } else if (findPostgresBinaries()) {
     const passwordFile = join(options.dataDir, 'demo-db-password');
     if (!existsSync(passwordFile))
       writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
@@ -235,9 +287,24 @@ export async function startDemoEnvironment(options: {
     );
   }
   return {
+    sites: () => ({ primary: { ...health.primary }, dr: { ...health.dr } }),
+    setSiteHealthy(site, healthy) {
+      health[site].healthy = healthy;
+      log.info(
+        `demo ${site} site ${healthy ? 'recovered: its health endpoints answer 200' : 'failed: its health endpoints answer 503'}`,
+      );
+    },
     async stop() {
       postgres?.stop();
-      await Promise.all(sites.map((site) => new Promise<void>((resolve) => site.close(() => resolve()))));
+      await Promise.all(
+        servers.map(
+          (site) =>
+            new Promise<void>((resolve) => {
+              site.close(() => resolve());
+              site.closeAllConnections();
+            }),
+        ),
+      );
     },
   };
 }

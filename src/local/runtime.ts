@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Resolver } from 'node:dns/promises';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -42,7 +43,13 @@ import {
 } from '../ports.ts';
 import { localCapabilities } from './capabilities.ts';
 import { PRIVATE_FILE_MODE, preparePrivateDataDir } from './data-dir.ts';
-import { startDemoEnvironment } from './demo-environment.ts';
+import { handleDemoRequest, isDemoPath } from './demo-api.ts';
+import {
+  type DemoEnvironment,
+  type DemoEnvironmentOptions,
+  startDemoEnvironment,
+} from './demo-environment.ts';
+import { type LocalDnsServer, seedLocalZone, startLocalDnsServer } from './dns-server.ts';
 import { createLocalHttpServer } from './http-server.ts';
 import { type ActionEventHandler, InProcessDispatcher } from './in-process-dispatcher.ts';
 import { LocalPager } from './local-pager.ts';
@@ -111,6 +118,10 @@ export interface LocalRuntimeOptions {
   readonly httpTimeouts?: { readonly headersMs: number; readonly requestMs: number };
   /** How long stop() lets requests in flight finish before it closes their connections. @default 10 s */
   readonly drainMs?: number;
+  /** The DNS listener's port (with `failover`). @default config.local.dnsPort; 0 picks a free port */
+  readonly dnsPort?: number;
+  /** The demo environment's ports and parts (tests use free ports and no PostgreSQL). */
+  readonly demo?: DemoEnvironmentOptions;
 }
 
 export interface LocalRuntime {
@@ -135,9 +146,15 @@ export interface LocalRuntime {
   readonly s3: S3Client;
   readonly backupBucket: string;
   readonly backupCatalog: BackupCatalog;
-  /** The failover switch (the DR region's state in AWS) and the local DNS zone. */
+  /** The failover switch, lock and approvals (the DR region's state table in AWS). */
   readonly failoverStore: FailoverStore;
+  /** The local DNS zone, in the state table: what the DNS listener answers in `records` mode. */
   readonly dnsZone: DnsZone;
+  /** The DNS listener (with `failover`): `dig @127.0.0.1 -p <dnsPort> <record>`. */
+  readonly dns?: Pick<LocalDnsServer, 'host' | 'port' | 'address'>;
+  readonly dnsPort?: number;
+  /** The demo environment (with `local.demoEnvironment`): its sites' health can be flipped. */
+  readonly demo?: DemoEnvironment;
   /** Runs one action request now, in-process, as its function would. */
   runAction(kind: ActionKind, request: ActionRequest): Promise<ActionResult>;
   stop(): Promise<void>;
@@ -367,9 +384,18 @@ async function startParts(
     escalator,
     backupCatalog,
   };
+  let dns: LocalDnsServer | undefined;
   const capabilities = localCapabilities({
     failoverStore,
     dnsZone,
+    // Failover verifies the move as a client would: asking the local DNS listener (started below).
+    resolveDns: async (name, type) => {
+      if (!dns) return [];
+      const resolver = new Resolver({ timeout: 1000, tries: 1 });
+      resolver.setServers([`127.0.0.1:${dns.port}`]);
+      if (type === 'CNAME') return resolver.resolveCname(name);
+      return type === 'AAAA' ? resolver.resolve6(name) : resolver.resolve4(name);
+    },
     s3,
     backupBucket: LOCAL_BACKUP_BUCKET,
     backupCatalog,
@@ -435,16 +461,49 @@ async function startParts(
     },
   };
 
+  // Before the server, so that on stop the requests it drains can still reach the demo sites.
+  let demo: DemoEnvironment | undefined;
+  if (config.local.demoEnvironment) {
+    const started = await startDemoEnvironment({ dataDir, secrets, log, ...options.demo });
+    demo = started;
+    teardown.add('the demo environment', () => started.stop());
+  }
+
+  // The zone's name server: what clients (and the dns probe with `server`) resolve the record through.
+  if (config.failover) {
+    if (await seedLocalZone(config.failover, dnsZone)) {
+      log.info(
+        `local DNS zone ${config.failover.zoneName}: ${config.failover.record.name} starts at the primary's value`,
+      );
+    }
+    const wantedDnsPort = options.dnsPort ?? config.local.dnsPort;
+    try {
+      dns = await startLocalDnsServer({
+        failover: config.failover,
+        zone: dnsZone,
+        failoverStore,
+        log,
+        port: wantedDnsPort,
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === 'EADDRINUSE') {
+        throw new Error(
+          `DNS port ${wantedDnsPort} on 127.0.0.1 is in use: stop whatever holds it or set local.dnsPort to another port (0: any free one)`,
+        );
+      }
+      throw error;
+    }
+    const listener = dns;
+    teardown.add('the DNS listener', () => listener.stop());
+  }
+
+  // The demo's controls are the local runtime's own routes: the deployed API never has them.
   const route = (req: HttpRequest): Promise<HttpResponse> =>
     req.path === '/alertmanager' && req.method === 'POST'
       ? handleAlertmanagerWebhook(req, ingestDeps)
-      : handleApiRequest(req, apiDeps);
-
-  // Before the server, so that on stop the requests it drains can still reach the demo sites.
-  if (config.local.demoEnvironment) {
-    const demo = await startDemoEnvironment({ dataDir, secrets, log });
-    teardown.add('the demo environment', () => demo.stop());
-  }
+      : isDemoPath(req.path)
+        ? handleDemoRequest(req, { demo, credentials })
+        : handleApiRequest(req, apiDeps);
 
   const server = createLocalHttpServer({
     route,
@@ -511,6 +570,9 @@ async function startParts(
     backupCatalog,
     failoverStore,
     dnsZone,
+    dns: dns && { host: dns.host, port: dns.port, address: dns.address },
+    dnsPort: dns?.port,
+    demo,
     runAction,
     async stop() {
       if (stopped) return;
