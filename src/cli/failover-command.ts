@@ -1,0 +1,109 @@
+import { createInterface } from 'node:readline/promises';
+import { printable, printableJson } from '../local/terminal-text.ts';
+import { type Command, call, connectionHelp, UsageError } from './client.ts';
+
+interface Step {
+  readonly gate: string;
+  readonly ok: boolean;
+  readonly detail: string;
+  readonly ms?: number;
+}
+
+interface FailoverAnswer {
+  readonly status: string;
+  readonly summary: string;
+  readonly result?: { gates?: Step[]; steps?: Step[]; moved?: boolean; approval?: unknown } | null;
+}
+
+function printSteps(answer: FailoverAnswer) {
+  for (const step of [...(answer.result?.gates ?? []), ...(answer.result?.steps ?? [])]) {
+    const ms = step.ms === undefined ? '' : ` (${step.ms} ms)`;
+    console.log(`${step.ok ? 'ok     ' : 'REFUSED'} ${printable(step.gate)}${ms}: ${printable(step.detail)}`);
+  }
+  console.log(printable(answer.summary));
+}
+
+/** 0 moved (or nothing to do), 1 refused or failed, 3 waits for approval. */
+function exitCode(answer: FailoverAnswer): number {
+  if (answer.result?.approval) return 3;
+  if (answer.status === 'completed') return 0;
+  return 1;
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await prompt.question(question)).trim());
+  } finally {
+    prompt.close();
+  }
+}
+
+export const failoverCommand: Command = {
+  summary: 'fail DNS over to the DR site or back, through every gate; status; approve',
+  usage:
+    'responder failover --to dr|primary [--dry-run] [--force --reason TEXT] [--yes] [--json] | responder failover status [--json] | responder failover approve <request-id> [--json]',
+  help: `--to dr fails the record over to the DR site, --to primary fails back. Every gate runs in order and
+is printed: the policy, one failover at a time, the cooldown (an operator may pass --force with
+--reason), the primary is down (for failback: healthy for N probes in a row), the DR site is ready;
+then the move and its verification (the record answers the new value, the site passes its probes).
+--dry-run runs every gate and prints the exact change. Without --yes a dry run comes first and you
+confirm. 'status' shows the active site, the last move and the cooldown; 'approve' approves a failover
+waiting for approval (every gate runs again). Exit codes: 0 moved or nothing to do, 1 refused or
+failed, 2 usage, 3 waiting for approval. ${connectionHelp}`,
+  options: {
+    to: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    force: { type: 'boolean' },
+    reason: { type: 'string' },
+    yes: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  async run(values, positionals) {
+    const show = (answer: FailoverAnswer) =>
+      values.json ? console.log(printableJson(answer, 2)) : printSteps(answer);
+    const fail = (result: { status: number; body: unknown }) => {
+      console.error(`${result.status} ${printableJson(result.body)}`);
+      return 1;
+    };
+    if (positionals[0] === 'status') {
+      const result = await call('GET', '/api/failover');
+      if (result.status !== 200) return fail(result);
+      const answer = result.body as FailoverAnswer & { result: Record<string, unknown> };
+      console.log(values.json ? printableJson(answer.result, 2) : printable(answer.summary));
+      return 0;
+    }
+    if (positionals[0] === 'approve') {
+      const id = positionals[1];
+      if (!id) throw new UsageError('name the failover request to approve');
+      const result = await call('POST', `/api/failover/approvals/${encodeURIComponent(id)}`, '{}');
+      if (result.status !== 200) return fail(result);
+      show(result.body as FailoverAnswer);
+      return exitCode(result.body as FailoverAnswer);
+    }
+    if (positionals.length > 0) throw new UsageError(`unknown failover command '${positionals[0]}'`);
+    const to = values.to;
+    if (to !== 'dr' && to !== 'primary') throw new UsageError('--to takes dr or primary');
+    if (values.force && typeof values.reason !== 'string')
+      throw new UsageError('--force needs --reason "...": it goes into the audit trail');
+    const body = { to, force: values.force === true || undefined, reason: values.reason };
+    if (!values['dry-run'] && !values.yes) {
+      const dry = await call('POST', '/api/failover', JSON.stringify({ ...body, dryRun: true }));
+      if (dry.status !== 200) return fail(dry);
+      show(dry.body as FailoverAnswer);
+      if ((dry.body as FailoverAnswer).status !== 'completed') return exitCode(dry.body as FailoverAnswer);
+      if (!process.stdin.isTTY)
+        throw new UsageError('not a terminal: pass --yes to fail over without confirming');
+      if (!(await confirm(`Fail over to ${to === 'dr' ? 'the DR site' : 'the primary site'} now? [y/N] `)))
+        return 1;
+    }
+    const result = await call(
+      'POST',
+      '/api/failover',
+      JSON.stringify({ ...body, dryRun: values['dry-run'] === true }),
+    );
+    if (result.status !== 200) return fail(result);
+    show(result.body as FailoverAnswer);
+    return exitCode(result.body as FailoverAnswer);
+  },
+};
