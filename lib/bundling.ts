@@ -41,5 +41,15 @@ export function esbuildOptions(entry: string, config: ResponderConfig): BuildOpt
   };
 }
 
-export const FUNCTION_NAMES = ['ingest', 'api', 'probe', 'backup', 'rotate', 'failover', 'escalate'] as const;
+export const FUNCTION_NAMES = [
+  'ingest',
+  'api',
+  'probe',
+  'backup',
+  'rotate',
+  'failover',
+  'escalate',
+  // The DR region's switch endpoint that Route 53's health check reads (failover `switch` mode).
+  'failover-switch',
+] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];

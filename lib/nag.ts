@@ -143,3 +143,12 @@ export function acknowledgeRouteAuthentication(routes: Readonly<Record<string, H
     acknowledgeOn(route, 'AwsSolutions-APIG4', reason);
   }
 }
+
+/** `records` mode: `route53:GetChange` names a change by an id Route 53 returns at run time. */
+export function acknowledgeRoute53Changes(fn: ResponderFunction) {
+  acknowledgeOn(
+    grantsPolicyOf(fn),
+    'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]',
+    'route53:GetChange takes the id of the change ChangeResourceRecordSets just returned, unknown before; the change resource has no finer form. ChangeResourceRecordSets itself names the hosted zone and is limited to UPSERT of the configured record name and type.',
+  );
+}

@@ -1,6 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { ResponderConfig } from '../src/config/schema.ts';
+import { DnsFailover } from './constructs/dns-failover.ts';
 import { RemediationAction } from './constructs/remediation-action.ts';
 import type { ResponderFunction } from './constructs/responder-function.ts';
 import { StateTable } from './constructs/state-table.ts';
@@ -20,6 +21,13 @@ export class ResponderDrStack extends Stack {
   public readonly failoverAction: RemediationAction;
   /** The failover function (`failoverAction.handler`). */
   public readonly failover: ResponderFunction;
+  /**
+   * With `failover` in the config: the failover function's grants, the bus that receives failover
+   * requests from the primary region, and the switch endpoint, health check and records (`switch`
+   * mode) or the Route 53 record grants (`records` mode).
+   * @default - undefined without `failover`: the function refuses every request
+   */
+  public readonly dnsFailover?: DnsFailover;
 
   constructor(scope: Construct, id: string, props: ResponderDrStackProps) {
     super(scope, id, props);
@@ -32,6 +40,14 @@ export class ResponderDrStack extends Stack {
       functionNameOutput: 'Invoke with a payload from events/ to fail over while the primary region is down',
     });
     this.failover = this.failoverAction.handler;
+    if (props.config.failover) {
+      this.dnsFailover = new DnsFailover(this, 'DnsFailover', {
+        config: props.config,
+        failover: props.config.failover,
+        state: this.state,
+        action: this.failoverAction,
+      });
+    }
     new CfnOutput(this, 'StateTableName', { value: this.state.table.tableName });
   }
 }

@@ -1,4 +1,5 @@
 import { CfnOutput, type CfnResource, Stack, type StackProps } from 'aws-cdk-lib';
+import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -16,6 +17,7 @@ import { type ResponderFunction, retentionFor } from './constructs/responder-fun
 import { SecretRotation } from './constructs/secret-rotation.ts';
 import { StateTable } from './constructs/state-table.ts';
 import { WebhookApi } from './constructs/webhook-api.ts';
+import { eventBusArn, failoverNames, roleArn } from './failover-names.ts';
 import { acknowledgeDeadLetterQueue, acknowledgeRouteAuthentication } from './nag.ts';
 import { importSecret } from './secrets.ts';
 
@@ -50,8 +52,16 @@ export class ResponderStack extends Stack {
   public readonly backups: DatabaseBackups;
   /** Secret rotation: the rotate function, a rotation schedule per configured secret and Responder's own. */
   public readonly rotation: SecretRotation;
-  public readonly remediation: Readonly<{ failover: RemediationAction }>;
-  public readonly functions: Record<'ingest' | 'api' | ActionKind, ResponderFunction>;
+  /**
+   * The primary region's failover action: only without `failover` in the config (it then records
+   * requests); with it, failover runs in the DR stack and `failoverForwarder` forwards requests there.
+   */
+  public readonly remediation: Readonly<{ failover?: RemediationAction }>;
+  /** With `failover`: the role of the primary bus's rule that forwards failover requests to the DR bus. */
+  public readonly failoverForwarder?: Role;
+  public readonly functions: Record<'ingest' | 'api' | Exclude<ActionKind, 'failover'>, ResponderFunction> & {
+    readonly failover?: ResponderFunction;
+  };
 
   constructor(scope: Construct, id: string, props: ResponderStackProps) {
     super(scope, id, props);
@@ -64,7 +74,11 @@ export class ResponderStack extends Stack {
       topics: config.escalation.topics,
       displayNamePrefix: config.service,
     });
-    this.dispatch = new ActionDispatch(this, 'Dispatch');
+    const names = failoverNames(config.service);
+    // Named with failover, so the DR failover function can page through it by ARN.
+    this.dispatch = new ActionDispatch(this, 'Dispatch', {
+      busName: config.failover ? names.primaryBus : undefined,
+    });
     // One role for every schedule, so the bus policy can name it.
     this.schedulesRole = new Role(this, 'SchedulesRole', {
       description: 'Responder: EventBridge Scheduler puts scheduled action requests on the bus',
@@ -95,9 +109,34 @@ export class ResponderStack extends Stack {
         ackSigningKey: config.escalation.ackSigningSecret ? undefined : this.ackSigningSecret,
       },
     });
-    this.remediation = {
-      failover: new RemediationAction(this, 'FailoverAction', { kind: 'failover', config, state, dispatch }),
-    };
+    if (config.failover) {
+      // Failover runs in the DR region (ResponderDrStack): its requests cross to the DR bus, whose ARN
+      // and the DR failover role's are built from their names (no reference to the DR stack).
+      this.failoverForwarder = new Role(this, 'FailoverForwarderRole', {
+        roleName: names.forwarderRole,
+        description: 'Responder: forwards failover requests from the action bus to the DR region',
+        assumedBy: new ServicePrincipal('events.amazonaws.com', {
+          conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+        }),
+      });
+      const drBus = EventBus.fromEventBusArn(
+        this,
+        'DrFailoverBus',
+        eventBusArn(this, config.aws.drRegion, names.drBus),
+      );
+      dispatch.forward('failover', drBus, this.failoverForwarder);
+      dispatch.allowActionRequestsFrom(roleArn(this, names.drFailoverRole));
+      this.remediation = {};
+    } else {
+      this.remediation = {
+        failover: new RemediationAction(this, 'FailoverAction', {
+          kind: 'failover',
+          config,
+          state,
+          dispatch,
+        }),
+      };
+    }
     this.incidentApi = new IncidentApi(this, 'IncidentApi', {
       config,
       state,
@@ -140,9 +179,9 @@ export class ResponderStack extends Stack {
       probe: this.probes.handler,
       backup: this.backups.handler,
       rotate: this.rotation.handler,
-      failover: this.remediation.failover.handler,
+      failover: this.remediation.failover?.handler,
       escalate: this.paging.handler,
-    } as Record<'ingest' | 'api' | ActionKind, ResponderFunction>;
+    };
 
     // The schedules' logical ids from before the capability constructs, so a deploy updates them in place.
     keepLogicalId(this.probes.schedule, 'ProbeScheduleC3BDD144');

@@ -1,6 +1,6 @@
 import { Duration, Lazy } from 'aws-cdk-lib';
-import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
+import { EventBus as EventBusTarget, LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { AnyPrincipal, Effect, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -16,6 +16,11 @@ export interface ActionDispatchProps {
   readonly targets?: Readonly<Partial<Record<ActionKind, IFunction>>>;
   /** @default Duration.hours(6) - how long EventBridge keeps retrying a target */
   readonly maxEventAge?: Duration;
+  /**
+   * The bus's name, for another stack that builds its ARN (the DR failover function pages through it).
+   * @default - a name CloudFormation generates
+   */
+  readonly busName?: string;
 }
 
 /**
@@ -44,7 +49,10 @@ export class ActionDispatch extends Construct {
           ? ['ActionDispatch needs at least one target function: call addTarget(kind, fn)']
           : [],
     });
-    this.bus = new EventBus(this, 'Bus', { description: 'Responder action requests' });
+    this.bus = new EventBus(this, 'Bus', {
+      description: 'Responder action requests',
+      eventBusName: props.busName,
+    });
     this.bus.addToResourcePolicy(
       new PolicyStatement({
         sid: 'OnlyResponderRolesRequestActions',
@@ -83,6 +91,38 @@ export class ActionDispatch extends Construct {
     this.rules[kind] = rule;
     this.deadLetterQueues[kind] = dlq;
     return rule;
+  }
+
+  /**
+   * Forwards the action requests of one kind to a bus in another region (EventBridge delivers to
+   * Lambda functions in the rule's region only; a bus in another region is a supported target). The
+   * rule's role may put events on that bus only; undelivered events land in a dead-letter queue.
+   */
+  forward(kind: ActionKind, bus: IEventBus, role: IRole): Rule {
+    if (this.rules[kind]) throw new Error(`ActionDispatch already routes '${kind}' requests`);
+    const dlq = new Queue(this, `${kind}DeadLetters`, {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const rule = new Rule(this, `${kind}Rule`, {
+      eventBus: this.bus,
+      description: `Action Requested (${kind}) -> the ${kind} bus in another region`,
+      eventPattern: { source: [EVENT_SOURCE], detailType: [ACTION_REQUESTED], detail: { kind: [kind] } },
+    });
+    rule.addTarget(new EventBusTarget(bus, { role, deadLetterQueue: dlq }));
+    this.rules[kind] = rule;
+    this.deadLetterQueues[kind] = dlq;
+    return rule;
+  }
+
+  /**
+   * An exception from the bus policy's deny of `source: responder` for a role of another stack, by
+   * ARN (the DR failover function's, which pages through this bus); its identity policy, in its own
+   * stack, allows the PutEvents.
+   */
+  allowActionRequestsFrom(roleArn: string): void {
+    this.requesters.push(roleArn);
   }
 
   /**

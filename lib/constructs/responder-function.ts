@@ -38,7 +38,10 @@ const RETENTION: Record<ResponderConfig['logRetentionDays'], RetentionDays> = {
 export const retentionFor = (days: ResponderConfig['logRetentionDays']): RetentionDays => RETENTION[days];
 
 /** The config's reserved concurrency for a function, or none when `lambda.reserveConcurrency` is false. */
-export function reservedConcurrencyOf(config: ResponderConfig, name: FunctionName): number | undefined {
+export function reservedConcurrencyOf(
+  config: ResponderConfig,
+  name: keyof ResponderConfig['lambda']['reservedConcurrency'],
+): number | undefined {
   return config.lambda.reserveConcurrency ? config.lambda.reservedConcurrency[name] : undefined;
 }
 

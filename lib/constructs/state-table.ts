@@ -8,6 +8,7 @@ import {
   STATE_KEY_PREFIXES,
   STATE_TABLE_KEYS,
   type StateItemKind,
+  stateKeys,
 } from '../../src/adapters/state-table-schema.ts';
 
 export interface StateTableProps {
@@ -127,18 +128,42 @@ export class StateTable extends Construct {
     this.grantItems(grantee, actions[access], ['backup']);
   }
 
+  /**
+   * DNS failover (the DR region's failover function): the switch (read, one conditional write moves
+   * it), the lock (taken with a conditional put, released with a conditional delete) and approvals
+   * (`FAILOVER#...`).
+   */
+  grantFailover(grantee: IGrantable): void {
+    this.grantItems(grantee, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'], ['failover']);
+  }
+
+  /**
+   * The failover switch item alone (`FAILOVER#switch`), read only: the endpoint Route 53's health
+   * check reads in `switch` mode. Not the lock, not approvals, no write.
+   */
+  grantFailoverSwitchRead(grantee: IGrantable): void {
+    const { pk } = stateKeys.failoverSwitch();
+    this.grantKeys(grantee, ['GetItem'], [pk]);
+    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey');
+  }
+
   /** Operations on the table's items of the given kinds only, and the key DynamoDB needs for them. */
   private grantItems(grantee: IGrantable, actions: readonly ItemAction[], kinds: readonly StateItemKind[]) {
+    this.grantKeys(grantee, actions, kinds.map(leadingKeyPattern));
+    this.grantKey(grantee);
+  }
+
+  /** Operations on the items whose partition keys match the patterns (`dynamodb:LeadingKeys`). */
+  private grantKeys(grantee: IGrantable, actions: readonly ItemAction[], patterns: readonly string[]) {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
         actions: actions.map((action) => `dynamodb:${action}`),
         resources: [this.table.tableArn],
         conditions: {
-          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': kinds.map(leadingKeyPattern) },
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...patterns] },
         },
       }),
     );
-    this.grantKey(grantee);
   }
 
   /**

@@ -6,6 +6,8 @@
  */
 
 export const ACCOUNT = '123456789012';
+/** The UUID at the end of every resolved `AWS::StackId`. */
+export const STACK_UUID = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
 
 type Json = unknown;
 interface Resource {
@@ -56,6 +58,8 @@ export class ResolvedTemplate {
       'AWS::AccountId': ACCOUNT,
       'AWS::URLSuffix': 'amazonaws.com',
       'AWS::StackName': this.prefix,
+      // CloudFormation's stack id ends in a UUID it generates once.
+      'AWS::StackId': `arn:aws:cloudformation:${this.region}:${ACCOUNT}:stack/${this.prefix}/${STACK_UUID}`,
     };
     const value = pseudo[logicalId];
     if (value) return value;
@@ -98,6 +102,11 @@ export class ResolvedTemplate {
       'AWS::S3::Bucket': { Arn: `arn:aws:s3:::${name.toLowerCase()}` },
       'AWS::ECS::Cluster': { Arn: arn('ecs', `cluster/${name}`) },
       'AWS::ECS::TaskDefinition': { TaskDefinitionArn: arn('ecs', `task-definition/${name}:1`) },
+      'AWS::Lambda::Url': {
+        FunctionUrl: `https://${name.toLowerCase()}.lambda-url.${this.region}.on.aws/`,
+        FunctionArn: arn('lambda', `function:${name}`),
+      },
+      'AWS::Route53::HealthCheck': { HealthCheckId: `hc-${name}` },
     };
     const value = attributes[type]?.[attribute];
     if (!value) throw new Error(`teach ResolvedTemplate.getAtt ${type}.${attribute} (${logicalId})`);
@@ -315,6 +324,9 @@ const KNOWN_CONDITION_KEYS = new Set([
   'aws:PrincipalArn',
   'ecs:cluster',
   'iam:PassedToService',
+  'route53:ChangeResourceRecordSetsNormalizedRecordNames',
+  'route53:ChangeResourceRecordSetsRecordTypes',
+  'route53:ChangeResourceRecordSetsActions',
 ]);
 
 export function statementMatches(statement: Statement, call: AuthorizedCall): boolean {
