@@ -1,7 +1,9 @@
 import { Resolver } from 'node:dns/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { DynamoDbFailoverStore } from '../../src/adapters/dynamodb-failover-store.ts';
+import { EventBridgeDispatcher } from '../../src/adapters/eventbridge-dispatcher.ts';
 import { Route53DnsZone } from '../../src/adapters/route53-dns-zone.ts';
 import { StateTable } from '../../src/adapters/state-table.ts';
 import { createActionHandler } from '../../src/aws/action-handler.ts';
@@ -24,6 +26,15 @@ async function authoritativeAnswer(zoneName: string, name: string, type: DnsReco
   if (type === 'CNAME') return authoritative.resolveCname(name);
   return type === 'AAAA' ? authoritative.resolve6(name) : authoritative.resolve4(name);
 }
+
+/** The primary region's bus, by ARN: an EventBridge client in that region puts the approval's page there. */
+function primaryBusDispatcher(): EventBridgeDispatcher | undefined {
+  const arn = process.env.PRIMARY_EVENT_BUS_ARN;
+  if (!arn) return undefined;
+  const region = arn.split(':')[3];
+  return new EventBridgeDispatcher(new EventBridgeClient({ region, maxAttempts: 3 }), arn);
+}
+const primaryBus = primaryBusDispatcher();
 
 /** The failover function runs in the DR region, over the DR region's state table. */
 export const handler = await createActionHandler('failover', (env) => {
@@ -55,6 +66,8 @@ export const handler = await createActionHandler('failover', (env) => {
     audit: env.audit,
     clock: env.clock,
     log: env.log,
-    requestApproval: approvalPager(env),
+    // The approval page goes through the primary region's bus (this function runs in the DR region),
+    // where the escalate function pages; without it the approval waits unpaged, in the audit trail.
+    requestApproval: primaryBus ? approvalPager({ ...env, dispatcher: primaryBus }) : undefined,
   });
 });
