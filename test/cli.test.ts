@@ -91,6 +91,8 @@ describe('CLI: responder', () => {
       'backup',
       'backups',
       'restore',
+      'failover',
+      'demo',
       'automation',
     ]) {
       expect(help.stdout).toMatch(new RegExp(`^  ${command}\\s`, 'm'));

@@ -343,3 +343,126 @@ describe('Failover, switch mode, through the local runtime: every gate refuses o
     expect(state).toMatchObject({ active: 'dr', version: expect.any(Number) });
   });
 });
+
+describe('Failover end to end in the local runtime: alert, approval, DNS answers DR, failback', () => {
+  let t: TestRuntime;
+  let primary: Awaited<ReturnType<typeof site>>;
+  let dr: Awaited<ReturnType<typeof site>>;
+  const resolveRecord = async () => {
+    const { Resolver } = await import('node:dns/promises');
+    const resolver = new Resolver({ timeout: 1000, tries: 1 });
+    resolver.setServers([`127.0.0.1:${t.runtime.dnsPort}`]);
+    return resolver.resolve4('api.payments.test');
+  };
+
+  beforeAll(async () => {
+    primary = await site();
+    dr = await site();
+    t = await startTestRuntime({
+      config: testConfig({
+        local: { dnsPort: 0 },
+        probes: {
+          targets: [
+            { name: 'primary-health', kind: 'http', url: primary.url, timeoutMs: 1000 },
+            { name: 'dr-health', kind: 'http', url: dr.url, timeoutMs: 1000 },
+          ],
+        },
+        failover: {
+          hostedZoneId: 'Z0123456789ABC',
+          zoneName: 'payments.test',
+          record: { name: 'api.payments.test', type: 'A', ttl: 5 },
+          primary: { record: { values: ['127.0.0.1'] }, targets: ['primary-health'] },
+          dr: { record: { values: ['127.0.0.2'] }, targets: ['dr-health'] },
+          failbackConsecutiveHealthy: 2,
+          cooldownMinutes: 0,
+        },
+      }),
+    });
+  });
+  afterAll(async () => {
+    await t?.stop();
+    primary?.close();
+    dr?.close();
+  });
+
+  it('the primary fails, an alert asks, an operator approves, DNS answers the DR site; failback answers the primary', async () => {
+    expect(await resolveRecord()).toEqual(['127.0.0.1']);
+    primary.healthy = false;
+    // Alertmanager's PrimarySiteDown: the route asks for failover; the alert policy asks for approval.
+    const firing = {
+      version: '4',
+      groupKey: '{}:{alertname="PrimarySiteDown"}',
+      truncatedAlerts: 0,
+      status: 'firing',
+      receiver: 'responder',
+      groupLabels: { alertname: 'PrimarySiteDown' },
+      commonLabels: { alertname: 'PrimarySiteDown', severity: 'critical' },
+      commonAnnotations: { summary: 'primary site down' },
+      externalURL: 'http://alertmanager:9093',
+      alerts: [
+        {
+          status: 'firing',
+          labels: { alertname: 'PrimarySiteDown', severity: 'critical' },
+          annotations: { summary: 'primary site down' },
+          startsAt: new Date().toISOString(),
+          endsAt: '0001-01-01T00:00:00Z',
+          generatorURL: 'http://prometheus/graph',
+          fingerprint: 'f0a1b2c3d4e5f607',
+        },
+      ],
+    };
+    expect((await t.post('/alertmanager', firing)).status).toBe(202);
+    await t.runtime.dispatcher.idle();
+    const open = await t.get('/api/incidents?status=open');
+    const approvalIncident = open.body.incidents.find(
+      (i: { labels: Record<string, string> }) => i.labels.alertname === 'FailoverApproval',
+    );
+    expect(approvalIncident).toMatchObject({ severity: 'P1' });
+    const requestId = /responder failover approve (\S+)/.exec(
+      (await t.get(`/api/incidents/${approvalIncident.id}`)).body.annotations.summary,
+    )?.[1];
+    expect(requestId).toBeTruthy();
+    expect(await resolveRecord()).toEqual(['127.0.0.1']);
+
+    const approved = await t.post(`/api/failover/approvals/${requestId}`, { by: 'alice' });
+    expect(approved.status).toBe(200);
+    expect(approved.body.status, approved.body.summary).toBe('completed');
+    expect(approved.body.result.steps.map((s: { gate: string }) => s.gate)).toEqual([
+      'move',
+      'dns-answers',
+      'site-passes',
+    ]);
+    expect(await resolveRecord()).toEqual(['127.0.0.2']);
+    const status = await t.get('/api/failover');
+    expect(status.body.result).toMatchObject({
+      active: 'dr',
+      lastChange: { by: 'alice', from: 'primary', to: 'dr' },
+    });
+
+    // The audit trail shows every gate and step, with timings.
+    const audit = (await t.get(`/api/incidents/${approvalIncident.id}`)).body.audit as Array<{
+      type: string;
+      data: Record<string, unknown>;
+    }>;
+    const failoverEntries = audit.filter((e) => e.type.startsWith('failover.'));
+    expect(failoverEntries.map((e) => e.data.gate)).toEqual(
+      expect.arrayContaining([
+        'approval',
+        'lock',
+        'cooldown',
+        'primary-down',
+        'dr-ready',
+        'step:move',
+        'step:dns-answers',
+        'step:site-passes',
+      ]),
+    );
+    expect(failoverEntries.every((e) => typeof e.data.ms === 'number')).toBe(true);
+
+    // Failback, by an operator, once the primary is healthy again.
+    primary.healthy = true;
+    const back = await t.post('/api/failover', { to: 'primary', by: 'bob' });
+    expect(back.body.status, back.body.summary).toBe('completed');
+    expect(await resolveRecord()).toEqual(['127.0.0.1']);
+  });
+});
