@@ -26,8 +26,9 @@ export default defineConfig({
     {
       name: 'primary-site-down',
       matchers: ['alertname="PrimarySiteDown"', 'severity="critical"'],
-      // Failover starts as a dry run: it records what it would change until you trust it.
-      actions: [{ kind: 'failover', params: { to: 'dr' }, dryRun: true }],
+      // An alert never moves DNS by itself: failover.policy.alert is "approve", so this opens a P1
+      // page with the gate results and the command that approves it (every gate runs again then).
+      actions: [{ kind: 'failover', params: { to: 'dr' } }],
     },
     {
       name: 'database-trouble',
