@@ -24,6 +24,7 @@ import { startLocalRuntime } from '../src/local/runtime.ts';
 import { type Clock, silentLog, systemClock } from '../src/ports.ts';
 import { benchAwsCalls } from './aws-calls.ts';
 import { benchBackups, PEAK_RSS_TARGET_MIB, PIPELINE_TARGET_RATIO } from './backups.ts';
+import { benchFailover } from './failover.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROOT = join(import.meta.dirname, '..');
@@ -35,7 +36,7 @@ const IMPORT_RUNS = Number(process.env.BENCH_IMPORT_RUNS ?? 5);
 
 /**
  * `BENCH_ONLY=aws-calls,sweep` runs only these sections: probes, webhook, hostile, sweep, imports,
- * aws-calls, backups.
+ * aws-calls, failover, backups.
  */
 const ONLY = new Set(
   (process.env.BENCH_ONLY ?? '')
@@ -525,6 +526,17 @@ if (awsCalls) {
     );
   }
 }
+const failover = runs('failover') ? await benchFailover() : undefined;
+if (failover) {
+  console.log(
+    '\nFailover (the gated path to the DR site; AWS calls counted at the ports, local DNS listener)',
+  );
+  for (const f of failover) {
+    console.log(
+      `  ${String(f.mode).padEnd(8)} AWS calls ${JSON.stringify(f.awsCalls)}; decision → DNS answers DR ${f.decisionToDnsMs ?? '-'} ms; → DR passes its probes ${f.decisionToDrPassesMs} ms; whole action ${f.totalMs} ms`,
+    );
+  }
+}
 // Last: it generates gigabytes of databases and keeps both cores busy for minutes.
 const backups = runs('backups') ? await benchBackups() : undefined;
 if (backups) {
@@ -548,4 +560,4 @@ if (backups) {
       )} (${backups.memory.meetsTarget ? 'within' : 'over'} ${PEAK_RSS_TARGET_MIB} MiB${backups.memory.flat ? ', flat' : ''})`,
   );
 }
-writeResults('latest.json', { webhook, probes, hostile, sweep, bundles, awsCalls, backups });
+writeResults('latest.json', { webhook, probes, hostile, sweep, bundles, awsCalls, failover, backups });

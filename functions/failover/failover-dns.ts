@@ -426,10 +426,12 @@ async function runGatesAndMove(
     const moved = await timed('move', async () => {
       if (failover.mode === 'records') {
         if (!deps.zone) throw new Error('records mode needs the zone');
+        // What it answered before, for the audit trail (and a failback by hand if it comes to that).
+        const before = await deps.zone.getRecord(record.name, record.type).catch(() => undefined);
         const applied = await deps.zone.upsertRecord(record);
         return {
           ok: true,
-          detail: `UPSERT ${record.name} → ${record.values.join(', ')} (change ${applied.changeId}, INSYNC after ${applied.insyncAfterMs} ms)`,
+          detail: `UPSERT ${record.name} ${before ? before.values.join(', ') : '(none)'} → ${record.values.join(', ')} (change ${applied.changeId}, INSYNC after ${applied.insyncAfterMs} ms)`,
         };
       }
       return { ok: true, detail: `switch set to ${to}` };
