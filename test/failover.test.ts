@@ -424,14 +424,35 @@ describe('Failover end to end in the local runtime: alert, approval, DNS answers
     expect(requestId).toBeTruthy();
     expect(await resolveRecord()).toEqual(['127.0.0.1']);
 
-    const approved = await t.post(`/api/failover/approvals/${requestId}`, { by: 'alice' });
-    expect(approved.status).toBe(200);
-    expect(approved.body.status, approved.body.summary).toBe('completed');
-    expect(approved.body.result.steps.map((s: { gate: string }) => s.gate)).toEqual([
-      'move',
-      'dns-answers',
-      'site-passes',
-    ]);
+    // The page carries a signed approve link: a GET shows a button, an altered link is refused.
+    const summaryText = (await t.get(`/api/incidents/${approvalIncident.id}`)).body.annotations
+      .summary as string;
+    const link = /or open (http\S+)/.exec(summaryText)?.[1] as string;
+    expect(link).toMatch(/\/approve\/[A-Za-z0-9_-]+\.[0-9a-z]+\.[A-Za-z0-9_-]{22}$/);
+    const page = await fetch(link);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('Approve failover</button>');
+    const altered = link.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    expect(
+      (
+        await fetch(altered, {
+          method: 'POST',
+          body: 'by=mallory',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        })
+      ).status,
+    ).toBe(403);
+    expect(await resolveRecord()).toEqual(['127.0.0.1']);
+    const approvedPage = await fetch(link, {
+      method: 'POST',
+      body: 'by=alice',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(approvedPage.status).toBe(200);
+    expect(await approvedPage.text()).toContain('<h1>Failed over</h1>');
+    // The same approval again: it works once.
+    const twice = await t.post(`/api/failover/approvals/${requestId}`, { by: 'alice' });
+    expect(twice.body.summary).toMatch(/cannot be approved: it is approved/);
     expect(await resolveRecord()).toEqual(['127.0.0.2']);
     const status = await t.get('/api/failover');
     expect(status.body.result).toMatchObject({

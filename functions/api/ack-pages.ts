@@ -6,7 +6,7 @@ import type { HttpRequest, HttpResponse } from '../../src/http/types.ts';
 import type { EscalationStore, IncidentStore, Log } from '../../src/ports.ts';
 
 /** The link is the credential: keep it out of referrers, caches and frames. */
-const HTML_HEADERS = {
+export const HTML_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
   'referrer-policy': 'no-referrer',
@@ -16,13 +16,13 @@ const HTML_HEADERS = {
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 };
 
-const escapeHtml = (text: string) =>
+export const escapeHtml = (text: string) =>
   text.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
   );
 
-function html(
+export function html(
   statusCode: number,
   title: string,
   body: string,

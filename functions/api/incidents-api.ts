@@ -25,6 +25,7 @@ import {
 } from '../../src/ports.ts';
 import type { ProbeReport } from '../probe/run-probes.ts';
 import { handleAckLink } from './ack-pages.ts';
+import { handleApproveLink } from './approve-pages.ts';
 
 export interface ApiDeps {
   readonly config: ResponderConfig;
@@ -51,6 +52,8 @@ export interface ApiDeps {
   /** How an operator's failover request reaches the failover capability (in the DR region in AWS). */
   readonly failover?: {
     readonly run: (request: ActionRequest) => Promise<ActionResult>;
+    /** The key signed approve links carry (`/approve/{token}`); without it the links answer 404. */
+    readonly approveLinkKey?: () => Promise<string>;
   };
   /** How an operator's rotation request reaches the rotate capability (it answers once started). */
   readonly rotations?: {
@@ -516,6 +519,27 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
         escalator: deps.escalator,
         incidents: deps.incidents,
         escalations: deps.escalations,
+        log: deps.log,
+      });
+    }
+    if (req.path.startsWith('/approve/') && deps.failover?.approveLinkKey) {
+      // Authenticated by its signature, as ack links are.
+      const token = /^\/approve\/([^/]{1,400})$/.exec(req.path)?.[1];
+      const failover = deps.failover;
+      return await handleApproveLink(req, token === undefined ? '' : safeDecode(token), {
+        key: failover.approveLinkKey as () => Promise<string>,
+        approve: (requestId, by) =>
+          failover.run(
+            actionRequestSchema.parse({
+              actionId: `link-approve-${randomUUID()}`,
+              kind: 'failover',
+              trigger: 'operator',
+              requestedAt: deps.clock.now().toISOString(),
+              dryRun: false,
+              params: { approve: requestId, by },
+            }),
+          ),
+        clock: deps.clock,
         log: deps.log,
       });
     }

@@ -5,8 +5,13 @@ import type { FailoverApproval } from '../../src/ports.ts';
  * Opens (or updates) the P1 incident of a failover that waits for approval, and pages through the
  * escalation policy: the page says what to run to approve, until when, and the gate results now.
  */
-export function approvalPager(deps: RaiseDeps) {
+export function approvalPager(
+  deps: RaiseDeps,
+  /** A signed approve link for the request, where the API serves them (the local runtime). */
+  linkFor?: (approval: FailoverApproval) => Promise<string | undefined>,
+) {
   return async (approval: FailoverApproval): Promise<string | undefined> => {
+    const link = await linkFor?.(approval).catch(() => undefined);
     const gates = approval.gates
       .map((g) => `${g.gate}: ${g.ok ? 'passes' : 'REFUSED'} (${g.detail})`)
       .join('\n');
@@ -17,7 +22,7 @@ export function approvalPager(deps: RaiseDeps) {
         severity: 'P1',
         title: `Failover to ${target} waits for approval until ${approval.expiresAt}`,
         labels: { alertname: 'FailoverApproval', kind: 'failover', subject: 'dns', to: approval.to },
-        summary: `Approve with: responder failover approve ${approval.requestId}  (every gate runs again when you approve)\n${gates}`,
+        summary: `Approve with: responder failover approve ${approval.requestId}${link ? ` or open ${link}` : ''}  (every gate runs again when you approve)\n${gates}`,
         fingerprint: `failover-approval-${approval.requestId}`,
         at: approval.requestedAt,
         receiver: 'responder-failover',

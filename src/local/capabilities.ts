@@ -9,7 +9,7 @@ import { createRotateAction } from '../../functions/rotate/rotate-secret.ts';
 import type { CapabilityFactory } from '../actions/environment.ts';
 import type { StateTableSecretStore } from '../adapters/state-table-secret-store.ts';
 import type { ActionKind } from '../config/schema.ts';
-import type { BackupCatalog, DnsRecordSet, DnsZone, FailoverStore } from '../ports.ts';
+import type { BackupCatalog, DnsRecordSet, DnsZone, FailoverApproval, FailoverStore } from '../ports.ts';
 
 /** What the local runtime's capabilities need beyond the shared environment: the embedded S3. */
 export interface LocalCapabilityParts {
@@ -19,6 +19,8 @@ export interface LocalCapabilityParts {
   /** The failover switch, lock and approvals, and the local DNS zone (`records` mode). */
   readonly failoverStore: FailoverStore;
   readonly dnsZone: DnsZone;
+  /** A signed approve link for a failover waiting for approval. */
+  readonly approveLink?: (approval: FailoverApproval) => Promise<string | undefined>;
   /** What the local DNS listener answers for a record, once it runs. */
   readonly resolveDns?: (name: string, type: DnsRecordSet['type']) => Promise<string[]>;
   /** The local secret store, with versions and staging labels. */
@@ -75,7 +77,7 @@ export function localCapabilities(
         audit: env.audit,
         clock: env.clock,
         log: env.log,
-        requestApproval: approvalPager(env),
+        requestApproval: approvalPager(env, parts.approveLink),
       });
     },
     escalate: createEscalateAction,

@@ -1,0 +1,58 @@
+import type { ActionResult } from '../../src/actions/run-action.ts';
+import { personName } from '../../src/domain/text.ts';
+import { verifyApproveToken } from '../../src/escalation/approve-link.ts';
+import type { HttpRequest, HttpResponse } from '../../src/http/types.ts';
+import type { Clock, Log } from '../../src/ports.ts';
+import { escapeHtml, html } from './ack-pages.ts';
+
+export interface ApproveLinkDeps {
+  /** The key approve links are signed with (the ack-link key). */
+  readonly key: () => Promise<string>;
+  /** Approves the request: every gate runs again (`params.approve`). */
+  readonly approve: (requestId: string, by: string) => Promise<ActionResult>;
+  readonly clock: Clock;
+  readonly log: Log;
+}
+
+const FORBIDDEN = () =>
+  html(
+    403,
+    'Link not valid',
+    '<h1>This approve link is not valid</h1><p>It has expired or was altered. Approve with <code>responder failover approve &lt;request-id&gt;</code>, or request the failover again.</p>',
+  );
+
+/**
+ * `GET /approve/{token}` shows the waiting failover and a button; `POST /approve/{token}` approves it
+ * (every gate runs again). A GET never approves: mail scanners and link previews fetch links.
+ */
+export async function handleApproveLink(
+  req: HttpRequest,
+  token: string,
+  deps: ApproveLinkDeps,
+): Promise<HttpResponse> {
+  if (req.method !== 'GET' && req.method !== 'POST' && req.method !== 'HEAD') {
+    return { statusCode: 405, headers: { allow: 'GET, HEAD, POST' }, body: '' };
+  }
+  const verified = verifyApproveToken(await deps.key(), token, deps.clock.now());
+  if (!verified.ok) return FORBIDDEN();
+  const { requestId, expiresAt } = verified.token;
+  const id = escapeHtml(requestId);
+  if (req.method !== 'POST') {
+    return html(
+      200,
+      'Approve failover',
+      `<h1>Approve the failover?</h1><p>Request <code>${id}</code>, until ${escapeHtml(expiresAt.toISOString())}. Every gate runs again when you approve: if the world changed, it is refused.</p><form method="post"><input name="by" placeholder="Your name" maxlength="80" autocomplete="name"><button type="submit">Approve failover</button></form>`,
+    );
+  }
+  const form = new URLSearchParams(req.body.toString('utf8').slice(0, 4096));
+  const by = personName(form.get('by') ?? '') || 'an approve link';
+  const result = await deps.approve(requestId, by);
+  const summary = result.status === 'done' ? result.outcome.summary : `skipped: ${result.reason}`;
+  const moved = result.status === 'done' && result.outcome.status === 'completed';
+  deps.log.warn('failover approved by link', { requestId, by, moved });
+  return html(
+    200,
+    moved ? 'Failed over' : 'Not failed over',
+    `<h1>${moved ? 'Failed over' : 'Not failed over'}</h1><p>${escapeHtml(summary)}</p>`,
+  );
+}
