@@ -30,6 +30,42 @@ function exitCode(answer: FailoverAnswer): number {
   return 1;
 }
 
+/**
+ * The failover request sent straight to the DR region's failover function (`--region`), for when
+ * nothing in the primary region answers: `aws lambda invoke` with the operator's own credentials.
+ */
+async function invokeDr(
+  region: string,
+  functionName: string,
+  params: Record<string, unknown>,
+  dryRun: boolean,
+) {
+  const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
+  const client = new LambdaClient({ region, maxAttempts: 2 });
+  try {
+    const request = {
+      actionId: `operator-failover-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`,
+      kind: 'failover',
+      trigger: 'operator',
+      requestedAt: new Date().toISOString(),
+      dryRun,
+      params: { ...params, by: params.by ?? (process.env.USER || 'operator') },
+    };
+    const answer = await client.send(
+      new InvokeCommand({ FunctionName: functionName, Payload: JSON.stringify(request) }),
+    );
+    const payload = Buffer.from(answer.Payload ?? new Uint8Array()).toString('utf8');
+    if (answer.FunctionError) throw new Error(`the failover function failed: ${payload.slice(0, 500)}`);
+    const result = JSON.parse(payload) as
+      | { status: 'done'; outcome: FailoverAnswer }
+      | { status: 'skipped'; reason: string };
+    if (result.status === 'skipped') return { status: 409, body: { skipped: result.reason } };
+    return { status: 200, body: result.outcome };
+  } finally {
+    client.destroy();
+  }
+}
+
 async function confirm(question: string): Promise<boolean> {
   const prompt = createInterface({ input: process.stdin, output: process.stderr });
   try {
@@ -42,17 +78,21 @@ async function confirm(question: string): Promise<boolean> {
 export const failoverCommand: Command = {
   summary: 'fail DNS over to the DR site or back, through every gate; status; approve',
   usage:
-    'responder failover --to dr|primary [--dry-run] [--force --reason TEXT] [--yes] [--json] | responder failover status [--json] | responder failover approve <request-id> [--json]',
+    'responder failover --to dr|primary [--dry-run] [--force --reason TEXT] [--yes] [--json] [--region R --function-name F] | responder failover status | responder failover approve <request-id>',
   help: `--to dr fails the record over to the DR site, --to primary fails back. Every gate runs in order and
 is printed: the policy, one failover at a time, the cooldown (an operator may pass --force with
 --reason), the primary is down (for failback: healthy for N probes in a row), the DR site is ready;
 then the move and its verification (the record answers the new value, the site passes its probes).
 --dry-run runs every gate and prints the exact change. Without --yes a dry run comes first and you
 confirm. 'status' shows the active site, the last move and the cooldown; 'approve' approves a failover
-waiting for approval (every gate runs again). Exit codes: 0 moved or nothing to do, 1 refused or
+waiting for approval (every gate runs again). With --region and --function-name (or
+RESPONDER_FAILOVER_FUNCTION) the command invokes the DR region's failover function directly with your
+AWS credentials, for when nothing in the primary region answers. Exit codes: 0 moved or nothing to do, 1 refused or
 failed, 2 usage, 3 waiting for approval. ${connectionHelp}`,
   options: {
     to: { type: 'string' },
+    region: { type: 'string' },
+    'function-name': { type: 'string' },
     'dry-run': { type: 'boolean' },
     force: { type: 'boolean' },
     reason: { type: 'string' },
@@ -60,6 +100,25 @@ failed, 2 usage, 3 waiting for approval. ${connectionHelp}`,
     json: { type: 'boolean' },
   },
   async run(values, positionals) {
+    // --region: straight to the DR function (the primary region may be down); else the responder's API.
+    const region = values.region as string | undefined;
+    const functionName =
+      (values['function-name'] as string | undefined) ?? process.env.RESPONDER_FAILOVER_FUNCTION;
+    if (region && !functionName) {
+      throw new UsageError(
+        '--region needs --function-name (the DR stack output FailoverFunctionName) or RESPONDER_FAILOVER_FUNCTION',
+      );
+    }
+    const send = (params: Record<string, unknown>, dryRun: boolean) =>
+      region && functionName
+        ? invokeDr(region, functionName, params, dryRun)
+        : call(
+            'POST',
+            params.approve
+              ? `/api/failover/approvals/${encodeURIComponent(String(params.approve))}`
+              : '/api/failover',
+            JSON.stringify(params.approve ? {} : { ...params, dryRun }),
+          );
     const show = (answer: FailoverAnswer) =>
       values.json ? console.log(printableJson(answer, 2)) : printSteps(answer);
     const fail = (result: { status: number; body: unknown }) => {
@@ -67,7 +126,7 @@ failed, 2 usage, 3 waiting for approval. ${connectionHelp}`,
       return 1;
     };
     if (positionals[0] === 'status') {
-      const result = await call('GET', '/api/failover');
+      const result = region ? await send({ status: true }, false) : await call('GET', '/api/failover');
       if (result.status !== 200) return fail(result);
       const answer = result.body as FailoverAnswer & { result: Record<string, unknown> };
       console.log(values.json ? printableJson(answer.result, 2) : printable(answer.summary));
@@ -76,7 +135,7 @@ failed, 2 usage, 3 waiting for approval. ${connectionHelp}`,
     if (positionals[0] === 'approve') {
       const id = positionals[1];
       if (!id) throw new UsageError('name the failover request to approve');
-      const result = await call('POST', `/api/failover/approvals/${encodeURIComponent(id)}`, '{}');
+      const result = await send({ approve: id }, false);
       if (result.status !== 200) return fail(result);
       show(result.body as FailoverAnswer);
       return exitCode(result.body as FailoverAnswer);
@@ -88,7 +147,7 @@ failed, 2 usage, 3 waiting for approval. ${connectionHelp}`,
       throw new UsageError('--force needs --reason "...": it goes into the audit trail');
     const body = { to, force: values.force === true || undefined, reason: values.reason };
     if (!values['dry-run'] && !values.yes) {
-      const dry = await call('POST', '/api/failover', JSON.stringify({ ...body, dryRun: true }));
+      const dry = await send(body, true);
       if (dry.status !== 200) return fail(dry);
       show(dry.body as FailoverAnswer);
       if ((dry.body as FailoverAnswer).status !== 'completed') return exitCode(dry.body as FailoverAnswer);
@@ -97,11 +156,7 @@ failed, 2 usage, 3 waiting for approval. ${connectionHelp}`,
       if (!(await confirm(`Fail over to ${to === 'dr' ? 'the DR site' : 'the primary site'} now? [y/N] `)))
         return 1;
     }
-    const result = await call(
-      'POST',
-      '/api/failover',
-      JSON.stringify({ ...body, dryRun: values['dry-run'] === true }),
-    );
+    const result = await send(body, values['dry-run'] === true);
     if (result.status !== 200) return fail(result);
     show(result.body as FailoverAnswer);
     return exitCode(result.body as FailoverAnswer);

@@ -1,0 +1,154 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { format } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { readBody } from './support/aws-recorder.ts';
+import { startTestRuntime, TEST_TOKEN, type TestRuntime, testConfig } from './support/runtime.ts';
+
+async function responder(args: string[], env: Record<string, string | undefined>) {
+  const { main } = await import('../src/cli/main.ts');
+  const saved = { ...process.env };
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
+  let stdout = '';
+  let stderr = '';
+  const log = vi.spyOn(console, 'log').mockImplementation((...parts: unknown[]) => {
+    stdout += `${format(...parts)}\n`;
+  });
+  const error = vi.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => {
+    stderr += `${format(...parts)}\n`;
+  });
+  try {
+    return { code: await main(args), stdout, stderr };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+  }
+}
+
+async function site(healthy: boolean): Promise<{ url: string; server: Server }> {
+  const server = createServer((_req, res) => res.writeHead(healthy ? 200 : 503).end());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`, server };
+}
+
+describe('CLI: responder failover', () => {
+  let t: TestRuntime;
+  let primary: Awaited<ReturnType<typeof site>>;
+  let dr: Awaited<ReturnType<typeof site>>;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    primary = await site(false);
+    dr = await site(true);
+    t = await startTestRuntime({
+      config: testConfig({
+        local: { dnsPort: 0 },
+        probes: {
+          targets: [
+            { name: 'primary-health', kind: 'http', url: primary.url, timeoutMs: 1000 },
+            { name: 'dr-health', kind: 'http', url: dr.url, timeoutMs: 1000 },
+          ],
+        },
+        failover: {
+          hostedZoneId: 'Z0123456789ABC',
+          zoneName: 'payments.test',
+          record: { name: 'api.payments.test', type: 'A', ttl: 5 },
+          primary: { record: { values: ['127.0.0.1'] }, targets: ['primary-health'] },
+          dr: { record: { values: ['127.0.0.2'] }, targets: ['dr-health'] },
+          cooldownMinutes: 0,
+        },
+      }),
+    });
+    env = { RESPONDER_URL: t.runtime.url, RESPONDER_WEBHOOK_TOKEN: TEST_TOKEN };
+  });
+  afterAll(async () => {
+    await t?.stop();
+    primary?.server.close();
+    dr?.server.close();
+  });
+
+  it('prints each gate of a dry run, refuses to move without --yes off a terminal, moves with --yes, shows the status', async () => {
+    const dry = await responder(['failover', '--to', 'dr', '--dry-run'], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/^ok {5} primary-down \(\d+ ms\): 1 of 1 primary targets fail now/m);
+    expect(dry.stdout).toMatch(/^dry run: every gate passes; would change switch/m);
+    const unconfirmed = await responder(['failover', '--to', 'dr'], env);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toMatch(/not a terminal: pass --yes/);
+    expect((await t.runtime.failoverStore.getFailoverState()).active).toBe('primary');
+    const moved = await responder(['failover', '--to', 'dr', '--yes'], env);
+    expect(moved.code, moved.stdout).toBe(0);
+    expect(moved.stdout).toMatch(/^ok {5} step:dns-answers|^ok {5} dns-answers/m);
+    const status = await responder(['failover', 'status', '--json'], env);
+    expect(JSON.parse(status.stdout)).toMatchObject({ active: 'dr', lastChange: { to: 'dr' } });
+    const again = await responder(['failover', '--to', 'dr', '--yes'], env);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toMatch(/refused at already-there/);
+    expect((await responder(['failover', '--to', 'sideways'], env)).code).toBe(2);
+    expect((await responder(['failover', '--to', 'dr', '--force'], env)).stderr).toMatch(
+      /--force needs --reason/,
+    );
+  });
+
+  it('--region invokes the DR failover function directly, with the request Lambda would get', async () => {
+    const invocations: Array<{ path: string; payload: Record<string, unknown> }> = [];
+    const lambda = createServer(async (req, res) => {
+      const payload = JSON.parse((await readBody(req)).toString('utf8'));
+      invocations.push({ path: req.url ?? '', payload });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          status: 'done',
+          outcome: {
+            status: 'completed',
+            summary: 'dry run: every gate passes; would change switch',
+            result: { gates: [{ gate: 'policy', ok: true, detail: 'policy.operator is "auto"', ms: 0 }] },
+          },
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => lambda.listen(0, '127.0.0.1', resolve));
+    try {
+      const result = await responder(
+        [
+          'failover',
+          '--to',
+          'dr',
+          '--dry-run',
+          '--region',
+          'eu-central-1',
+          '--function-name',
+          'responder-dr-failover',
+        ],
+        {
+          AWS_ENDPOINT_URL_LAMBDA: `http://127.0.0.1:${(lambda.address() as AddressInfo).port}`,
+          AWS_ACCESS_KEY_ID: 'AKIDTEST',
+          AWS_SECRET_ACCESS_KEY: 'secret',
+          AWS_SESSION_TOKEN: undefined,
+          RESPONDER_URL: 'http://127.0.0.1:9', // nothing answers in the "primary region"
+        },
+      );
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/^ok {5} policy \(0 ms\): policy\.operator is "auto"/m);
+      expect(invocations).toHaveLength(1);
+      expect(invocations[0]?.path).toBe('/2015-03-31/functions/responder-dr-failover/invocations');
+      expect(invocations[0]?.payload).toMatchObject({
+        kind: 'failover',
+        trigger: 'operator',
+        dryRun: true,
+        params: { to: 'dr' },
+      });
+      const missing = await responder(['failover', '--to', 'dr', '--region', 'eu-central-1'], {
+        RESPONDER_FAILOVER_FUNCTION: undefined,
+      });
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toMatch(/--region needs --function-name/);
+    } finally {
+      lambda.close();
+    }
+  });
+});
