@@ -1,14 +1,6 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type AssetStaging, type CfnOutput, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
-import {
-  type ISecurityGroup,
-  type ISubnet,
-  type IVpc,
-  SecurityGroup,
-  Subnet,
-  Vpc,
-} from 'aws-cdk-lib/aws-ec2';
 import { DockerImageAsset, Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import {
   Cluster,
@@ -52,6 +44,7 @@ import { importSecret } from '../secrets.ts';
 import type { ActionDispatch } from './action-dispatch.ts';
 import { type ActionScheduleOptions, actionSchedule } from './action-schedule.ts';
 import {
+  importedNetwork,
   ResponderFunction,
   type ResponderFunctionProps,
   reservedConcurrencyOf,
@@ -214,7 +207,7 @@ export class DatabaseBackups extends Construct {
     const staged = (this.image.node.tryFindChild('Staging') as AssetStaging | undefined)?.absoluteStagedPath;
     if (staged && resolve(staged) !== resolve(context)) rmSync(context, { recursive: true, force: true });
 
-    const network = backupNetwork(this, backups);
+    const network = importedNetwork(this, backups.vpc);
     this.fargate = usesFargate && network ? this.fargateRunner(config, network) : undefined;
     const environment: Record<string, string> = {
       STATE_TABLE_NAME: state.table.tableName,
@@ -440,20 +433,4 @@ function lifecycleRules(backups: BackupsConfig): LifecycleRule[] {
     });
   }
   return rules;
-}
-
-/** The VPC, subnets and security groups from `backups.vpc`, imported without lookups (synth stays offline). */
-function backupNetwork(scope: Construct, backups: BackupsConfig): ResponderFunctionProps['network'] {
-  const vpc = backups.vpc;
-  if (!vpc) return undefined;
-  const imported: IVpc = Vpc.fromVpcAttributes(scope, 'Vpc', {
-    vpcId: vpc.vpcId,
-    availabilityZones: vpc.availabilityZones,
-    privateSubnetIds: vpc.privateSubnetIds,
-  });
-  const subnets: ISubnet[] = vpc.privateSubnetIds.map((id) => Subnet.fromSubnetId(scope, `Subnet-${id}`, id));
-  const securityGroups: ISecurityGroup[] = vpc.securityGroupIds.map((id) =>
-    SecurityGroup.fromSecurityGroupId(scope, `Sg-${id}`, id),
-  );
-  return { vpc: imported, subnets, securityGroups };
 }

@@ -1,5 +1,4 @@
 import { Duration } from 'aws-cdk-lib';
-import { SecurityGroup, Subnet, Vpc } from 'aws-cdk-lib/aws-ec2';
 import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 import type { ResponderConfig } from '../../src/config/schema.ts';
@@ -8,11 +7,7 @@ import { acknowledgeTracing, acknowledgeVpcAccess } from '../nag.ts';
 import { importSecret } from '../secrets.ts';
 import type { ActionDispatch } from './action-dispatch.ts';
 import { type ActionScheduleOptions, actionSchedule } from './action-schedule.ts';
-import {
-  ResponderFunction,
-  type ResponderFunctionProps,
-  reservedConcurrencyOf,
-} from './responder-function.ts';
+import { importedNetwork, ResponderFunction, reservedConcurrencyOf } from './responder-function.ts';
 import type { StateTable } from './state-table.ts';
 
 /** Every secret the probe targets read: database and Redis credentials, header values. */
@@ -51,7 +46,7 @@ export class HealthProbes extends Construct {
   constructor(scope: Construct, id: string, props: HealthProbesProps) {
     super(scope, id);
     const { config, state, dispatch } = props;
-    const network = probeNetwork(this, config);
+    const network = importedNetwork(this, config.probes.vpc);
     this.handler = new ResponderFunction(this, 'Default', {
       name: 'probe',
       config,
@@ -88,21 +83,4 @@ export class HealthProbes extends Construct {
     acknowledgeTracing(this.handler);
     if (network) acknowledgeVpcAccess(this.handler);
   }
-}
-
-/** The VPC, subnets and security groups from `probes.vpc`, imported without lookups (synth stays offline). */
-function probeNetwork(scope: Construct, config: ResponderConfig): ResponderFunctionProps['network'] {
-  const vpc = config.probes.vpc;
-  if (!vpc) return undefined;
-  return {
-    vpc: Vpc.fromVpcAttributes(scope, 'Vpc', {
-      vpcId: vpc.vpcId,
-      availabilityZones: vpc.availabilityZones,
-      privateSubnetIds: vpc.privateSubnetIds,
-    }),
-    subnets: vpc.privateSubnetIds.map((id) => Subnet.fromSubnetId(scope, `Subnet-${id}`, id)),
-    securityGroups: vpc.securityGroupIds.map((id) =>
-      SecurityGroup.fromSecurityGroupId(scope, `Sg-${id}`, id),
-    ),
-  };
 }

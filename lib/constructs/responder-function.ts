@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import { Duration, RemovalPolicy, type Size } from 'aws-cdk-lib';
-import type { ISecurityGroup, ISubnet, IVpc } from 'aws-cdk-lib/aws-ec2';
+import {
+  type ISecurityGroup,
+  type ISubnet,
+  type IVpc,
+  SecurityGroup,
+  Subnet,
+  Vpc,
+} from 'aws-cdk-lib/aws-ec2';
 import { ManagedPolicy, Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import {
   Architecture,
@@ -14,6 +21,7 @@ import {
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { VpcPlacement } from '../../src/config/fields.ts';
 import type { ResponderConfig } from '../../src/config/schema.ts';
 import {
   configDefine,
@@ -75,6 +83,28 @@ export interface ResponderFunctionProps {
     readonly vpc: IVpc;
     readonly subnets: ISubnet[];
     readonly securityGroups: ISecurityGroup[];
+  };
+}
+
+/**
+ * A config's VPC placement (`probes.vpc`, `backups.vpc`, `secrets.vpc`) as a function's network: the
+ * VPC, subnets and security groups imported without lookups, so synthesis stays offline.
+ */
+export function importedNetwork(
+  scope: Construct,
+  placement: VpcPlacement | undefined,
+): ResponderFunctionProps['network'] {
+  if (!placement) return undefined;
+  return {
+    vpc: Vpc.fromVpcAttributes(scope, 'Vpc', {
+      vpcId: placement.vpcId,
+      availabilityZones: placement.availabilityZones,
+      privateSubnetIds: placement.privateSubnetIds,
+    }),
+    subnets: placement.privateSubnetIds.map((id) => Subnet.fromSubnetId(scope, `Subnet-${id}`, id)),
+    securityGroups: placement.securityGroupIds.map((id) =>
+      SecurityGroup.fromSecurityGroupId(scope, `Sg-${id}`, id),
+    ),
   };
 }
 

@@ -1,5 +1,4 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import { SecurityGroup, Subnet, Vpc } from 'aws-cdk-lib/aws-ec2';
 import { Policy, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { CfnPermission } from 'aws-cdk-lib/aws-lambda';
 import { CfnRotationSchedule, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -11,11 +10,7 @@ import { grantSecretValue } from '../grants.ts';
 import { acknowledgeTracing, acknowledgeVpcAccess } from '../nag.ts';
 import { importSecret } from '../secrets.ts';
 import type { ActionDispatch } from './action-dispatch.ts';
-import {
-  ResponderFunction,
-  type ResponderFunctionProps,
-  reservedConcurrencyOf,
-} from './responder-function.ts';
+import { importedNetwork, ResponderFunction, reservedConcurrencyOf } from './responder-function.ts';
 import type { StateTable } from './state-table.ts';
 
 /**
@@ -93,7 +88,7 @@ export class SecretRotation extends Construct {
     const { config, state, dispatch } = props;
     const own = props.ownSecrets ?? {};
     validate(config);
-    const network = rotationNetwork(this, config);
+    const network = importedNetwork(this, config.secrets.vpc);
     const environment: Record<string, string> = {
       STATE_TABLE_NAME: state.table.tableName,
       EVENT_BUS_NAME: dispatch.bus.eventBusName,
@@ -238,21 +233,4 @@ function validate(config: ResponderConfig) {
       );
     }
   }
-}
-
-/** The VPC, subnets and security groups from `secrets.vpc`, imported without lookups (synth stays offline). */
-function rotationNetwork(scope: Construct, config: ResponderConfig): ResponderFunctionProps['network'] {
-  const vpc = config.secrets.vpc;
-  if (!vpc) return undefined;
-  return {
-    vpc: Vpc.fromVpcAttributes(scope, 'Vpc', {
-      vpcId: vpc.vpcId,
-      availabilityZones: vpc.availabilityZones,
-      privateSubnetIds: vpc.privateSubnetIds,
-    }),
-    subnets: vpc.privateSubnetIds.map((id) => Subnet.fromSubnetId(scope, `Subnet-${id}`, id)),
-    securityGroups: vpc.securityGroupIds.map((id) =>
-      SecurityGroup.fromSecurityGroupId(scope, `Sg-${id}`, id),
-    ),
-  };
 }

@@ -42,3 +42,5 @@ export const vpcPlacement = z.strictObject({
     .array(z.string().regex(/^sg-([0-9a-f]{8}|[0-9a-f]{17})$/, 'use security group ids such as sg-0123abcd'))
     .min(1),
 });
+
+export type VpcPlacement = z.output<typeof vpcPlacement>;
