@@ -1,7 +1,7 @@
-import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { type BackupManifest, parseBackupId } from '../domain/backups.ts';
 import type { BackupCatalog } from '../ports.ts';
-import { epochSeconds, type StateTable } from './state-table.ts';
+import type { StateTable } from './state-table.ts';
 import { STATE_KEY_PREFIXES, stateKeys } from './state-table-schema.ts';
 
 /** DynamoDB's item limit is 400 KB; a manifest with thousands of tables is cut to fit, not refused. */
@@ -39,38 +39,11 @@ export class DynamoDbBackupCatalog implements BackupCatalog {
   constructor(private readonly table: StateTable) {}
 
   lockDatabase(database: string, holder: string, now: Date, until: Date) {
-    return this.table.conditional(() =>
-      this.table.doc.send(
-        new PutCommand({
-          TableName: this.table.name,
-          Item: {
-            ...stateKeys.backupLock(database),
-            entity: 'backup-lock',
-            holder,
-            lockedAt: now.toISOString(),
-            until: until.toISOString(),
-            // A holder that died is forgotten by TTL too, days later; the condition does not wait for it.
-            expiresAt: epochSeconds(until) + 86400,
-          },
-          ConditionExpression: 'attribute_not_exists(pk) OR #until < :now',
-          ExpressionAttributeNames: { '#until': 'until' },
-          ExpressionAttributeValues: { ':now': now.toISOString() },
-        }),
-      ),
-    );
+    return this.table.takeLease(stateKeys.backupLock(database), 'backup-lock', holder, now, until);
   }
 
-  async unlockDatabase(database: string, holder: string) {
-    await this.table.conditional(() =>
-      this.table.doc.send(
-        new DeleteCommand({
-          TableName: this.table.name,
-          Key: stateKeys.backupLock(database),
-          ConditionExpression: 'holder = :holder',
-          ExpressionAttributeValues: { ':holder': holder },
-        }),
-      ),
-    );
+  unlockDatabase(database: string, holder: string) {
+    return this.table.releaseLease(stateKeys.backupLock(database), holder);
   }
 
   async saveBackup(manifest: BackupManifest) {

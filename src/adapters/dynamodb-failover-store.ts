@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { FailoverApproval, FailoverState, FailoverStore } from '../ports.ts';
 import { epochSeconds, type StateTable } from './state-table.ts';
 import { stateKeys } from './state-table-schema.ts';
@@ -26,37 +26,11 @@ export class DynamoDbFailoverStore implements FailoverStore {
   }
 
   lockFailover(holder: string, now: Date, until: Date) {
-    return this.table.conditional(() =>
-      this.table.doc.send(
-        new PutCommand({
-          TableName: this.table.name,
-          Item: {
-            ...stateKeys.failoverLock(),
-            entity: 'failover-lock',
-            holder,
-            lockedAt: now.toISOString(),
-            until: until.toISOString(),
-            expiresAt: epochSeconds(until) + 86400,
-          },
-          ConditionExpression: 'attribute_not_exists(pk) OR #until < :now',
-          ExpressionAttributeNames: { '#until': 'until' },
-          ExpressionAttributeValues: { ':now': now.toISOString() },
-        }),
-      ),
-    );
+    return this.table.takeLease(stateKeys.failoverLock(), 'failover-lock', holder, now, until);
   }
 
-  async unlockFailover(holder: string) {
-    await this.table.conditional(() =>
-      this.table.doc.send(
-        new DeleteCommand({
-          TableName: this.table.name,
-          Key: stateKeys.failoverLock(),
-          ConditionExpression: 'holder = :holder',
-          ExpressionAttributeValues: { ':holder': holder },
-        }),
-      ),
-    );
+  unlockFailover(holder: string) {
+    return this.table.releaseLease(stateKeys.failoverLock(), holder);
   }
 
   async saveApproval(approval: FailoverApproval) {

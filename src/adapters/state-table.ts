@@ -6,6 +6,7 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   PutCommand,
   QueryCommand,
@@ -91,6 +92,46 @@ export class StateTable {
       startKey = page.LastEvaluatedKey;
     } while (startKey && items.length < limit);
     return items;
+  }
+
+  /**
+   * Takes a lease on `key` for `holder` until `until`: a conditional write that wins only when nobody
+   * holds it or the holder's lease ran out. A holder that died is forgotten by TTL too, days later; the
+   * condition does not wait for it.
+   */
+  takeLease(key: { pk: string; sk: string }, entity: string, holder: string, now: Date, until: Date) {
+    return this.conditional(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.name,
+          Item: {
+            ...key,
+            entity,
+            holder,
+            lockedAt: now.toISOString(),
+            until: until.toISOString(),
+            expiresAt: epochSeconds(until) + 86400,
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR #until < :now',
+          ExpressionAttributeNames: { '#until': 'until' },
+          ExpressionAttributeValues: { ':now': now.toISOString() },
+        }),
+      ),
+    );
+  }
+
+  /** Lets a lease go if `holder` still holds it (a lease taken over after it ran out stays). */
+  async releaseLease(key: { pk: string; sk: string }, holder: string) {
+    await this.conditional(() =>
+      this.doc.send(
+        new DeleteCommand({
+          TableName: this.name,
+          Key: key,
+          ConditionExpression: 'holder = :holder',
+          ExpressionAttributeValues: { ':holder': holder },
+        }),
+      ),
+    );
   }
 
   /** Writes an item that carries `version`: new when `expectedVersion` is 0, else only over that version. */
