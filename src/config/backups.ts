@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BACKUP_DATABASE_NAME } from '../domain/backups.ts';
-import { scheduleExpression, secretRef, vpcPlacement } from './fields.ts';
+import { flagRepeats, scheduleExpression, secretRef, vpcPlacement } from './fields.ts';
 
 export { BACKUP_DATABASE_NAME };
 
@@ -180,17 +180,12 @@ export const backupsSchema = z
     databases: z.array(backupDatabaseSchema).default([]),
   })
   .superRefine((backups, ctx) => {
-    const seen = new Set<string>();
-    backups.databases.forEach((db, index) => {
-      if (seen.has(db.name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['databases', index, 'name'],
-          message: `'${db.name}' is used twice: give each database its own name`,
-        });
-      }
-      seen.add(db.name);
-    });
+    flagRepeats(
+      backups.databases.map((db) => db.name),
+      (index) => ['databases', index, 'name'],
+      (name) => `'${name}' is used twice: give each database its own name`,
+      ctx,
+    );
     backups.databases.forEach((db, index) => {
       if (db.runner === 'fargate' && !backups.vpc) {
         ctx.addIssue({

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { matcherString, SEVERITIES, secretRef } from './fields.ts';
+import { flagRepeats, matcherString, SEVERITIES, secretRef } from './fields.ts';
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'use 1-40 lower-case letters, digits and dashes');
 
@@ -52,7 +52,7 @@ const severityPolicySchema = z
     flagRepeats(
       policy.tiers.map((tier) => tier.name),
       (index) => ['tiers', index, 'name'],
-      'tier',
+      (name) => `tier ${name} is listed twice`,
       ctx,
     );
     policy.tiers.forEach((tier, index) => {
@@ -134,7 +134,7 @@ export const escalationSchema = z
     flagRepeats(
       escalation.routes.map((route) => route.name),
       (index) => ['routes', index, 'name'],
-      'route',
+      (name) => `route ${name} is listed twice`,
       ctx,
     );
     const tierNames = new Set(
@@ -151,22 +151,6 @@ export const escalationSchema = z
       flagUnknownTopics(route.topics, known, ['routes', index, 'topics'], ctx);
     });
   });
-
-/** One issue per name seen before in the list, e.g. "tier on-call is listed twice". */
-function flagRepeats(
-  names: readonly string[],
-  pathOf: (index: number) => PropertyKey[],
-  what: string,
-  ctx: z.RefinementCtx,
-) {
-  const seen = new Set<string>();
-  names.forEach((value, index) => {
-    if (seen.has(value)) {
-      ctx.addIssue({ code: 'custom', path: pathOf(index), message: `${what} ${value} is listed twice` });
-    }
-    seen.add(value);
-  });
-}
 
 /** One issue per topic that `escalation.topics` does not define, naming the ones it does. */
 function flagUnknownTopics(

@@ -44,3 +44,17 @@ export const vpcPlacement = z.strictObject({
 });
 
 export type VpcPlacement = z.output<typeof vpcPlacement>;
+
+/** One issue per name seen before in the list, at that entry's path, with `message` about it. */
+export function flagRepeats(
+  names: readonly string[],
+  pathOf: (index: number) => PropertyKey[],
+  message: (name: string) => string,
+  ctx: z.RefinementCtx,
+) {
+  const seen = new Set<string>();
+  names.forEach((name, index) => {
+    if (seen.has(name)) ctx.addIssue({ code: 'custom', path: pathOf(index), message: message(name) });
+    seen.add(name);
+  });
+}

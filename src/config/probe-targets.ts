@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { type ProbeKind, parseDnsServer } from '../domain/probes.ts';
-import { SEVERITIES, scheduleExpression, secretRef, vpcPlacement } from './fields.ts';
+import { flagRepeats, SEVERITIES, scheduleExpression, secretRef, vpcPlacement } from './fields.ts';
 
 const SEVERITY = z.enum(SEVERITIES);
 const host = z.string().min(1, 'name the host (an IP or a DNS name)');
@@ -174,15 +174,10 @@ export const probesSchema = z
     vpc: vpcPlacement.optional(),
   })
   .superRefine((probes, ctx) => {
-    const seen = new Set<string>();
-    probes.targets.forEach((target, index) => {
-      if (seen.has(target.name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['targets', index, 'name'],
-          message: `'${target.name}' is used twice: give each target its own name`,
-        });
-      }
-      seen.add(target.name);
-    });
+    flagRepeats(
+      probes.targets.map((target) => target.name),
+      (index) => ['targets', index, 'name'],
+      (name) => `'${name}' is used twice: give each target its own name`,
+      ctx,
+    );
   });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { secretRef, vpcPlacement } from './fields.ts';
+import { flagRepeats, secretRef, vpcPlacement } from './fields.ts';
 
 /**
  * Secrets Manager's rotation schedule: `rate(N days)` (1-1000) or a six-field `cron(...)`; a rotation
@@ -121,17 +121,12 @@ export const secretsSchema = z
       .prefault({}),
   })
   .superRefine((secrets, ctx) => {
-    const seen = new Set<string>();
-    secrets.rotations.forEach((rotation, index) => {
-      if (seen.has(rotation.secret)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['rotations', index, 'secret'],
-          message: `'${rotation.secret}' is rotated twice: give each secret one rotation`,
-        });
-      }
-      seen.add(rotation.secret);
-    });
+    flagRepeats(
+      secrets.rotations.map((rotation) => rotation.secret),
+      (index) => ['rotations', index, 'secret'],
+      (secret) => `'${secret}' is rotated twice: give each secret one rotation`,
+      ctx,
+    );
   });
 
 export type SecretsConfig = z.output<typeof secretsSchema>;
