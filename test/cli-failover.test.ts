@@ -1,75 +1,34 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { format } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBody } from './support/aws-recorder.ts';
+import { runCli } from './support/cli.ts';
+import { failoverConfigInput, httpSite } from './support/failover.ts';
 import { startTestRuntime, TEST_TOKEN, type TestRuntime, testConfig } from './support/runtime.ts';
 
-async function responder(args: string[], env: Record<string, string | undefined>) {
-  const { main } = await import('../src/cli/main.ts');
-  const saved = { ...process.env };
-  for (const [key, value] of Object.entries(env)) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
-  let stdout = '';
-  let stderr = '';
-  const log = vi.spyOn(console, 'log').mockImplementation((...parts: unknown[]) => {
-    stdout += `${format(...parts)}\n`;
-  });
-  const error = vi.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => {
-    stderr += `${format(...parts)}\n`;
-  });
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
-    Object.assign(process.env, saved);
-  }
-}
-
-async function site(healthy: boolean): Promise<{ url: string; server: Server }> {
-  const server = createServer((_req, res) => res.writeHead(healthy ? 200 : 503).end());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`, server };
-}
+const responder = (args: string[], env: Record<string, string | undefined>) => runCli(args, env);
 
 describe('CLI: responder failover', () => {
   let t: TestRuntime;
-  let primary: Awaited<ReturnType<typeof site>>;
-  let dr: Awaited<ReturnType<typeof site>>;
+  let primary: Awaited<ReturnType<typeof httpSite>>;
+  let dr: Awaited<ReturnType<typeof httpSite>>;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    primary = await site(false);
-    dr = await site(true);
+    primary = await httpSite(false);
+    dr = await httpSite(true);
     t = await startTestRuntime({
       config: testConfig({
         local: { dnsPort: 0 },
-        probes: {
-          targets: [
-            { name: 'primary-health', kind: 'http', url: primary.url, timeoutMs: 1000 },
-            { name: 'dr-health', kind: 'http', url: dr.url, timeoutMs: 1000 },
-          ],
-        },
-        failover: {
-          hostedZoneId: 'Z0123456789ABC',
-          zoneName: 'payments.test',
-          record: { name: 'api.payments.test', type: 'A', ttl: 5 },
-          primary: { record: { values: ['127.0.0.1'] }, targets: ['primary-health'] },
-          dr: { record: { values: ['127.0.0.2'] }, targets: ['dr-health'] },
-          cooldownMinutes: 0,
-        },
+        ...failoverConfigInput({ primary: primary.url, dr: dr.url }, { cooldownMinutes: 0 }),
       }),
     });
     env = { RESPONDER_URL: t.runtime.url, RESPONDER_WEBHOOK_TOKEN: TEST_TOKEN };
   });
   afterAll(async () => {
     await t?.stop();
-    primary?.server.close();
-    dr?.server.close();
+    primary?.close();
+    dr?.close();
   });
 
   it('prints each gate of a dry run, refuses to move without --yes off a terminal, moves with --yes, shows the status', async () => {

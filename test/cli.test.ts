@@ -2,8 +2,9 @@ import { execFile, spawn } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { format, promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './support/cli.ts';
 import { stopProcess, waitFor } from './support/processes.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -24,23 +25,7 @@ async function responder(args: string[], env: Record<string, string> = {}) {
 }
 
 /** Runs the CLI's main() in this process, with what it prints to the console captured. */
-async function inProcess(args: string[]) {
-  const { main } = await import('../src/cli/main.ts');
-  let stdout = '';
-  let stderr = '';
-  const log = vi.spyOn(console, 'log').mockImplementation((...parts: unknown[]) => {
-    stdout += `${format(...parts)}\n`;
-  });
-  const error = vi.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => {
-    stderr += `${format(...parts)}\n`;
-  });
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+const inProcess = (args: string[]) => runCli(args);
 
 /** Starts `responder dev` as a user would, and resolves with its URL once it prints it. */
 function startDev(env: Record<string, string>) {

@@ -1,10 +1,9 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ChangeResourceRecordSetsCommand, GetChangeCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Route53DnsZone } from '../src/adapters/route53-dns-zone.ts';
 import { type ActionRequest, actionRequestSchema } from '../src/domain/actions.ts';
+import { failoverConfigInput, httpSite } from './support/failover.ts';
 import { startTestRuntime, type TestRuntime, testConfig } from './support/runtime.ts';
 
 describe('Failover, records mode: the Route 53 calls, exactly', () => {
@@ -120,28 +119,10 @@ describe('Failover, records mode: the Route 53 calls, exactly', () => {
   });
 });
 
-/** A site whose health endpoint answers 200 or 503, as the test says. */
-async function site(): Promise<{ url: string; healthy: boolean; close(): void }> {
-  const state = { healthy: true };
-  const server: Server = createServer((_req, res) => res.writeHead(state.healthy ? 200 : 503).end());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
-  return {
-    url,
-    get healthy() {
-      return state.healthy;
-    },
-    set healthy(value: boolean) {
-      state.healthy = value;
-    },
-    close: () => server.close(),
-  };
-}
-
 describe('Failover, switch mode, through the local runtime: every gate refuses on its own', () => {
   let t: TestRuntime;
-  let primary: Awaited<ReturnType<typeof site>>;
-  let dr: Awaited<ReturnType<typeof site>>;
+  let primary: Awaited<ReturnType<typeof httpSite>>;
+  let dr: Awaited<ReturnType<typeof httpSite>>;
   let config: ReturnType<typeof testConfig>;
   let n = 0;
   const request = (params: Record<string, unknown>, extra: Partial<ActionRequest> = {}): ActionRequest =>
@@ -171,26 +152,19 @@ describe('Failover, switch mode, through the local runtime: every gate refuses o
   };
 
   beforeAll(async () => {
-    primary = await site();
-    dr = await site();
-    config = testConfig({
-      probes: {
-        targets: [
-          { name: 'primary-health', kind: 'http', url: primary.url, timeoutMs: 1000 },
-          { name: 'dr-health', kind: 'http', url: dr.url, timeoutMs: 1000 },
-        ],
-      },
-      failover: {
-        hostedZoneId: 'Z0123456789ABC',
-        zoneName: 'payments.test',
-        record: { name: 'api.payments.test', type: 'A', ttl: 30 },
-        primary: { record: { values: ['127.0.0.1'] }, targets: ['primary-health'] },
-        dr: { record: { values: ['127.0.0.2'] }, targets: ['dr-health'] },
-        failbackConsecutiveHealthy: 2,
-        cooldownMinutes: 30,
-        policy: { alert: 'approve', operator: 'auto' },
-      },
-    });
+    primary = await httpSite();
+    dr = await httpSite();
+    config = testConfig(
+      failoverConfigInput(
+        { primary: primary.url, dr: dr.url },
+        {
+          record: { name: 'api.payments.test', type: 'A', ttl: 30 },
+          failbackConsecutiveHealthy: 2,
+          cooldownMinutes: 30,
+          policy: { alert: 'approve', operator: 'auto' },
+        },
+      ),
+    );
     t = await startTestRuntime({ config });
   });
   afterAll(async () => {
@@ -346,8 +320,8 @@ describe('Failover, switch mode, through the local runtime: every gate refuses o
 
 describe('Failover end to end in the local runtime: alert, approval, DNS answers DR, failback', () => {
   let t: TestRuntime;
-  let primary: Awaited<ReturnType<typeof site>>;
-  let dr: Awaited<ReturnType<typeof site>>;
+  let primary: Awaited<ReturnType<typeof httpSite>>;
+  let dr: Awaited<ReturnType<typeof httpSite>>;
   const resolveRecord = async () => {
     const { Resolver } = await import('node:dns/promises');
     const resolver = new Resolver({ timeout: 1000, tries: 1 });
@@ -356,26 +330,15 @@ describe('Failover end to end in the local runtime: alert, approval, DNS answers
   };
 
   beforeAll(async () => {
-    primary = await site();
-    dr = await site();
+    primary = await httpSite();
+    dr = await httpSite();
     t = await startTestRuntime({
       config: testConfig({
         local: { dnsPort: 0 },
-        probes: {
-          targets: [
-            { name: 'primary-health', kind: 'http', url: primary.url, timeoutMs: 1000 },
-            { name: 'dr-health', kind: 'http', url: dr.url, timeoutMs: 1000 },
-          ],
-        },
-        failover: {
-          hostedZoneId: 'Z0123456789ABC',
-          zoneName: 'payments.test',
-          record: { name: 'api.payments.test', type: 'A', ttl: 5 },
-          primary: { record: { values: ['127.0.0.1'] }, targets: ['primary-health'] },
-          dr: { record: { values: ['127.0.0.2'] }, targets: ['dr-health'] },
-          failbackConsecutiveHealthy: 2,
-          cooldownMinutes: 0,
-        },
+        ...failoverConfigInput(
+          { primary: primary.url, dr: dr.url },
+          { failbackConsecutiveHealthy: 2, cooldownMinutes: 0 },
+        ),
       }),
     });
   });

@@ -5,15 +5,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { format } from 'node:util';
 import * as packet from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { probeTarget } from '../functions/probe/probe-targets.ts';
 import exampleConfig from '../responder.config.ts';
-import { main } from '../src/cli/main.ts';
 import { probeTargetSchema } from '../src/config/probe-targets.ts';
 import { parseConfig, type ResponderConfig } from '../src/config/schema.ts';
 import { systemClock } from '../src/ports.ts';
+import { runCli } from './support/cli.ts';
 import { startTestRuntime, TEST_TOKEN, type TestRuntime, testConfig } from './support/runtime.ts';
 
 const RECORD = 'api.payments.test';
@@ -393,19 +392,8 @@ describe('Demo environment: failing and recovering the primary site', () => {
 
   it('is what `responder demo fail|recover primary` calls', async () => {
     const run = async (args: string[]) => {
-      let out = '';
-      const log = vi.spyOn(console, 'log').mockImplementation((...parts: unknown[]) => {
-        out += `${format(...parts)}\n`;
-      });
-      const error = vi.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => {
-        out += `${format(...parts)}\n`;
-      });
-      try {
-        return { code: await main(args), out };
-      } finally {
-        log.mockRestore();
-        error.mockRestore();
-      }
+      const { code, stdout, stderr } = await runCli(args);
+      return { code, out: stdout + stderr };
     };
     vi.stubEnv('RESPONDER_URL', rt.runtime.url);
     vi.stubEnv('RESPONDER_WEBHOOK_TOKEN', TEST_TOKEN);
