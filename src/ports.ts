@@ -241,6 +241,52 @@ export interface FailoverStore {
   approve(requestId: string, by: string, at: Date): Promise<boolean>;
 }
 
+/** What one site's database is now: the writer, or a replica and how far behind it is. */
+export interface DatabaseRole {
+  readonly role: 'writer' | 'replica';
+  /** A replica's replay lag in seconds: what promoting it now would lose of what it received. */
+  readonly lagSeconds?: number;
+  /** A replica that receives from its source right now (streaming). */
+  readonly streaming?: boolean;
+  readonly detail: string;
+}
+
+/** How fencing a site's database went: it answered, and it takes no more writes. */
+export interface FenceResult {
+  readonly reachable: boolean;
+  readonly fenced: boolean;
+  readonly detail: string;
+}
+
+/**
+ * The database step of a failover (`failover.database`): the engine's view of each site's database.
+ * A self-managed standby speaks SQL; RDS and Aurora speak their control-plane APIs.
+ */
+export interface DatabaseFailover {
+  readonly engine: 'postgres-standby' | 'rds-replica' | 'aurora-global';
+  /** Where `site`'s database stands; throws when it cannot be told. */
+  inspect(site: FailoverSite): Promise<DatabaseRole>;
+  /** Makes `site`'s database stop taking writes, when it answers. Never throws: says what happened. */
+  fence(site: FailoverSite): Promise<FenceResult>;
+  /**
+   * Promotes `site`'s database and resolves once it takes writes; throws once `timeoutMs` passes.
+   * `sourceAnswers`: the other site's database answered (Aurora switches over without data loss
+   * then); `allowDataLoss`: the request accepted losing what the replica had not received.
+   */
+  promote(
+    site: FailoverSite,
+    options: { readonly timeoutMs: number; readonly sourceAnswers: boolean; readonly allowDataLoss: boolean },
+  ): Promise<{ readonly detail: string }>;
+}
+
+/** The drill's marker rows: written through the writer, read from either site's database. */
+export interface DrillMarkers {
+  /** Writes marker `seq` of drill `drillId` through `site`'s database; throws when it takes no writes. */
+  write(site: FailoverSite, drillId: string, seq: number): Promise<void>;
+  /** The markers of drill `drillId` that `site`'s database holds, in order. */
+  read(site: FailoverSite, drillId: string): Promise<readonly { seq: number; writtenAt: string }[]>;
+}
+
 /** One DNS record set as the zone holds it. */
 export interface DnsRecordSet {
   readonly name: string;

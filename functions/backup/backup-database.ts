@@ -1,5 +1,6 @@
 import { PutObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { PerformAction } from '../../src/actions/run-action.ts';
+import { type Connection, connectionFromSecret, pgClient } from '../../src/adapters/postgres-connection.ts';
 import type { BackupDatabaseConfig } from '../../src/config/backups.ts';
 import type { ResponderConfig } from '../../src/config/schema.ts';
 import type { ActionOutcome, ActionRequest } from '../../src/domain/actions.ts';
@@ -11,12 +12,9 @@ import {
 } from '../../src/domain/backups.ts';
 import type { BackupCatalog, Clock, Log, SecretStore } from '../../src/ports.ts';
 import {
-  type Connection,
   checkDumpable,
   compressArgument,
-  connectionFromSecret,
   libpqEnv,
-  pgClient,
   pgTool,
   redact,
   sameDatabase,

@@ -1,7 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
+import { type Connection, pgClient, quoteIdent } from '../../src/adapters/postgres-connection.ts';
 import type { BackupManifest, TableRows } from '../../src/domain/backups.ts';
-import { type Connection, libpqEnv, pgClient, pgTool, quoteIdent } from './postgres-tools.ts';
+import { libpqEnv, pgTool } from './postgres-tools.ts';
 import { pipeObjectInto, runTool, scratchFolder } from './read-back.ts';
 
 /** Exact row counts of the listed tables, in the client's current transaction (or snapshot). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { failoverDatabaseSchema, failoverDrillSchema } from './failover-database.ts';
 
 const policy = z.enum(['auto', 'approve', 'deny'], { message: 'use "auto", "approve" or "deny"' });
 const targetNames = z.array(z.string().min(1)).min(1, 'name at least one probe target');
@@ -83,6 +84,13 @@ export const failoverSchema = z
       .prefault({}),
     /** `records` mode: how long to wait for the change to be INSYNC before reporting it unverified. */
     changeTimeoutSeconds: z.number().int().min(10).max(900).default(120),
+    /**
+     * The database step before DNS moves: fence the old primary, check the DR database's lag, promote
+     * it. Without it DNS moves alone (a stateless DR site, or a database failed over by other means).
+     */
+    database: failoverDatabaseSchema.optional(),
+    /** `responder drill failover`: refused in production unless the request insists. */
+    drill: failoverDrillSchema.prefault({}),
   })
   .superRefine((failover, ctx) => {
     const zone = failover.zoneName.replace(/\.$/, '');
