@@ -239,6 +239,54 @@ export interface FailoverStore {
   getApproval(requestId: string): Promise<FailoverApproval | undefined>;
   /** Moves a pending approval to `approved` once: false when it was no longer pending. */
   approve(requestId: string, by: string, at: Date): Promise<boolean>;
+  /** A failover drill's report (`responder drill failover`), kept for a year. */
+  saveDrillReport(report: DrillReport): Promise<void>;
+  getDrillReport(drillId: string): Promise<DrillReport | undefined>;
+}
+
+/** One leg of a drill: a failover and what it kept of the marker rows. */
+export interface DrillLeg {
+  readonly to: FailoverSite;
+  readonly status: 'completed' | 'recorded' | 'failed';
+  readonly summary: string;
+  /** Decision → the site answering through DNS and passing its probes. */
+  readonly rtoMs?: number;
+  readonly steps: readonly {
+    readonly gate: string;
+    readonly ok: boolean;
+    readonly detail: string;
+    readonly ms?: number;
+  }[];
+  readonly fenced?: boolean;
+  readonly lagSecondsAtPromotion?: number;
+  readonly markers?: {
+    /** Marker rows the writer acknowledged (committed) through the old writer. */
+    readonly written: number;
+    readonly writtenBeforeDecision: number;
+    /** Of those, how many the new writer holds. */
+    readonly present: number;
+    /** Acknowledged but not on the new writer: lost. */
+    readonly missing: readonly number[];
+    readonly newestWrittenAt?: string;
+    readonly newestPresentAt?: string;
+    /** Newest acknowledged marker − newest marker that made it across, in seconds. */
+    readonly rpoSeconds: number;
+  };
+}
+
+/** What `responder drill failover` proved: each leg, RTO and RPO. */
+export interface DrillReport {
+  readonly drillId: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly by: string;
+  readonly environment: string;
+  readonly passed: boolean;
+  readonly legs: readonly DrillLeg[];
+  /** Steps of the drill itself (markers, rebuilding a standby). */
+  readonly notes: readonly string[];
+  /** Where the rendered report was written (the local data folder). */
+  readonly file?: string;
 }
 
 /** What one site's database is now: the writer, or a replica and how far behind it is. */

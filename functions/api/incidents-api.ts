@@ -154,10 +154,22 @@ const failoverBody = z.strictObject({
   dryRun: z.optional(z.boolean()),
   force: z.optional(z.boolean()),
   reason: z.optional(z.string().check(z.minLength(3, 'say why, for the audit trail'), z.maxLength(500))),
+  /** Over the database's maxLagSeconds: promote anyway, losing what the replica had not received. */
+  acceptDataLoss: z.optional(z.boolean()),
+  /** Failback: the operator checked that the old primary was rebuilt as a standby of the DR database. */
+  primaryRebuilt: z.optional(z.boolean()),
   by: z.optional(nameField),
 });
 
 const approveBody = z.strictObject({ by: z.optional(nameField) });
+
+const drillBody = z.strictObject({
+  to: z.optional(z.literal('dr')),
+  andBack: z.optional(z.boolean()),
+  iKnowThisIsProduction: z.optional(z.boolean()),
+  dryRun: z.optional(z.boolean()),
+  by: z.optional(nameField),
+});
 
 const ackBody = z.strictObject({
   by: z.optional(nameField),
@@ -434,6 +446,19 @@ async function failoverNow(req: HttpRequest, ctx: RouteContext): Promise<HttpRes
   return runFailover(deps, { ...params, by: params.by ?? ctx.principal }, dryRun === true);
 }
 
+/**
+ * Runs a failover drill (`responder drill failover`): there (and back), with marker rows; answers
+ * with the report. Refused in production unless `iKnowThisIsProduction`.
+ */
+async function drillNow(req: HttpRequest, ctx: RouteContext): Promise<HttpResponse> {
+  const { deps } = ctx;
+  if (!deps.config.failover) return problem(404, 'failover is not configured');
+  const parsed = parseBody(req, drillBody, 'invalid drill request', {});
+  if (!parsed.ok) return parsed.response;
+  const { dryRun, ...params } = parsed.data;
+  return runFailover(deps, { ...params, drill: true, by: params.by ?? ctx.principal }, dryRun === true);
+}
+
 /** Approves a failover waiting for approval: every gate runs again. */
 async function approveFailover(req: HttpRequest, ctx: RouteContext): Promise<HttpResponse> {
   const { deps } = ctx;
@@ -498,6 +523,7 @@ const ROUTES: ReadonlyArray<{
   { pattern: /^\/api\/rotations$/, methods: { POST: rotateNow } },
   { pattern: /^\/api\/failover$/, methods: { GET: failoverStatus, POST: failoverNow } },
   { pattern: /^\/api\/failover\/approvals\/([^/]+)$/, methods: { POST: approveFailover } },
+  { pattern: /^\/api\/failover\/drills$/, methods: { POST: drillNow } },
 ];
 
 /** The read side and operator controls: `/healthz`, the signed ack links, then the authenticated ROUTES. */

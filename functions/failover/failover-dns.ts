@@ -7,20 +7,25 @@ import type { ProbeResult } from '../../src/domain/probes.ts';
 import type {
   AuditTrail,
   Clock,
+  DatabaseFailover,
   DnsRecordSet,
   DnsZone,
   FailoverApproval,
   FailoverSite,
   FailoverState,
   FailoverStore,
+  FenceResult,
   Log,
 } from '../../src/ports.ts';
+import { type DrillParts, runDrill } from './drill.ts';
 
 export interface GateResult {
   readonly gate: string;
   readonly ok: boolean;
   readonly detail: string;
   readonly ms: number;
+  /** A refusal a human may overrule by approving (the data loss of a lagging replica). */
+  readonly approvable?: boolean;
 }
 
 export interface FailoverDeps {
@@ -48,10 +53,25 @@ export interface FailoverDeps {
     to: FailoverSite,
     request: ActionRequest,
   ) => Promise<{ ok: boolean; detail: string }>;
+  /**
+   * The database step (`failover.database`): fence the old primary, check the replica's lag, promote
+   * it, before DNS moves.
+   */
+  readonly database?: DatabaseFailover;
+  /** Pages about what humans must know although the failover went on (an old primary not fenced). */
+  readonly warn?: (warning: FailoverWarning) => Promise<void>;
   /** Between verification polls and failback probes; injected in tests. */
   readonly sleep?: (ms: number) => Promise<void>;
   /** How long verification waits for DNS and probes. @default 120 s */
   readonly verifyTimeoutMs?: number;
+}
+
+export interface FailoverWarning {
+  readonly requestId: string;
+  readonly to: FailoverSite;
+  readonly title: string;
+  readonly summary: string;
+  readonly incidentId?: string;
 }
 
 const siteName = (site: FailoverSite) => (site === 'dr' ? 'the DR site' : 'the primary site');
@@ -73,8 +93,8 @@ function policyFor(failover: FailoverConfig, trigger: ActionRequest['trigger']) 
  * UPSERT), and verification: the authoritative answer, then the new site's probes, each timed from
  * the decision. A dry run runs every gate and reports the exact change.
  */
-export function createFailoverAction(deps: FailoverDeps): PerformAction {
-  return async (request): Promise<ActionOutcome> => {
+export function createFailoverAction(deps: FailoverDeps & DrillParts): PerformAction {
+  const perform = async (request: ActionRequest): Promise<ActionOutcome> => {
     const failover = deps.config.failover;
     if (!failover) {
       // Not a failed remediation to page about: there is nothing to fail over with.
@@ -87,6 +107,16 @@ export function createFailoverAction(deps: FailoverDeps): PerformAction {
     const params = request.params;
     if (params.status === true) return status(deps, failover);
     if (typeof params.approve === 'string') return approveAndRun(deps, failover, request, params.approve);
+    if (params.drill === true) {
+      if (request.trigger !== 'operator') {
+        return { status: 'recorded', subject: 'drill', summary: 'refused: only an operator starts a drill' };
+      }
+      // Each leg is a planned failover: the primary answers, and is fenced rather than found down.
+      return runDrill(deps, failover, request, (leg) => {
+        PLANNED.add(leg);
+        return perform(leg);
+      });
+    }
     const to =
       params.to === 'primary' ? 'primary' : params.to === 'dr' || params.to === undefined ? 'dr' : undefined;
     if (!to) {
@@ -107,11 +137,18 @@ export function createFailoverAction(deps: FailoverDeps): PerformAction {
       ms: 0,
     };
     if (!policyGate.ok) return refused(deps, request, to, [policyGate]);
-    if (policy === 'approve' && !request.dryRun)
-      return askForApproval(deps, failover, request, to, policyGate);
+    if (policy === 'approve' && !request.dryRun) {
+      const state = await deps.store.getFailoverState();
+      const gates = [policyGate, ...(await worldGates(deps, failover, request, to, state))];
+      return askForApproval(deps, failover, request, to, gates);
+    }
     return runGatesAndMove(deps, failover, request, to, [policyGate]);
   };
+  return perform;
 }
+
+/** A drill's legs: planned failovers (made here, never from a request's params). */
+const PLANNED = new WeakSet<ActionRequest>();
 
 async function status(deps: FailoverDeps, failover: FailoverConfig): Promise<ActionOutcome> {
   const state = await deps.store.getFailoverState();
@@ -180,12 +217,18 @@ async function refused(
 /** Times one gate. */
 async function timed(
   gate: string,
-  check: () => Promise<{ ok: boolean; detail: string }>,
+  check: () => Promise<{ ok: boolean; detail: string; approvable?: boolean }>,
 ): Promise<GateResult> {
   const started = performance.now();
   try {
-    const { ok, detail } = await check();
-    return { gate, ok, detail, ms: Math.round(performance.now() - started) };
+    const { ok, detail, approvable } = await check();
+    return {
+      gate,
+      ok,
+      detail,
+      ms: Math.round(performance.now() - started),
+      ...(approvable ? { approvable } : {}),
+    };
   } catch (error) {
     return {
       gate,
@@ -229,7 +272,15 @@ async function worldGates(
     }),
   );
   if (!gates.at(-1)?.ok) return gates;
-  if (to === 'dr') {
+  if (to === 'dr' && isDrill(request)) {
+    gates.push({
+      gate: 'planned',
+      ok: true,
+      detail:
+        'drill: a planned failover while the primary answers (its targets are not asked to fail); the old primary is fenced before anything is promoted',
+      ms: 0,
+    });
+  } else if (to === 'dr') {
     gates.push(
       await timed('primary-down', async () => {
         const results = await deps.probe(failover.primary.targets);
@@ -279,8 +330,74 @@ async function worldGates(
             };
       }),
     );
+    if (!gates.at(-1)?.ok) return gates;
+  }
+  const database = deps.database;
+  if (database && failover.database) {
+    const limit = failover.database.maxLagSeconds;
+    gates.push(await timed('database', () => databaseGate(database, limit, request, to)));
   }
   return gates;
+}
+
+const isDrill = (request: ActionRequest) => PLANNED.has(request);
+const otherSite = (site: FailoverSite): FailoverSite => (site === 'dr' ? 'primary' : 'dr');
+
+/**
+ * The database gate: the site's database can become the writer without losing more than the limit.
+ * Failing over, the DR replica's lag is the data a promotion would lose. Failing back, the old
+ * primary must have been rebuilt as a standby of the DR database: promoting it as it was would throw
+ * away every write the DR site took.
+ */
+async function databaseGate(
+  database: DatabaseFailover,
+  maxLagSeconds: number,
+  request: ActionRequest,
+  to: FailoverSite,
+): Promise<{ ok: boolean; detail: string; approvable?: boolean }> {
+  const accepted = request.params.acceptDataLoss === true;
+  const target = await database.inspect(to);
+  const name = to === 'dr' ? 'the DR database' : 'the primary database';
+  if (target.role === 'writer') {
+    if (to === 'dr') return { ok: true, detail: `${target.detail}: already promoted, nothing to promote` };
+    const dr = await database.inspect('dr').catch(() => undefined);
+    if (dr?.role === 'replica') {
+      return {
+        ok: true,
+        detail: `${target.detail} and the DR database is still its replica: nothing to promote`,
+      };
+    }
+    return {
+      ok: false,
+      detail: `${target.detail}, not a standby of the DR database${dr ? '' : ' (the DR database does not answer)'}: failing back now would throw away the writes the DR site took; rebuild the old primary as a standby of the DR database (pg_basebackup -R, or a new read replica), then fail back`,
+    };
+  }
+  if (to === 'primary' && target.streaming === false && request.params.primaryRebuilt !== true) {
+    return {
+      ok: false,
+      detail: `${target.detail}: it does not replicate from the DR database now; check that it was rebuilt as a standby of the DR database and catches up, then fail back (an operator who has checked may pass --primary-rebuilt)`,
+    };
+  }
+  if (target.lagSeconds === undefined) {
+    return {
+      ok: true,
+      detail: `${target.detail}; the engine reports no lag figure: the data loss is not known`,
+    };
+  }
+  if (target.lagSeconds <= maxLagSeconds) {
+    return { ok: true, detail: `${target.detail}; within maxLagSeconds ${maxLagSeconds}` };
+  }
+  if (accepted) {
+    return {
+      ok: true,
+      detail: `${target.detail}; over maxLagSeconds ${maxLagSeconds}: the loss of up to about ${target.lagSeconds} s of writes was accepted`,
+    };
+  }
+  return {
+    ok: false,
+    approvable: true,
+    detail: `${target.detail}; over maxLagSeconds ${maxLagSeconds}: promoting ${name} now would lose about ${target.lagSeconds} s of writes; wait for it to catch up, or accept the loss (approval, or --accept-data-loss as an operator)`,
+  };
 }
 
 async function askForApproval(
@@ -288,10 +405,8 @@ async function askForApproval(
   failover: FailoverConfig,
   request: ActionRequest,
   to: FailoverSite,
-  policyGate: GateResult,
+  gates: GateResult[],
 ): Promise<ActionOutcome> {
-  const state = await deps.store.getFailoverState();
-  const gates = [policyGate, ...(await worldGates(deps, failover, request, to, state))];
   const now = deps.clock.now();
   const approval: FailoverApproval = {
     requestId: request.actionId,
@@ -353,11 +468,22 @@ async function approveAndRun(
     };
   }
   // The world may have changed since the request: every gate runs again.
-  const approvedGate: GateResult = { gate: 'approval', ok: true, detail: `approved by ${by}`, ms: 0 };
+  // The page stated a lagging replica's data loss: approving accepts it.
+  const acceptDataLoss = approval.gates.some((gate) => gate.gate === 'database' && !gate.ok);
+  const approvedGate: GateResult = {
+    gate: 'approval',
+    ok: true,
+    detail: `approved by ${by}${acceptDataLoss ? ', accepting the data loss the request stated' : ''}`,
+    ms: 0,
+  };
   return runGatesAndMove(
     deps,
     failover,
-    { ...request, incidentId: request.incidentId ?? approval.incidentId },
+    {
+      ...request,
+      incidentId: request.incidentId ?? approval.incidentId,
+      params: { ...request.params, ...(acceptDataLoss ? { acceptDataLoss: true } : {}) },
+    },
     approval.to,
     [approvedGate],
   );
@@ -397,7 +523,12 @@ async function runGatesAndMove(
       return refused(deps, request, to, gates);
     }
     gates.push(...(await worldGates(deps, failover, request, to, state)));
-    if (gates.some((gate) => !gate.ok)) return refused(deps, request, to, gates);
+    const refusal = gates.find((gate) => !gate.ok);
+    // A lagging replica under overLag "approve": a human accepts the stated loss, or it waits.
+    if (refusal?.approvable && failover.database?.overLag === 'approve' && !request.dryRun) {
+      return askForApproval(deps, failover, request, to, gates);
+    }
+    if (refusal) return refused(deps, request, to, gates);
     const record = recordFor(failover, to);
     const change =
       failover.mode === 'switch'
@@ -412,6 +543,57 @@ async function runGatesAndMove(
         result: { to, moved: false, dryRun: true, change, gates },
       };
     }
+    const steps: GateResult[] = [];
+    let fence: FenceResult | undefined;
+    let lagSeconds: number | undefined;
+    if (deps.database && failover.database) {
+      const database = deps.database;
+      const forced = request.trigger === 'operator' && request.params.force === true;
+      // Fence first: once the DR database takes writes, the old primary must not.
+      steps.push(
+        await timed('fence', async () => {
+          fence = await database.fence(otherSite(to));
+          if (fence.reachable && !fence.fenced && !forced) {
+            return {
+              ok: false,
+              detail: `${fence.detail}: promoting now would leave two writers (split brain); make it read-only or stop it by hand, then retry with --force --reason`,
+            };
+          }
+          return { ok: true, detail: fence.detail };
+        }),
+      );
+      if (!steps.at(-1)?.ok) {
+        for (const gate of gates) await recordGate(deps, request, gate, to);
+        return failedAfter(deps, request, to, gates, steps);
+      }
+      const promoteTimeoutMs = failover.database.promoteTimeoutSeconds * 1000;
+      steps.push(
+        await timed('promote', async () => {
+          const before = await database.inspect(to).catch(() => undefined);
+          lagSeconds = before?.lagSeconds;
+          try {
+            const promoted = await database.promote(to, {
+              timeoutMs: promoteTimeoutMs,
+              sourceAnswers: fence?.reachable === true,
+              allowDataLoss: request.params.acceptDataLoss === true,
+            });
+            return {
+              ok: true,
+              detail: `${promoted.detail}${lagSeconds === undefined ? '' : ` (replay lag at promotion ${lagSeconds} s)`}`,
+            };
+          } catch (error) {
+            return {
+              ok: false,
+              detail: `${(error as Error).message}: the failover stopped before DNS moved`,
+            };
+          }
+        }),
+      );
+      if (!steps.at(-1)?.ok) {
+        for (const gate of gates) await recordGate(deps, request, gate, to);
+        return failedAfter(deps, request, to, gates, steps);
+      }
+    }
     if (deps.beforeMove) {
       gates.push(
         await timed('before-dns', () =>
@@ -421,7 +603,6 @@ async function runGatesAndMove(
       if (!gates.at(-1)?.ok) return refused(deps, request, to, gates);
     }
     for (const gate of gates) await recordGate(deps, request, gate, to);
-    const steps: GateResult[] = [];
     const by = typeof request.params.by === 'string' ? request.params.by.slice(0, 80) : `${request.trigger}`;
     const moved = await timed('move', async () => {
       if (failover.mode === 'records') {
@@ -504,6 +685,25 @@ async function runGatesAndMove(
     );
     for (const step of steps) await recordGate(deps, request, { ...step, gate: `step:${step.gate}` }, to);
     const verified = steps.every((step) => step.ok);
+    const database =
+      fence === undefined
+        ? {}
+        : {
+            fenced: fence.fenced,
+            ...(lagSeconds === undefined ? {} : { lagSecondsAtPromotion: lagSeconds }),
+          };
+    if (fence && !fence.fenced) {
+      // The humans must know: the old primary may come back and take writes.
+      await deps
+        .warn?.({
+          requestId: request.actionId,
+          to,
+          title: `Failed over to ${siteName(to)}, but the old primary database is NOT FENCED`,
+          summary: `${fence.detail}. Make sure it cannot take writes (stop it, or ALTER SYSTEM SET default_transaction_read_only = on) before it comes back.`,
+          incidentId: request.incidentId,
+        })
+        .catch((error: Error) => deps.log.error('not-fenced page not sent', { error: error.message }));
+    }
     return {
       status: verified ? 'completed' : 'failed',
       subject: 'dns',
@@ -513,8 +713,8 @@ async function runGatesAndMove(
             .filter((s) => !s.ok)
             .map((s) => s.detail)
             .join('; ')}`,
-      data: { to, decisionToVerifiedMs: Math.round(performance.now() - decided) },
-      result: { to, moved: true, change, gates, steps },
+      data: { to, decisionToVerifiedMs: Math.round(performance.now() - decided), ...database },
+      result: { to, moved: true, change, gates, steps, ...database },
     };
   } finally {
     if (!request.dryRun) await deps.store.unlockFailover(holder).catch(() => undefined);

@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { FailoverApproval, FailoverState, FailoverStore } from '../ports.ts';
+import type { DrillReport, FailoverApproval, FailoverState, FailoverStore } from '../ports.ts';
 import { epochSeconds, type StateTable } from './state-table.ts';
 import { stateKeys } from './state-table-schema.ts';
 
@@ -84,5 +84,36 @@ export class DynamoDbFailoverStore implements FailoverStore {
         }),
       ),
     );
+  }
+
+  async saveDrillReport(report: DrillReport) {
+    await this.table.call(() =>
+      this.table.doc.send(
+        new PutCommand({
+          TableName: this.table.name,
+          Item: {
+            ...stateKeys.failoverDrill(report.drillId),
+            entity: 'failover-drill',
+            report: JSON.stringify(report),
+            expiresAt: epochSeconds(new Date(report.finishedAt)) + 365 * 86400,
+          },
+        }),
+      ),
+    );
+  }
+
+  async getDrillReport(drillId: string) {
+    const found = await this.table.call(() =>
+      this.table.doc.send(
+        new GetCommand({
+          TableName: this.table.name,
+          Key: stateKeys.failoverDrill(drillId),
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return typeof found.Item?.report === 'string'
+      ? (JSON.parse(found.Item.report) as DrillReport)
+      : undefined;
   }
 }

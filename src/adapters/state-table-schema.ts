@@ -79,6 +79,7 @@ export const stateKeys = {
   failoverSwitch: () => ({ pk: `${P.failover}switch`, sk: 'STATE' }),
   failoverLock: () => ({ pk: `${P.failover}lock`, sk: 'LOCK' }),
   failoverApproval: (requestId: string) => ({ pk: `${P.failover}approval#${requestId}`, sk: 'APPROVAL' }),
+  failoverDrill: (drillId: string) => ({ pk: `${P.failover}drill#${drillId}`, sk: 'REPORT' }),
   dnsRecord: (name: string, type: string) => ({
     pk: `${P.dnsZone}${name.toLowerCase().replace(/\.$/, '')}`,
     sk: type,

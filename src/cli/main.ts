@@ -7,7 +7,7 @@ import { consoleLog } from '../local/console-log.ts';
 import { printable, printableJson } from '../local/terminal-text.ts';
 import { backupCommands } from './backup-commands.ts';
 import { type Command, call, connectionHelp, UsageError } from './client.ts';
-import { failoverCommand } from './failover-command.ts';
+import { drillCommand, failoverCommand } from './failover-command.ts';
 import { formatProbeTable } from './probe-table.ts';
 
 const commands: Record<string, Command> = {
@@ -213,6 +213,7 @@ Exits 1 when the incident is unknown or already resolved. ${connectionHelp}`,
   },
   ...backupCommands,
   failover: failoverCommand,
+  drill: drillCommand,
   demo: {
     summary: "make the demo environment's primary (or DR) site fail, or recover",
     usage: 'responder demo [fail|recover primary|dr]',

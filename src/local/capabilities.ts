@@ -2,6 +2,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { createBackupAction } from '../../functions/backup/backup-database.ts';
 import { createEscalateAction } from '../../functions/escalate/escalate-incident.ts';
 import { approvalPager } from '../../functions/failover/approval-page.ts';
+import { postgresFailoverFor } from '../../functions/failover/database-engine.ts';
+import type { DrillParts } from '../../functions/failover/drill.ts';
 import { createFailoverAction } from '../../functions/failover/failover-dns.ts';
 import { probeTarget } from '../../functions/probe/probe-targets.ts';
 import { createProbeAction } from '../../functions/probe/run-probes.ts';
@@ -25,6 +27,8 @@ export interface LocalCapabilityParts {
   readonly resolveDns?: (name: string, type: DnsRecordSet['type']) => Promise<string[]>;
   /** The local secret store, with versions and staging labels. */
   readonly secretVersions: StateTableSecretStore;
+  /** The drill's extras: rebuilding the demo's standby, the report under the data folder. */
+  readonly drill?: Omit<DrillParts, 'markers'>;
 }
 
 /**
@@ -62,7 +66,14 @@ export function localCapabilities(
       }),
     failover: (env) => {
       const targets = new Map(env.config.probes.targets.map((target) => [target.name, target]));
+      // Locally every engine is a PostgreSQL pair: RDS and Aurora have no local stand-in.
+      const database = env.config.failover
+        ? postgresFailoverFor(env.config.failover, env.secrets)
+        : undefined;
       return createFailoverAction({
+        database: env.config.failover?.database?.engine === 'postgres-standby' ? database : undefined,
+        markers: database,
+        ...parts.drill,
         config: env.config,
         store: parts.failoverStore,
         zone: parts.dnsZone,

@@ -14,7 +14,9 @@ import {
   startPostgresCluster,
 } from './postgres-cluster.ts';
 
-export const DEMO_PORTS = { primary: 18081, dr: 18082, postgres: 15432 } as const;
+export const DEMO_PORTS = { primary: 18081, dr: 18082, postgres: 15432, standby: 15433 } as const;
+/** The demo DR database's admin login: a streaming standby of the demo cluster, in RDS format. */
+export const DEMO_DR_DB_SECRET = 'responder/demo-dr-db';
 /** The demo DR site's second address: the DR value of the example's failover record. */
 export const DEMO_DR_ADDRESS = '127.0.0.2';
 export const DEMO_DB_SECRET = 'responder/demo-db';
@@ -156,6 +158,26 @@ export async function ensureDemoAppUser(
 
 export type DemoSiteName = 'primary' | 'dr';
 
+/** The cluster takes writes: not a standby, and not fenced read-only by a failover. */
+async function isWriter(cluster: PostgresCluster): Promise<boolean> {
+  const client = new pg.Client({
+    host: cluster.host,
+    port: cluster.port,
+    user: cluster.user,
+    password: cluster.password,
+    database: 'postgres',
+  });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ replica: boolean; ro: string }>(
+      "SELECT pg_is_in_recovery() AS replica, current_setting('default_transaction_read_only') AS ro",
+    );
+    return rows[0]?.replica === false && rows[0]?.ro === 'off';
+  } finally {
+    await client.end();
+  }
+}
+
 /**
  * A stand-in for the service's API: the health endpoints the runbooks curl every five minutes. While
  * `state.healthy` is false (`responder demo fail <site>`), they answer 503, as a site that is down.
@@ -196,6 +218,11 @@ export interface DemoEnvironment {
   sites(): Record<DemoSiteName, DemoSiteView>;
   /** Makes a site's health endpoints answer 503 (false) or 200 again (true). */
   setSiteHealthy(site: DemoSiteName, healthy: boolean): void;
+  /**
+   * Rebuilds `site`'s database as a streaming standby of the other site's (`pg_basebackup -R`): what
+   * an operator does to the old primary before failing back. Absent without the demo's PostgreSQL.
+   */
+  readonly rebuildStandby?: (site: DemoSiteName) => Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -250,6 +277,7 @@ export async function startDemoEnvironment(
     }
   }
   let postgres: PostgresCluster | undefined;
+  let standby: PostgresCluster | undefined;
   if (options.postgres === false) {
     // not wanted (tests)
   } else if (findPostgresBinaries()) {
@@ -276,8 +304,32 @@ export async function startDemoEnvironment(
           dbname: DEMO_DATABASE,
         }),
       );
-      await seedDemoDatabase(postgres);
-      await ensureDemoAppUser(postgres, options.secrets);
+      if (await isWriter(postgres)) {
+        await seedDemoDatabase(postgres);
+        await ensureDemoAppUser(postgres, options.secrets);
+      } else {
+        log.warn(
+          'the demo primary database takes no writes: a failover or drill left the DR database active; fail back with responder failover --to primary',
+        );
+      }
+      // The DR site's database: a streaming standby of the demo cluster, made once with pg_basebackup.
+      standby = startPostgresCluster({
+        root: join(options.dataDir, 'demo-postgres-dr'),
+        port: DEMO_PORTS.standby,
+        password,
+        standbyOf: postgres,
+      });
+      await options.secrets.putSecretString(
+        DEMO_DR_DB_SECRET,
+        JSON.stringify({
+          engine: 'postgres',
+          host: standby.host,
+          port: standby.port,
+          username: standby.user,
+          password,
+          dbname: DEMO_DATABASE,
+        }),
+      );
     } catch (error) {
       log.warn(`demo PostgreSQL not started: ${(error as Error).message.split('\n')[0]}`);
     }
@@ -294,7 +346,17 @@ export async function startDemoEnvironment(
         `demo ${site} site ${healthy ? 'recovered: its health endpoints answer 200' : 'failed: its health endpoints answer 503'}`,
       );
     },
+    rebuildStandby:
+      postgres && standby
+        ? async (site) => {
+            const [target, source] = site === 'primary' ? [postgres, standby] : [standby, postgres];
+            if (!target || !source) throw new Error('the demo PostgreSQL pair is not running');
+            target.rebuildAsStandbyOf(source);
+            return `pg_basebackup -R from 127.0.0.1:${source.port} into the ${site === 'primary' ? 'primary' : 'DR'} database (127.0.0.1:${target.port})`;
+          }
+        : undefined,
     async stop() {
+      standby?.stop();
       postgres?.stop();
       await Promise.all(
         servers.map(

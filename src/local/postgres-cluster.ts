@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const PG_BIN_DIRS = [
@@ -9,20 +9,24 @@ const PG_BIN_DIRS = [
 ];
 
 /** initdb/pg_ctl from the system's PostgreSQL, or undefined when the package is not installed. */
-export function findPostgresBinaries(): { initdb: string; pgCtl: string } | undefined {
+export function findPostgresBinaries(): { initdb: string; pgCtl: string; pgBasebackup: string } | undefined {
   for (const dir of PG_BIN_DIRS) {
     if (existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) {
-      return { initdb: join(dir, 'initdb'), pgCtl: join(dir, 'pg_ctl') };
+      return {
+        initdb: join(dir, 'initdb'),
+        pgCtl: join(dir, 'pg_ctl'),
+        pgBasebackup: join(dir, 'pg_basebackup'),
+      };
     }
   }
-  for (const name of ['initdb', 'pg_ctl']) {
+  for (const name of ['initdb', 'pg_ctl', 'pg_basebackup']) {
     try {
       execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'pipe' });
     } catch {
       return undefined;
     }
   }
-  return { initdb: 'initdb', pgCtl: 'pg_ctl' };
+  return { initdb: 'initdb', pgCtl: 'pg_ctl', pgBasebackup: 'pg_basebackup' };
 }
 
 export interface PostgresCluster {
@@ -35,6 +39,11 @@ export interface PostgresCluster {
   /** Fast shutdown; `start()` brings it back with the same data. */
   stop(): void;
   start(): void;
+  /**
+   * Throws this cluster's data away and copies `source` with `pg_basebackup -R`: it comes back as a
+   * streaming standby of `source` (how an old primary is rebuilt after a failover).
+   */
+  rebuildAsStandbyOf(source: PostgresCluster): void;
 }
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
@@ -59,6 +68,8 @@ export function startPostgresCluster(options: {
   root: string;
   port: number;
   password: string;
+  /** A new cluster starts as a streaming standby of this one (`pg_basebackup -R`), not with initdb. */
+  standbyOf?: PostgresCluster;
 }): PostgresCluster {
   const binaries = findPostgresBinaries();
   if (!binaries)
@@ -67,10 +78,31 @@ export function startPostgresCluster(options: {
     );
   const { root, port, password } = options;
   const data = join(root, 'data');
-  const asOwner = (command: string, args: string[]) =>
+  const asOwner = (command: string, args: string[], env?: NodeJS.ProcessEnv) =>
     isRoot()
-      ? execFileSync('runuser', ['-u', 'postgres', '--', command, ...args], { stdio: 'pipe' })
-      : execFileSync(command, args, { stdio: 'pipe' });
+      ? execFileSync('runuser', ['-u', 'postgres', '--', command, ...args], { stdio: 'pipe', env })
+      : execFileSync(command, args, { stdio: 'pipe', env });
+  // The password travels in PGPASSWORD (never argv); -R writes primary_conninfo for the standby.
+  const basebackup = (source: PostgresCluster) =>
+    asOwner(
+      binaries.pgBasebackup,
+      [
+        '-h',
+        source.host,
+        '-p',
+        String(source.port),
+        '-U',
+        source.user,
+        '-D',
+        data,
+        '-R',
+        '-X',
+        'stream',
+        '-c',
+        'fast',
+      ],
+      { ...process.env, PGPASSWORD: source.password },
+    );
   mkdirSync(root, { recursive: true, mode: 0o700 });
   if (isRoot()) {
     try {
@@ -84,7 +116,9 @@ export function startPostgresCluster(options: {
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
     chownSync(root, uid, gid);
   }
-  if (!existsSync(join(data, 'PG_VERSION'))) {
+  if (!existsSync(join(data, 'PG_VERSION')) && options.standbyOf) {
+    basebackup(options.standbyOf);
+  } else if (!existsSync(join(data, 'PG_VERSION'))) {
     const pwfile = join(root, 'pwfile');
     writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
     if (isRoot())
@@ -131,5 +165,11 @@ export function startPostgresCluster(options: {
     connectionString: `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     stop,
     start,
+    rebuildAsStandbyOf(source) {
+      stop();
+      rmSync(data, { recursive: true, force: true });
+      basebackup(source);
+      start();
+    },
   };
 }

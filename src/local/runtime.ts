@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { existsSync } from 'node:fs';
-import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -36,6 +36,7 @@ import {
   type BackupCatalog,
   type Clock,
   type DnsZone,
+  type FailoverSite,
   type FailoverStore,
   type Log,
   noProbeMetrics,
@@ -123,6 +124,11 @@ export interface LocalRuntimeOptions {
   readonly dnsPort?: number;
   /** The demo environment's ports and parts (tests use free ports and no PostgreSQL). */
   readonly demo?: DemoEnvironmentOptions;
+  /**
+   * How a drill's `--and-back` rebuilds a site's database as a standby of the other's.
+   * @default - the demo environment's PostgreSQL pair, when it runs
+   */
+  readonly rebuildStandby?: (site: FailoverSite) => Promise<string>;
 }
 
 export interface LocalRuntime {
@@ -389,6 +395,24 @@ async function startParts(
   // Approve links are signed with the ack-link key, under their own label.
   const approveLinkKey = async () => ackKeysOf(await secrets.getCurrentAndPrevious(ackSecret)).current;
   const capabilities = localCapabilities({
+    drill: {
+      rebuildStandby:
+        options.rebuildStandby ??
+        (config.local.demoEnvironment
+          ? async (site) => {
+              if (!demo?.rebuildStandby) throw new Error('the demo PostgreSQL pair is not running');
+              return demo.rebuildStandby(site);
+            }
+          : undefined),
+      // Reports sit in the data folder, beside the state they describe.
+      writeReport: async (drillId, markdown) => {
+        const folder = join(dataDir, 'drills');
+        await mkdir(folder, { recursive: true });
+        const file = join(folder, `${drillId}.md`);
+        await writeFile(file, markdown, { mode: 0o600 });
+        return file;
+      },
+    },
     approveLink: async (approval) =>
       `${publicUrl.value}/approve/${signApproveToken(await approveLinkKey(), { requestId: approval.requestId, expiresAt: new Date(approval.expiresAt) })}`,
     failoverStore,

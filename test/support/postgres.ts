@@ -12,12 +12,15 @@ export interface PostgresServer extends PostgresCluster {
 }
 
 /** A throwaway cluster on a free loopback port, in a temporary folder removed by destroy(). */
-export async function startPostgres(options: { password?: string } = {}): Promise<PostgresServer> {
+export async function startPostgres(
+  options: { password?: string; standbyOf?: PostgresCluster } = {},
+): Promise<PostgresServer> {
   const root = mkdtempSync(join(tmpdir(), 'responder-pg-'));
   const cluster = startPostgresCluster({
     root,
     port: await freePort(),
-    password: options.password ?? 'responder-test-password',
+    password: options.password ?? options.standbyOf?.password ?? 'responder-test-password',
+    standbyOf: options.standbyOf,
   });
   return {
     ...cluster,
