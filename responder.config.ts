@@ -168,6 +168,17 @@ export default defineConfig({
     dr: { record: { values: ['127.0.0.2'] }, targets: ['dr-site-health'] },
     // An alert asks a human (an approve link is paged); an operator's command runs at once.
     policy: { alert: 'approve', operator: 'auto' },
+    // Before DNS moves: fence the old primary (read-only, its sessions ended), check the DR standby's
+    // replay lag, promote it. The demo's DR database is a streaming standby of its PostgreSQL on 15433.
+    database: {
+      engine: 'postgres-standby',
+      primarySecret: 'responder/demo-db',
+      drSecret: 'responder/demo-dr-db',
+      maxLagSeconds: 30,
+      promoteTimeoutSeconds: 60,
+    },
+    // `responder drill failover --and-back` rehearses it all with marker rows; "production" refuses it.
+    drill: { environment: 'demo' },
   },
 
   safety: { automationEnabled: true, dryRun: false },

@@ -107,7 +107,8 @@ describe('CLI: responder', () => {
 
   it('dev serves the sample events, send and incidents talk to it, Ctrl-C stops it, and a restart keeps incidents', async () => {
     // GIVEN responder dev with a generated token kept in the data folder
-    const env = { RESPONDER_DATA_DIR: dataDir, RESPONDER_WEBHOOK_TOKEN: '' };
+    // A scaled clock for the failover's own waits (failback probes, verification polls).
+    const env = { RESPONDER_DATA_DIR: dataDir, RESPONDER_WEBHOOK_TOKEN: '', RESPONDER_TIME_SCALE: '0.1' };
     dev = startDev(env);
     const url = await dev.url;
     expect(dev.output()).toMatch(/Token {7}: \S{20,}/);
@@ -227,6 +228,34 @@ describe('CLI: responder', () => {
     );
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/404 .*no incident/s);
+
+    // WHEN a failover drill runs there and back against the demo's PostgreSQL and its streaming standby
+    const drill = await responder(['drill', 'failover', '--and-back'], cli);
+    expect(drill.code, drill.stdout + drill.stderr).toBe(0);
+    expect(drill.stdout).toMatch(/== to the DR site: completed/);
+    expect(drill.stdout).toMatch(/== to the primary site: completed/);
+    for (const step of [
+      'lock',
+      'planned',
+      'dr-ready',
+      'database',
+      'fence',
+      'promote',
+      'move',
+      'dns-answers',
+      'site-passes',
+    ]) {
+      expect(drill.stdout).toMatch(new RegExp(`^ok +${step} \\(\\d+ ms\\)`, 'm'));
+    }
+    expect(drill.stdout).toMatch(/^RTO \d+\.\d s$/m);
+    const markers = [...drill.stdout.matchAll(/^RPO [\d.]+ s; markers (\d+) of (\d+) made it across$/gm)];
+    expect(markers).toHaveLength(2);
+    for (const [, present, written] of markers) expect(present).toBe(written);
+    expect(drill.stdout).toMatch(/old primary fenced: yes/);
+    const [report] = await readdir(join(dataDir, 'drills'));
+    expect(await readFile(join(dataDir, 'drills', String(report)), 'utf8')).toMatch(
+      /^# Failover drill drill-\S+: PASSED/,
+    );
 
     // WHEN the kill switch is flipped from the CLI
     const [noReason, off] = await Promise.all([

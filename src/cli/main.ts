@@ -216,18 +216,29 @@ Exits 1 when the incident is unknown or already resolved. ${connectionHelp}`,
   drill: drillCommand,
   demo: {
     summary: "make the demo environment's primary (or DR) site fail, or recover",
-    usage: 'responder demo [fail|recover primary|dr]',
+    usage: 'responder demo [fail|recover|rebuild primary|dr]',
     help: `Local runtime with local.demoEnvironment only. 'fail primary' makes the demo primary site's health
 endpoints answer 503, so its probes turn it unhealthy (and a failover can be asked for); 'recover primary'
-makes them answer 200 again. Without arguments, shows both sites. ${connectionHelp}`,
+makes them answer 200 again. 'rebuild primary' makes the demo primary database a streaming standby of
+the DR database (pg_basebackup -R), what an operator does before failing back after a failover.
+Without arguments, shows both sites. ${connectionHelp}`,
     options: { json: { type: 'boolean' } },
     async run(values, positionals) {
       const [verb, site] = positionals;
-      if (verb !== undefined && verb !== 'fail' && verb !== 'recover') {
-        throw new UsageError(`expected 'fail' or 'recover', got '${verb}'`);
+      if (verb !== undefined && verb !== 'fail' && verb !== 'recover' && verb !== 'rebuild') {
+        throw new UsageError(`expected 'fail', 'recover' or 'rebuild', got '${verb}'`);
       }
       if (verb && site !== 'primary' && site !== 'dr') {
         throw new UsageError(`name the site: responder demo ${verb} primary (or dr)`);
+      }
+      if (verb === 'rebuild') {
+        const rebuilt = await call('POST', `/api/demo/databases/${site}/rebuild`, '{}');
+        if (rebuilt.status !== 200) {
+          console.error(`${rebuilt.status} ${printableJson(rebuilt.body)}`);
+          return 1;
+        }
+        console.log(printable(`${site} database rebuilt: ${(rebuilt.body as { rebuilt: string }).rebuilt}`));
+        return 0;
       }
       const result = verb
         ? await call('POST', `/api/demo/sites/${site}`, JSON.stringify({ healthy: verb === 'recover' }))

@@ -27,6 +27,8 @@ export interface LocalCapabilityParts {
   readonly resolveDns?: (name: string, type: DnsRecordSet['type']) => Promise<string[]>;
   /** The local secret store, with versions and staging labels. */
   readonly secretVersions: StateTableSecretStore;
+  /** The failover's waits (failback probes, verification polls): scaled in tests and demos. */
+  readonly sleep?: (ms: number) => Promise<void>;
   /** The drill's extras: rebuilding the demo's standby, the report under the data folder. */
   readonly drill?: Omit<DrillParts, 'markers'>;
 }
@@ -73,6 +75,7 @@ export function localCapabilities(
       return createFailoverAction({
         database: env.config.failover?.database?.engine === 'postgres-standby' ? database : undefined,
         markers: database,
+        sleep: parts.sleep,
         ...parts.drill,
         config: env.config,
         store: parts.failoverStore,

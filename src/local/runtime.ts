@@ -129,6 +129,11 @@ export interface LocalRuntimeOptions {
    * @default - the demo environment's PostgreSQL pair, when it runs
    */
   readonly rebuildStandby?: (site: FailoverSite) => Promise<string>;
+  /**
+   * Scales the failover's own waits (between failback probes, between verification polls), 0 < x ≤ 1:
+   * a scaled clock for tests and demos. @default 1 (RESPONDER_TIME_SCALE)
+   */
+  readonly timeScale?: number;
 }
 
 export interface LocalRuntime {
@@ -394,7 +399,12 @@ async function startParts(
   let dns: LocalDnsServer | undefined;
   // Approve links are signed with the ack-link key, under their own label.
   const approveLinkKey = async () => ackKeysOf(await secrets.getCurrentAndPrevious(ackSecret)).current;
+  const timeScale = options.timeScale ?? Number(process.env.RESPONDER_TIME_SCALE || 1);
+  if (!(timeScale > 0 && timeScale <= 1)) {
+    throw new Error(`RESPONDER_TIME_SCALE must be a number above 0 and at most 1, not ${timeScale}`);
+  }
   const capabilities = localCapabilities({
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms * timeScale)),
     drill: {
       rebuildStandby:
         options.rebuildStandby ??
@@ -407,7 +417,7 @@ async function startParts(
       // Reports sit in the data folder, beside the state they describe.
       writeReport: async (drillId, markdown) => {
         const folder = join(dataDir, 'drills');
-        await mkdir(folder, { recursive: true });
+        await mkdir(folder, { recursive: true, mode: 0o700 });
         const file = join(folder, `${drillId}.md`);
         await writeFile(file, markdown, { mode: 0o600 });
         return file;
