@@ -401,4 +401,26 @@ describe('Failover with a PostgreSQL streaming standby: lag gate, fencing, promo
     expect(await inRecovery(drDb)).toBe(true);
     expect((await t.runtime.failoverStore.getFailoverState()).active).toBe('primary');
   });
+  it('an old primary that does not answer is recorded as not fenced, the failover goes on, and a P1 says so', async () => {
+    primarySite.healthy = false;
+    primaryDb.stop();
+    try {
+      const outcome = await run({ to: 'dr', by: 'carol' });
+      expect(outcome.status, outcome.summary).toBe('completed');
+      expect(outcome.result).toMatchObject({ fenced: false });
+      expect(outcome.summary).toMatch(/NOT FENCED: the primary database does not answer/);
+      expect(await inRecovery(drDb)).toBe(false);
+      const { incidents } = (await t.get('/api/incidents')).body as {
+        incidents: Array<{ title: string; severity: string }>;
+      };
+      expect(incidents).toContainEqual(
+        expect.objectContaining({
+          severity: 'P1',
+          title: 'Failed over to the DR site, but the old primary database is NOT FENCED',
+        }),
+      );
+    } finally {
+      primaryDb.start();
+    }
+  });
 });

@@ -5,6 +5,7 @@ import { approvalPager } from '../../functions/failover/approval-page.ts';
 import { postgresFailoverFor } from '../../functions/failover/database-engine.ts';
 import type { DrillParts } from '../../functions/failover/drill.ts';
 import { createFailoverAction } from '../../functions/failover/failover-dns.ts';
+import { failoverWarningPager } from '../../functions/failover/warning-page.ts';
 import { probeTarget } from '../../functions/probe/probe-targets.ts';
 import { createProbeAction } from '../../functions/probe/run-probes.ts';
 import { createRotateAction } from '../../functions/rotate/rotate-secret.ts';
@@ -92,6 +93,7 @@ export function localCapabilities(
         clock: env.clock,
         log: env.log,
         requestApproval: approvalPager(env, parts.approveLink),
+        warn: failoverWarningPager(env),
       });
     },
     escalate: createEscalateAction,
