@@ -267,3 +267,64 @@ describe('Escalation config', () => {
     }
   });
 });
+
+describe('failover.database and failover.drill config', () => {
+  const withDatabase = (database: unknown, drill?: unknown) => {
+    const example = parseConfig(exampleConfig);
+    return {
+      ...exampleConfig,
+      failover: {
+        ...exampleConfig.failover,
+        database,
+        ...(drill === undefined ? {} : { drill }),
+      },
+      probes: { ...exampleConfig.probes, targets: example.probes.targets },
+    };
+  };
+
+  it('names the field and the fix for each mistake', () => {
+    expect(() => parseConfig(withDatabase({ engine: 'postgres-standby', primarySecret: 'a' }))).toThrow(
+      /failover\.database\.drSecret/,
+    );
+    expect(() =>
+      parseConfig(withDatabase({ engine: 'postgres-standby', primarySecret: 'a', drSecret: 'a' })),
+    ).toThrow(/failover\.database\.drSecret: the DR database needs its own secret/);
+    expect(() => parseConfig(withDatabase({ engine: 'mysql' }))).toThrow(
+      /failover\.database\.engine: use engine "postgres-standby", "rds-replica" or "aurora-global"/,
+    );
+    expect(() =>
+      parseConfig(
+        withDatabase({
+          engine: 'aurora-global',
+          globalClusterIdentifier: 'payments',
+          drClusterArn: 'payments-dr',
+          primaryClusterArn: 'arn:aws:rds:eu-west-1:123456789012:cluster:payments',
+        }),
+      ),
+    ).toThrow(/failover\.database\.drClusterArn: use the cluster ARN/);
+    expect(() =>
+      parseConfig(
+        withDatabase(
+          { engine: 'postgres-standby', primarySecret: 'a', drSecret: 'b' },
+          { environment: 'prod' },
+        ),
+      ),
+    ).toThrow(/failover\.drill\.environment: use "production", "staging", "test" or "demo"/);
+  });
+
+  it('defaults to refusing a lagging replica and to treating the environment as production', () => {
+    const config = parseConfig(
+      withDatabase({ engine: 'postgres-standby', primarySecret: 'a', drSecret: 'b' }, {}),
+    );
+    expect(config.failover?.database).toMatchObject({
+      maxLagSeconds: 30,
+      overLag: 'refuse',
+      promoteTimeoutSeconds: 300,
+    });
+    expect(config.failover?.drill).toEqual({
+      environment: 'production',
+      markerTable: 'responder_drill_markers',
+      markerIntervalMs: 200,
+    });
+  });
+});
