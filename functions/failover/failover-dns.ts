@@ -415,7 +415,8 @@ async function askForApproval(
     requestedAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + failover.approvalTtlMinutes * 60_000).toISOString(),
     status: 'pending',
-    gates: gates.map(({ gate, ok, detail }) => ({ gate, ok, detail })),
+    // Bounded: the item stays far below DynamoDB's 400 KB whatever the probes said.
+    gates: gates.slice(0, 20).map(({ gate, ok, detail }) => ({ gate, ok, detail: detail.slice(0, 1000) })),
     incidentId: request.incidentId,
   };
   await deps.store.saveApproval(approval);
@@ -548,7 +549,8 @@ async function runGatesAndMove(
     let lagSeconds: number | undefined;
     if (deps.database && failover.database) {
       const database = deps.database;
-      const forced = request.trigger === 'operator' && request.params.force === true;
+      // A drill's legs are forced past the cooldown only: never past a fence that failed.
+      const forced = request.trigger === 'operator' && request.params.force === true && !isDrill(request);
       // Fence first: once the DR database takes writes, the old primary must not.
       steps.push(
         await timed('fence', async () => {
