@@ -7,6 +7,7 @@ import type { ProbeResult } from '../../src/domain/probes.ts';
 import type {
   AuditTrail,
   Clock,
+  DatabaseFailover,
   DnsRecordSet,
   DnsZone,
   FailoverApproval,
@@ -28,6 +29,7 @@ export interface FailoverDeps {
   readonly store: FailoverStore;
   /** `records` mode: the zone the UPSERT goes to (Route 53 in AWS, the state table locally). */
   readonly zone?: DnsZone;
+  readonly database?: DatabaseFailover;
   /** Probes the named targets now, as the probe function would (each with its own timeout). */
   readonly probe: (targets: readonly string[]) => Promise<ProbeResult[]>;
   /** What the zone's authoritative servers answer for the record now (verification after the move). */

@@ -4,6 +4,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { DynamoDbFailoverStore } from '../../src/adapters/dynamodb-failover-store.ts';
 import { EventBridgeDispatcher } from '../../src/adapters/eventbridge-dispatcher.ts';
+import { rdsEngineFor } from '../../src/adapters/rds-database-failover.ts';
 import { Route53DnsZone } from '../../src/adapters/route53-dns-zone.ts';
 import { StateTable } from '../../src/adapters/state-table.ts';
 import { createActionHandler } from '../../src/aws/action-handler.ts';
@@ -43,6 +44,7 @@ export const handler = await createActionHandler('failover', (env) => {
     client: new DynamoDBClient({ maxAttempts: 3 }),
     tableName: requireEnv('STATE_TABLE_NAME'),
   });
+  const database = failover?.database;
   const targets = new Map(env.config.probes.targets.map((target) => [target.name, target]));
   return createFailoverAction({
     config: env.config,
@@ -54,6 +56,11 @@ export const handler = await createActionHandler('failover', (env) => {
             hostedZoneId: failover.hostedZoneId,
             insyncTimeoutMs: failover.changeTimeoutSeconds * 1000,
           })
+        : undefined,
+    // RDS and Aurora fail over through the RDS API, each site's database through its region's endpoint.
+    database:
+      database && database.engine !== 'postgres-standby'
+        ? rdsEngineFor(database, { drRegion: env.config.aws.drRegion })
         : undefined,
     probe: (names) =>
       Promise.all(
