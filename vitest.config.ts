@@ -6,6 +6,7 @@ const UNIT = [
   'test/cli-output.test.ts',
   'test/domain.test.ts',
   'test/eventbridge-dispatcher.test.ts',
+  'test/failover-rds.test.ts',
   'test/layers.test.ts',
   'test/powertools.test.ts',
   'test/retry-on-conflict.test.ts',

@@ -3,7 +3,7 @@ import type { Construct } from 'constructs';
 import type { ResponderConfig } from '../src/config/schema.ts';
 import { DnsFailover } from './constructs/dns-failover.ts';
 import { RemediationAction } from './constructs/remediation-action.ts';
-import type { ResponderFunction } from './constructs/responder-function.ts';
+import { importedNetwork, type ResponderFunction } from './constructs/responder-function.ts';
 import { StateTable } from './constructs/state-table.ts';
 
 export interface ResponderDrStackProps extends StackProps {
@@ -38,6 +38,8 @@ export class ResponderDrStack extends Stack {
       state: this.state,
       description: 'Responder (DR region): DNS failover to the DR site and back',
       functionNameOutput: 'Invoke with a payload from events/ to fail over while the primary region is down',
+      // Where it reaches the databases it promotes and fences (failover.database.vpc).
+      network: importedNetwork(this, props.config.failover?.database?.vpc),
     });
     this.failover = this.failoverAction.handler;
     if (props.config.failover) {

@@ -509,3 +509,154 @@ describe('DNS failover: cdk-nag AwsSolutions', () => {
     });
   }
 });
+
+describe('DNS failover: the database engines’ RDS actions, secrets and network', () => {
+  const VPC = {
+    vpcId: 'vpc-0abc1234',
+    availabilityZones: ['eu-central-1a', 'eu-central-1b'],
+    privateSubnetIds: ['subnet-0aaa1111', 'subnet-0bbb2222'],
+    securityGroupIds: ['sg-0ccc3333'],
+  };
+  const PRIMARY_SECRET = 'responder/payments-primary-admin';
+  const DR_SECRET = `arn:aws:secretsmanager:${DR_REGION}:${ACCOUNT}:secret:responder/payments-dr-admin-AbCdEf`;
+  const REPLICA = `arn:aws:rds:${DR_REGION}:${ACCOUNT}:db:payments-dr`;
+  const PRIMARY_DB = `arn:aws:rds:${PRIMARY_REGION}:${ACCOUNT}:db:payments`;
+  const GLOBAL = `arn:aws:rds::${ACCOUNT}:global-cluster:payments-global`;
+  const DR_CLUSTER = `arn:aws:rds:${DR_REGION}:${ACCOUNT}:cluster:payments-dr`;
+  const PRIMARY_CLUSTER = `arn:aws:rds:${PRIMARY_REGION}:${ACCOUNT}:cluster:payments`;
+  const ENGINES = {
+    'rds-replica': {
+      engine: 'rds-replica',
+      // Mixed case on purpose: RDS keeps identifiers (and so its ARNs) in lower case.
+      replicaInstance: 'Payments-DR',
+      primaryInstance: 'payments',
+      primaryRegion: PRIMARY_REGION,
+    },
+    'aurora-global': {
+      engine: 'aurora-global',
+      globalClusterIdentifier: 'payments-global',
+      drClusterArn: DR_CLUSTER,
+      primaryClusterArn: PRIMARY_CLUSTER,
+    },
+  } as const;
+  const failoverFunction = (database: Record<string, unknown>) =>
+    byService(build(failoverConfig({ database })).resolvedDr, 'responder-failover');
+  const rdsStatements = (fn: ReturnType<typeof byService>) =>
+    fn.statements.filter((s) => [s.Action ?? []].flat().some((a) => a.startsWith('rds:')));
+  const allows = (fn: ReturnType<typeof byService>, action: string, resource: string) =>
+    decide(fn.statements, [], { action, resource, context: {} });
+
+  it('rds-replica: promotes and describes the DR replica and the primary instance, by ARN, and nothing else', () => {
+    const fn = failoverFunction(ENGINES['rds-replica']);
+    expect(rdsStatements(fn)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['rds:PromoteReadReplica', 'rds:DescribeDBInstances'],
+        Resource: [REPLICA, PRIMARY_DB],
+      },
+    ]);
+    for (const resource of [REPLICA, PRIMARY_DB]) {
+      expect(allows(fn, 'rds:PromoteReadReplica', resource)).toBe('allowed');
+      expect(allows(fn, 'rds:DescribeDBInstances', resource)).toBe('allowed');
+    }
+    expect(allows(fn, 'rds:PromoteReadReplica', `arn:aws:rds:${DR_REGION}:${ACCOUNT}:db:orders`)).toBe(
+      'implicitly denied',
+    );
+    expect(allows(fn, 'rds:DeleteDBInstance', REPLICA)).toBe('implicitly denied');
+    expect(allows(fn, 'rds:RebootDBInstance', PRIMARY_DB)).toBe('implicitly denied');
+  });
+
+  it('aurora-global: switches over and fails over the global cluster between its two clusters, and describes them', () => {
+    const fn = failoverFunction(ENGINES['aurora-global']);
+    expect(rdsStatements(fn)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['rds:SwitchoverGlobalCluster', 'rds:FailoverGlobalCluster'],
+        Resource: [GLOBAL, DR_CLUSTER, PRIMARY_CLUSTER],
+      },
+      { Effect: 'Allow', Action: 'rds:DescribeGlobalClusters', Resource: GLOBAL },
+      { Effect: 'Allow', Action: 'rds:DescribeDBClusters', Resource: [DR_CLUSTER, PRIMARY_CLUSTER] },
+    ]);
+    const other = `arn:aws:rds::${ACCOUNT}:global-cluster:orders-global`;
+    expect(allows(fn, 'rds:FailoverGlobalCluster', other)).toBe('implicitly denied');
+    expect(allows(fn, 'rds:DescribeGlobalClusters', other)).toBe('implicitly denied');
+    expect(allows(fn, 'rds:RemoveFromGlobalCluster', GLOBAL)).toBe('implicitly denied');
+    expect(allows(fn, 'rds:DescribeDBClusters', `arn:aws:rds:${DR_REGION}:${ACCOUNT}:cluster:orders`)).toBe(
+      'implicitly denied',
+    );
+  });
+
+  it('reads the database logins’ secrets when configured, and grants no RDS action to the SQL engine', () => {
+    const fn = failoverFunction({
+      ...ENGINES['rds-replica'],
+      primarySecret: PRIMARY_SECRET,
+      drSecret: DR_SECRET,
+    });
+    const secrets = fn.statements.filter((s) =>
+      [s.Action ?? []].flat().includes('secretsmanager:GetSecretValue'),
+    );
+    expect(secrets.map((s) => s.Resource)).toEqual([
+      `arn:aws:secretsmanager:${DR_REGION}:${ACCOUNT}:secret:${PRIMARY_SECRET}-??????`,
+      DR_SECRET,
+    ]);
+    expect(
+      failoverFunction(ENGINES['rds-replica']).statements.filter((s) =>
+        [s.Action ?? []].flat().some((a) => a.startsWith('secretsmanager:')),
+      ),
+    ).toEqual([]);
+    const standby = failoverFunction({
+      engine: 'postgres-standby',
+      primarySecret: PRIMARY_SECRET,
+      drSecret: DR_SECRET,
+    });
+    expect(rdsStatements(standby)).toEqual([]);
+    expect(allows(standby, 'secretsmanager:GetSecretValue', DR_SECRET)).toBe('allowed');
+  });
+
+  it('runs the DR failover function in failover.database.vpc, and nowhere without it', () => {
+    const { dr } = build(failoverConfig({ database: { ...ENGINES['aurora-global'], vpc: VPC } }));
+    const [failover] = Object.values(dr.findResources('AWS::Lambda::Function') as Resources).filter(
+      (fn) =>
+        (fn.Properties.Environment as { Variables: Record<string, string> }).Variables
+          .POWERTOOLS_SERVICE_NAME === 'responder-failover',
+    );
+    expect(failover?.Properties.VpcConfig).toEqual({
+      SubnetIds: VPC.privateSubnetIds,
+      SecurityGroupIds: VPC.securityGroupIds,
+    });
+    const inVpc = failoverFunction({ ...ENGINES['aurora-global'], vpc: VPC });
+    expect(allows(inVpc, 'ec2:CreateNetworkInterface', '*')).toBe('allowed');
+    const { dr: outside } = build(failoverConfig({ database: ENGINES['aurora-global'] }));
+    for (const fn of Object.values(outside.findResources('AWS::Lambda::Function') as Resources)) {
+      expect(fn.Properties.VpcConfig).toBeUndefined();
+    }
+    expect(allows(failoverFunction(ENGINES['aurora-global']), 'ec2:CreateNetworkInterface', '*')).toBe(
+      'implicitly denied',
+    );
+  });
+
+  for (const engine of ['rds-replica', 'aurora-global'] as const) {
+    it(`${engine} in a VPC: no unacknowledged cdk-nag finding; the VPC access policy acknowledged on the role`, () => {
+      const { app, dr } = buildApp(
+        failoverConfig({
+          mode: 'records',
+          database: { ...ENGINES[engine], vpc: VPC, primarySecret: PRIMARY_SECRET, drSecret: DR_SECRET },
+        }),
+        appWithoutBundling(),
+      );
+      const report = new AwsSolutionsChecks(app).validateScope(app);
+      expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+      const role = dr.failover.role.node.defaultChild as CfnResource;
+      const acknowledged = role.node.metadata
+        .filter((entry) => entry.type === 'aws:cdk:acknowledged-rules')
+        .flatMap((entry) => Object.entries(entry.data as Record<string, string>))
+        .map(([id, reason]) => [id.replace(/^Annotation::/, ''), reason]);
+      expect(acknowledged).toEqual([
+        [
+          'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+          expect.stringMatching(/the failover function in the configured private subnets/),
+        ],
+      ]);
+    });
+  }
+});

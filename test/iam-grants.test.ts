@@ -14,8 +14,15 @@ import { buildApp } from '../lib/app.ts';
 import { BACKUP_ENTRIES } from '../lib/backup-image.ts';
 import { esbuildOptions, FUNCTION_NAMES, type FunctionName } from '../lib/bundling.ts';
 import { ensureStateTable, STATE_TABLE_KEYS } from '../src/adapters/dynamodb-state-store.ts';
+import { rdsEngineFor } from '../src/adapters/rds-database-failover.ts';
 import { DEFAULT_POLICY } from '../src/config/escalation.ts';
-import { type AwsRecorder, type RecordedCall, startAwsRecorder } from './support/aws-recorder.ts';
+import {
+  type AwsRecorder,
+  type RdsFixtures,
+  type RecordedCall,
+  startAwsRecorder,
+} from './support/aws-recorder.ts';
+import { failoverConfigInput, httpSite } from './support/failover.ts';
 import { type PostgresServer, startPostgres } from './support/postgres.ts';
 import { loadEvent, testConfig } from './support/runtime.ts';
 import {
@@ -52,7 +59,7 @@ const TOKEN = 'iam-test-token-0123456789abcdef';
 /** A secret the rotate function rotates (generated strategy), configured by name. */
 const API_KEY_SECRET = 'responder/iam-test-api-key';
 /** The services whose grants must each be used by some call (logs, X-Ray and KMS are called by the platform). */
-const CHECKED_SERVICES = ['dynamodb', 'sns', 'secretsmanager', 'events', 'lambda', 's3', 'ecs'];
+const CHECKED_SERVICES = ['dynamodb', 'sns', 'secretsmanager', 'events', 'lambda', 's3', 'ecs', 'rds'];
 
 /**
  * What each function runs, as the stacks build it: the esbuild bundle of `functions/<name>/handler.ts`
@@ -117,6 +124,18 @@ function useEnvOf(fn: Running, endpoint: string) {
   Object.assign(process.env, next);
 }
 
+/** Runs `run` under exactly the environment Lambda gives `fn` (useEnvOf), and puts the previous one back. */
+async function inEnvOf<T>(fn: Running, endpoint: string, run: () => Promise<T>): Promise<T> {
+  const previous = { ...process.env };
+  useEnvOf(fn, endpoint);
+  try {
+    return await run();
+  } finally {
+    for (const name of Object.keys(process.env)) if (!(name in previous)) delete process.env[name];
+    Object.assign(process.env, previous);
+  }
+}
+
 const contextOf = (fn: Running) =>
   ({
     functionName: fn.name,
@@ -154,6 +173,53 @@ function authorizedCall(call: RecordedCall, fn: Running): AuthorizedCall {
 
 const describeCall = (call: RecordedCall) =>
   `${call.caller}: ${call.action} on ${call.resource}${call.leadingKeys ? ` keys=[${call.leadingKeys.join(',')}]` : ''}${call.source ? ` source=${call.source}` : ''}`;
+
+/**
+ * `target`'s Allow grants of the checked services (action, resource and leading-key pattern) that no
+ * call in `calls` used; an entry of `awaited` may go unused, and goes to `usedAwaited` once used.
+ */
+function unusedGrants(
+  target: Running,
+  calls: readonly RecordedCall[],
+  options: {
+    readonly services?: readonly string[];
+    readonly awaited?: readonly string[];
+    readonly usedAwaited?: string[];
+  } = {},
+): string[] {
+  const services = options.services ?? CHECKED_SERVICES;
+  const unused: string[] = [];
+  const own = calls.filter((call) => call.caller === target.label);
+  for (const statement of target.statements) {
+    if (statement.Effect !== 'Allow') continue;
+    const actions = [statement.Action ?? []].flat();
+    const resources = [statement.Resource ?? []].flat();
+    const keyPatterns = Object.entries(statement.Condition ?? {}).flatMap(([, keys]) =>
+      [keys['dynamodb:LeadingKeys'] ?? []].flat(),
+    );
+    for (const action of actions) {
+      if (!services.includes(action.split(':')[0] ?? '')) continue;
+      for (const resource of resources) {
+        for (const pattern of keyPatterns.length > 0 ? keyPatterns : [undefined]) {
+          const used = own.some(
+            (call) =>
+              wildcardMatch(action, call.action, true) &&
+              wildcardMatch(resource, call.resource) &&
+              (pattern === undefined ||
+                (call.leadingKeys ?? []).some((key) => wildcardMatch(pattern, key))) &&
+              statementMatches(statement, authorizedCall(call, target)),
+          );
+          const entry = `${target.label}: ${action}${pattern ? ` keys ${pattern}` : ''}`;
+          const awaited = options.awaited?.includes(entry) ?? false;
+          if (used && awaited) options.usedAwaited?.push(entry);
+          if (!used && !awaited)
+            unused.push(`${target.label}: ${action} on ${resource}${pattern ? ` keys ${pattern}` : ''}`);
+        }
+      }
+    }
+  }
+  return unused;
+}
 
 // Every AWS request each function's own bundle sends, in its real scenarios, checked against the role
 // the synthesized template gives that function: a grant missing in AWS (dynalite checks no IAM) or one
@@ -252,14 +318,7 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
   /** Runs one function as Lambda would: its environment, its context; the previous environment after. */
   async function invoke(label: string, event: unknown): Promise<Record<string, unknown>> {
     const target = fn(label);
-    const previous = { ...process.env };
-    useEnvOf(target, recorder.url);
-    try {
-      return await target.handler(event, contextOf(target));
-    } finally {
-      for (const name of Object.keys(process.env)) if (!(name in previous)) delete process.env[name];
-      Object.assign(process.env, previous);
-    }
+    return inEnvOf(target, recorder.url, () => target.handler(event, contextOf(target)));
   }
 
   /** Delivers every event put on the bus so far to the function its rule targets, as EventBridge would. */
@@ -848,44 +907,205 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     expect([...new Set(refused)]).toEqual([]);
   });
 
-  it('grants no dynamodb/sns/secretsmanager/events/lambda/s3/ecs action, resource or key that no call used', () => {
-    const unused: string[] = [];
-    for (const target of running) {
-      const calls = recorder.calls.filter((call) => call.caller === target.label);
-      for (const statement of target.statements) {
-        if (statement.Effect !== 'Allow') continue;
-        const actions = [statement.Action ?? []].flat();
-        const resources = [statement.Resource ?? []].flat();
-        const keyPatterns = Object.entries(statement.Condition ?? {}).flatMap(([, keys]) =>
-          [keys['dynamodb:LeadingKeys'] ?? []].flat(),
-        );
-        for (const action of actions) {
-          if (!CHECKED_SERVICES.includes(action.split(':')[0] ?? '')) continue;
-          const awaited = (pattern?: string) =>
-            AWAITING_CODE.includes(`${target.label}: ${action}${pattern ? ` keys ${pattern}` : ''}`);
-          for (const resource of resources) {
-            for (const pattern of keyPatterns.length > 0 ? keyPatterns : [undefined]) {
-              const used = calls.some(
-                (call) =>
-                  wildcardMatch(action, call.action, true) &&
-                  wildcardMatch(resource, call.resource) &&
-                  (pattern === undefined ||
-                    (call.leadingKeys ?? []).some((key) => wildcardMatch(pattern, key))) &&
-                  statementMatches(statement, authorizedCall(call, target)),
-              );
-              const entry = `${target.label}: ${action}${pattern ? ` keys ${pattern}` : ''}`;
-              if (used && awaited(pattern)) usedAwaited.push(entry);
-              if (!used && !awaited(pattern))
-                unused.push(`${target.label}: ${action} on ${resource}${pattern ? ` keys ${pattern}` : ''}`);
-            }
-          }
-        }
-      }
-    }
+  it('grants no dynamodb/sns/secretsmanager/events/lambda/s3/ecs/rds action, resource or key that no call used', () => {
+    const unused = running.flatMap((target) =>
+      unusedGrants(target, recorder.calls, { awaited: AWAITING_CODE, usedAwaited }),
+    );
     expect(unused).toEqual([]);
   });
 
   it('awaits code only for grants no call uses yet: remove an AWAITING_CODE entry once its code lands', () => {
     expect([...new Set(usedAwaited)]).toEqual([]);
   });
+});
+
+// The DR failover function with each RDS engine, in its own deployment: its bundle runs a failover dry
+// run, and the engine it builds (rdsEngineFor, as the handler wires it) inspects, fences and promotes
+// both sites, failover then failback, under the function's credentials and region. Every RDS call must
+// be granted, and every RDS grant used.
+describe('IAM: the DR failover function is granted exactly the RDS calls of its database engine', () => {
+  const DR = 'eu-central-1';
+  const PRIMARY = 'eu-west-1';
+  const DR_CLUSTER = `arn:aws:rds:${DR}:${ACCOUNT}:cluster:payments-dr`;
+  const PRIMARY_CLUSTER = `arn:aws:rds:${PRIMARY}:${ACCOUNT}:cluster:payments`;
+  const engines = {
+    'rds-replica': {
+      database: {
+        engine: 'rds-replica',
+        replicaInstance: 'payments-dr',
+        primaryInstance: 'payments',
+        primaryRegion: PRIMARY,
+      },
+      rds: (): RdsFixtures => ({
+        instances: [
+          {
+            region: DR,
+            id: 'payments-dr',
+            source: `arn:aws:rds:${PRIMARY}:${ACCOUNT}:db:payments`,
+            status: 'available',
+          },
+          { region: PRIMARY, id: 'payments', status: 'available' },
+        ],
+        globalClusters: [],
+      }),
+      actions: ['rds:DescribeDBInstances', 'rds:PromoteReadReplica'],
+    },
+    'aurora-global': {
+      database: {
+        engine: 'aurora-global',
+        globalClusterIdentifier: 'payments-global',
+        drClusterArn: DR_CLUSTER,
+        primaryClusterArn: PRIMARY_CLUSTER,
+      },
+      rds: (): RdsFixtures => ({
+        instances: [],
+        globalClusters: [
+          { id: 'payments-global', clusters: [PRIMARY_CLUSTER, DR_CLUSTER], writer: PRIMARY_CLUSTER },
+        ],
+      }),
+      actions: [
+        'rds:DescribeDBClusters',
+        'rds:DescribeGlobalClusters',
+        'rds:FailoverGlobalCluster',
+        'rds:SwitchoverGlobalCluster',
+      ],
+    },
+  } as const;
+
+  for (const [name, scenario] of Object.entries(engines)) {
+    describe(name, () => {
+      const label = `dr-failover-${name}`;
+      let recorder: AwsRecorder;
+      let target: Running;
+      let out: string;
+      const sites: Array<{ close(): void }> = [];
+
+      beforeAll(async () => {
+        // The primary site fails its probe, the DR site passes: every gate of the dry run passes.
+        const primarySite = await httpSite(false);
+        const drSite = await httpSite(true);
+        sites.push(primarySite, drSite);
+        const config = testConfig(
+          failoverConfigInput(
+            { primary: primarySite.url, dr: drSite.url },
+            {
+              database: scenario.database as NonNullable<
+                Parameters<typeof failoverConfigInput>[1]
+              >['database'],
+            },
+          ),
+        );
+        const { dr } = buildApp(config, new App({ context: { 'aws:cdk:bundling-stacks': [] } }));
+        const resolved = new ResolvedTemplate(
+          Template.fromStack(dr).toJSON() as ResolvedTemplate['template'],
+          config.aws.drRegion,
+          'dr',
+        );
+        const deployed = functionsOf(resolved).find(
+          (candidate) => candidate.environment.POWERTOOLS_SERVICE_NAME === 'responder-failover',
+        );
+        if (!deployed) throw new Error('no DR failover function');
+        target = {
+          ...deployed,
+          label,
+          accessKeyId: `AKID${label.replace(/\W/g, '').toUpperCase()}`,
+          busPolicy: busPolicyStatements(resolved),
+          handler: async () => {
+            throw new Error(`${label} is not loaded`);
+          },
+        };
+        recorder = await startAwsRecorder({
+          callers: { AKIDSETUP: 'setup', [target.accessKeyId]: label },
+          secrets: {},
+          hashKeys: { '': STATE_TABLE_KEYS.partitionKey, [STATE_TABLE_KEYS.index]: 'gsi1pk' },
+          invoke: async () => ({ payload: '{}', failed: true }),
+          rds: scenario.rds(),
+        });
+        const client = new DynamoDBClient({
+          region: target.region,
+          endpoint: recorder.url,
+          credentials: { accessKeyId: 'AKIDSETUP', secretAccessKey: 'test' },
+        });
+        await ensureStateTable(client, target.environment.STATE_TABLE_NAME ?? '');
+        client.destroy();
+        out = await mkdtemp(join(tmpdir(), 'responder-iam-db-'));
+        const file = join(out, 'index.mjs');
+        await build({ ...esbuildOptions(ENTRIES.failover, config), outfile: file });
+        target.handler = await inEnvOf(
+          target,
+          recorder.url,
+          async () =>
+            ((await import(`${pathToFileURL(file).href}?function=${label}`)) as { handler: Handler }).handler,
+        );
+        await inEnvOf(target, recorder.url, async () => {
+          const dryRun = await target.handler(
+            {
+              actionId: `operator-failover-dry-${name}`,
+              kind: 'failover',
+              trigger: 'operator',
+              requestedAt: new Date().toISOString(),
+              dryRun: true,
+              params: { to: 'dr' },
+            },
+            contextOf(target),
+          );
+          expect((dryRun.outcome as { summary: string }).summary).toMatch(/^dry run: every gate passes/);
+          const engine = rdsEngineFor(config.failover?.database as Parameters<typeof rdsEngineFor>[0], {
+            drRegion: config.aws.drRegion,
+            pollIntervalMs: 1,
+          });
+          const options = { timeoutMs: 10_000, sourceAnswers: true, allowDataLoss: false };
+          expect((await engine.inspect('dr')).role).toBe('replica');
+          expect((await engine.inspect('primary')).role).toBe('writer');
+          expect((await engine.fence('primary')).reachable).toBe(true);
+          if (name === 'rds-replica') {
+            expect((await engine.promote('dr', options)).detail).toMatch(/promoted/);
+            // A human rebuilds the old primary as a read replica of the DR instance; then failback.
+            const rebuilt = recorder.rds.instances.find((i) => i.id === 'payments');
+            if (rebuilt) rebuilt.source = `arn:aws:rds:${DR}:${ACCOUNT}:db:payments-dr`;
+            expect((await engine.promote('primary', options)).detail).toMatch(/promoted/);
+          } else {
+            // The primary region does not answer: a failover that accepts the loss, then a switchover back.
+            expect(
+              (await engine.promote('dr', { ...options, sourceAnswers: false, allowDataLoss: true })).detail,
+            ).toMatch(/after a failover/);
+            expect((await engine.promote('primary', options)).detail).toMatch(/after a switchover/);
+          }
+          expect((await engine.fence('dr')).reachable).toBe(true);
+        });
+      }, 120_000);
+
+      afterAll(async () => {
+        for (const site of sites) site.close();
+        await recorder?.stop();
+        if (out) await rm(out, { recursive: true, force: true });
+      });
+
+      it('sent each RDS call the engine needs, and only calls the recorder understood', () => {
+        const calls = recorder.calls.filter((call) => call.caller === label);
+        expect(calls.filter((c) => c.action.startsWith('unknown')).map(describeCall)).toEqual([]);
+        expect(
+          [...new Set(calls.filter((c) => c.action.startsWith('rds:')).map((c) => c.action))].sort(),
+        ).toEqual([...scenario.actions]);
+        expect(
+          calls.filter((c) => c.action.startsWith('rds:') && c.status !== 200).map(describeCall),
+        ).toEqual([]);
+      });
+
+      it("allows every call under the function's role", () => {
+        const refused = recorder.calls
+          .filter((call) => call.caller === label)
+          .flatMap((call) => {
+            const busPolicy = call.action.startsWith('events:') ? target.busPolicy : [];
+            const verdict = decide(target.statements, busPolicy, authorizedCall(call, target));
+            return verdict === 'allowed' ? [] : [`${describeCall(call)} → ${verdict}`];
+          });
+        expect([...new Set(refused)]).toEqual([]);
+      });
+
+      it('grants no RDS action or resource that no call used', () => {
+        expect(unusedGrants(target, recorder.calls, { services: ['rds'] })).toEqual([]);
+      });
+    });
+  }
 });

@@ -4,6 +4,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { DynamoDbFailoverStore } from '../../src/adapters/dynamodb-failover-store.ts';
 import { EventBridgeDispatcher } from '../../src/adapters/eventbridge-dispatcher.ts';
+import { rdsEngineFor } from '../../src/adapters/rds-database-failover.ts';
 import { Route53DnsZone } from '../../src/adapters/route53-dns-zone.ts';
 import { StateTable } from '../../src/adapters/state-table.ts';
 import { createActionHandler } from '../../src/aws/action-handler.ts';
@@ -11,7 +12,9 @@ import { requireEnv } from '../../src/config/bundled.ts';
 import type { DnsRecordSet } from '../../src/ports.ts';
 import { probeTarget } from '../probe/probe-targets.ts';
 import { approvalPager } from './approval-page.ts';
+import { postgresFailoverFor } from './database-engine.ts';
 import { createFailoverAction } from './failover-dns.ts';
+import { failoverWarningPager } from './warning-page.ts';
 
 /**
  * What the zone's own name servers answer (not a caching resolver): the NS records of the zone, then
@@ -43,6 +46,10 @@ export const handler = await createActionHandler('failover', (env) => {
     client: new DynamoDBClient({ maxAttempts: 3 }),
     tableName: requireEnv('STATE_TABLE_NAME'),
   });
+  const database = failover?.database;
+  // Each site's admin login, when configured: the whole engine for postgres-standby; for RDS and
+  // Aurora the fence of the old primary and the drill's marker rows.
+  const sql = failover ? postgresFailoverFor(failover, env.secrets) : undefined;
   const targets = new Map(env.config.probes.targets.map((target) => [target.name, target]));
   return createFailoverAction({
     config: env.config,
@@ -55,6 +62,17 @@ export const handler = await createActionHandler('failover', (env) => {
             insyncTimeoutMs: failover.changeTimeoutSeconds * 1000,
           })
         : undefined,
+    // RDS and Aurora fail over through the RDS API, each site's database through its region's endpoint.
+    database:
+      database?.engine === 'postgres-standby'
+        ? sql
+        : database
+          ? rdsEngineFor(database, {
+              drRegion: env.config.aws.drRegion,
+              sqlFence: sql ? (site) => sql.fence(site) : undefined,
+            })
+          : undefined,
+    markers: sql,
     probe: (names) =>
       Promise.all(
         names.flatMap((name) => {
@@ -69,5 +87,6 @@ export const handler = await createActionHandler('failover', (env) => {
     // The approval page goes through the primary region's bus (this function runs in the DR region),
     // where the escalate function pages; without it the approval waits unpaged, in the audit trail.
     requestApproval: primaryBus ? approvalPager({ ...env, dispatcher: primaryBus }) : undefined,
+    warn: primaryBus ? failoverWarningPager({ ...env, dispatcher: primaryBus }) : undefined,
   });
 });

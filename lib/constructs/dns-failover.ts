@@ -1,4 +1,4 @@
-import { Aws, CfnOutput, Duration, Fn } from 'aws-cdk-lib';
+import { ArnFormat, Aws, CfnOutput, Duration, Fn, Stack } from 'aws-cdk-lib';
 import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { AnyPrincipal, type CfnRole, Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -7,10 +7,13 @@ import { CfnHealthCheck, CfnRecordSet } from 'aws-cdk-lib/aws-route53';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FailoverConfig } from '../../src/config/failover.ts';
+import type { FailoverDatabaseConfig } from '../../src/config/failover-database.ts';
 import type { ResponderConfig } from '../../src/config/schema.ts';
 import { ACTION_REQUESTED, EVENT_SOURCE } from '../../src/domain/actions.ts';
 import { eventBusArn, failoverNames, roleArn } from '../failover-names.ts';
+import { grantSecretValue } from '../grants.ts';
 import { acknowledgeDeadLetterQueue, acknowledgeRoute53Changes, acknowledgeTracing } from '../nag.ts';
+import { importSecret } from '../secrets.ts';
 import type { RemediationAction } from './remediation-action.ts';
 import { ResponderFunction } from './responder-function.ts';
 import type { StateTable } from './state-table.ts';
@@ -56,6 +59,10 @@ export interface DnsFailoverProps {
  * `records` mode: `route53:ChangeResourceRecordSets` (UPSERT of the configured record only, by
  * Route 53's condition keys), `ListResourceRecordSets` on the zone and `GetChange`. The record is the
  * runbook's, and stays out of the stack.
+ *
+ * With `failover.database`: the RDS actions of its engine on the named instances or clusters only
+ * (`rds-replica`: promote and describe the two instances; `aurora-global`: switch over, fail over and
+ * describe the global cluster and its two clusters), and the database logins' secret values.
  *
  * Nothing here references a resource of the primary stack: the primary bus's ARN is built from its
  * name (`failoverNames`), and the primary stack likewise builds this bus's ARN and this function's
@@ -142,6 +149,57 @@ export class DnsFailover extends Construct {
 
     if (failover.mode === 'switch') this.serveSwitch(config, failover, state);
     else this.allowRecordChanges(failover, handler);
+    if (failover.database) this.allowDatabaseFailover(failover.database, handler);
+  }
+
+  /**
+   * The database step: the engine's RDS actions on the configured resources, by ARNs built from their
+   * names (RDS keeps identifiers in lower case, as its ARNs show them), and the logins' secrets.
+   */
+  private allowDatabaseFailover(database: FailoverDatabaseConfig, handler: ResponderFunction) {
+    const stack = Stack.of(this);
+    const rdsArn = (resource: string, name: string, region?: string) =>
+      stack.formatArn({
+        service: 'rds',
+        region,
+        resource,
+        resourceName: name.toLowerCase(),
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
+    if (database.engine === 'rds-replica') {
+      // Failover promotes the replica (this region); failback promotes the primary instance once it is
+      // rebuilt as a replica of the DR instance. Both are described for their role and status.
+      handler.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['rds:PromoteReadReplica', 'rds:DescribeDBInstances'],
+          resources: [
+            rdsArn('db', database.replicaInstance),
+            rdsArn('db', database.primaryInstance, database.primaryRegion),
+          ],
+        }),
+      );
+    } else if (database.engine === 'aurora-global') {
+      // A global cluster's ARN has no region.
+      const global = rdsArn('global-cluster', database.globalClusterIdentifier, '');
+      const clusters = [database.drClusterArn, database.primaryClusterArn].map((arn) => arn.toLowerCase());
+      handler.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          // Both need the global cluster and the clusters they promote and demote.
+          actions: ['rds:SwitchoverGlobalCluster', 'rds:FailoverGlobalCluster'],
+          resources: [global, ...clusters],
+        }),
+      );
+      handler.role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['rds:DescribeGlobalClusters'], resources: [global] }),
+      );
+      handler.role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['rds:DescribeDBClusters'], resources: clusters }),
+      );
+    }
+    const logins = { DatabasePrimarySecret: database.primarySecret, DatabaseDrSecret: database.drSecret };
+    for (const [id, ref] of Object.entries(logins)) {
+      if (ref) grantSecretValue(importSecret(this, id, ref), handler.function);
+    }
   }
 
   /** The switch endpoint, its inverted health check, and the failover records. */

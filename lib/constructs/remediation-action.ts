@@ -3,10 +3,14 @@ import { Duration } from 'aws-cdk-lib';
 import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 import { REMEDIATION_KINDS, type ResponderConfig } from '../../src/config/schema.ts';
-import { acknowledgeTracing } from '../nag.ts';
+import { acknowledgeTracing, acknowledgeVpcAccess } from '../nag.ts';
 import type { ActionDispatch } from './action-dispatch.ts';
 import { type ActionScheduleOptions, actionSchedule } from './action-schedule.ts';
-import { ResponderFunction, reservedConcurrencyOf } from './responder-function.ts';
+import {
+  ResponderFunction,
+  type ResponderFunctionProps,
+  reservedConcurrencyOf,
+} from './responder-function.ts';
 import { stackOutput } from './stack-output.ts';
 import type { StateTable } from './state-table.ts';
 
@@ -56,6 +60,11 @@ export interface RemediationActionProps {
    * @default - no output
    */
   readonly functionNameOutput?: string;
+  /**
+   * Runs the function in these subnets, e.g. the DR failover function next to the databases it fences.
+   * @default - not in a VPC
+   */
+  readonly network?: ResponderFunctionProps['network'];
 }
 
 /**
@@ -89,6 +98,7 @@ export class RemediationAction extends Construct {
       timeout: defaults.timeout,
       environment: { STATE_TABLE_NAME: state.table.tableName },
       reservedConcurrentExecutions: reservedConcurrencyOf(config, kind),
+      network: props.network,
     });
     const fn = this.handler.function;
     dispatch?.addTarget(kind, fn);
@@ -114,5 +124,6 @@ export class RemediationAction extends Construct {
       });
     }
     acknowledgeTracing(this.handler);
+    if (props.network) acknowledgeVpcAccess(this.handler, `the ${kind} function`);
   }
 }

@@ -56,6 +56,28 @@ export interface StoredSecret {
   readonly versions: Map<string, { value?: string; stages: string[] }>;
 }
 
+/** One RDS DB instance the recorder's RDS keeps: a read replica while it has a source. */
+export interface RdsInstanceFixture {
+  readonly region: string;
+  readonly id: string;
+  /** The source instance (identifier or ARN) while this is a read replica. */
+  source?: string;
+  status: string;
+}
+
+/** One Aurora global database: its clusters by ARN, and which one writes. */
+export interface RdsGlobalClusterFixture {
+  readonly id: string;
+  readonly clusters: readonly string[];
+  writer: string;
+}
+
+/** RDS in memory: promotions, switchovers and failovers take effect at once. */
+export interface RdsFixtures {
+  readonly instances: RdsInstanceFixture[];
+  readonly globalClusters: RdsGlobalClusterFixture[];
+}
+
 export interface RecorderOptions {
   /** Access key id → the function it stands for. */
   readonly callers: Readonly<Record<string, string>>;
@@ -68,6 +90,8 @@ export interface RecorderOptions {
   ) => Promise<{ readonly payload: string; readonly failed?: boolean }>;
   /** Partition key attribute of the table and of each index. */
   readonly hashKeys: Readonly<Record<string, string>>;
+  /** @default - no instance or global cluster: every RDS call answers "not found" */
+  readonly rds?: RdsFixtures;
 }
 
 export interface PutEventEntry {
@@ -101,6 +125,8 @@ export interface AwsRecorder {
   readonly faults: Fault[];
   /** Secrets Manager's secrets, by ARN. */
   readonly secrets: Map<string, StoredSecret>;
+  /** RDS's instances and global clusters, as the calls so far left them (a test may rebuild one). */
+  readonly rds: RdsFixtures;
   stop(): Promise<void>;
 }
 
@@ -319,6 +345,106 @@ function answerSecretsManager(
   }
 }
 
+const RDS_OPERATIONS = [
+  'DescribeDBInstances',
+  'PromoteReadReplica',
+  'DescribeDBClusters',
+  'DescribeGlobalClusters',
+  'SwitchoverGlobalCluster',
+  'FailoverGlobalCluster',
+];
+
+const instanceXml = (instance: RdsInstanceFixture) =>
+  `<DBInstance><DBInstanceIdentifier>${xmlEscape(instance.id)}</DBInstanceIdentifier><DBInstanceStatus>${instance.status}</DBInstanceStatus>${
+    instance.source
+      ? `<ReadReplicaSourceDBInstanceIdentifier>${xmlEscape(instance.source)}</ReadReplicaSourceDBInstanceIdentifier><StatusInfos><DBInstanceStatusInfo><StatusType>read replication</StatusType><Normal>true</Normal><Status>replicating</Status></DBInstanceStatusInfo></StatusInfos>`
+      : ''
+  }</DBInstance>`;
+
+const globalClusterXml = (global: RdsGlobalClusterFixture, element: string) =>
+  `<${element}><GlobalClusterIdentifier>${xmlEscape(global.id)}</GlobalClusterIdentifier><Status>available</Status><GlobalClusterMembers>${global.clusters
+    .map(
+      (arn) =>
+        `<GlobalClusterMember><DBClusterArn>${xmlEscape(arn)}</DBClusterArn><IsWriter>${arn === global.writer}</IsWriter><SynchronizationStatus>connected</SynchronizationStatus></GlobalClusterMember>`,
+    )
+    .join('')}</GlobalClusterMembers></${element}>`;
+
+/**
+ * The RDS operations the failover engines call (query protocol: a form in, XML out), each authorized
+ * on the resources IAM checks for it: the instance, the cluster, the global cluster (an ARN without a
+ * region); a switchover or failover on the global cluster and both clusters it moves the writer between.
+ */
+function rdsRequest(
+  form: URLSearchParams,
+  region: string,
+  rds: RdsFixtures,
+): { readonly resources: string[]; readonly answer: () => { status: number; body: string } } {
+  const operation = form.get('Action') ?? '';
+  const arn = (rest: string, inRegion = region) => `arn:aws:rds:${inRegion}:${ACCOUNT}:${rest}`;
+  const ok = (result: string) => ({
+    status: 200,
+    body: `<${operation}Response xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><${operation}Result>${result}</${operation}Result><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></${operation}Response>`,
+  });
+  const error = (status: number, code: string, message: string) => ({
+    status,
+    body: `<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>${xmlEscape(message)}</Message></Error><RequestId>r</RequestId></ErrorResponse>`,
+  });
+  if (operation === 'DescribeDBInstances' || operation === 'PromoteReadReplica') {
+    const id = (form.get('DBInstanceIdentifier') ?? '').toLowerCase();
+    const instance = rds.instances.find((i) => i.region === region && i.id.toLowerCase() === id);
+    return {
+      resources: [arn(`db:${id}`)],
+      answer: () => {
+        if (!instance) return error(404, 'DBInstanceNotFound', `DBInstance ${id} not found.`);
+        if (operation === 'DescribeDBInstances')
+          return ok(`<DBInstances>${instanceXml(instance)}</DBInstances>`);
+        if (!instance.source) return error(400, 'InvalidDBInstanceState', `${id} is not a read replica`);
+        instance.source = undefined;
+        return ok(instanceXml(instance));
+      },
+    };
+  }
+  if (operation === 'DescribeDBClusters') {
+    const named = form.get('DBClusterIdentifier') ?? '';
+    const clusterArn = named.startsWith('arn:') ? named : arn(`cluster:${named}`);
+    const known = rds.globalClusters.some((g) => g.clusters.includes(clusterArn));
+    return {
+      resources: [clusterArn],
+      answer: () =>
+        known
+          ? ok(
+              `<DBClusters><DBCluster><DBClusterIdentifier>${xmlEscape(clusterArn.split(':').at(-1) ?? '')}</DBClusterIdentifier><Status>available</Status></DBCluster></DBClusters>`,
+            )
+          : error(404, 'DBClusterNotFoundFault', `DBCluster ${named} not found.`),
+    };
+  }
+  const id = form.get('GlobalClusterIdentifier') ?? '';
+  const global = rds.globalClusters.find((g) => g.id === id);
+  const globalArn = `arn:aws:rds::${ACCOUNT}:global-cluster:${id}`;
+  const notFound = () => error(404, 'GlobalClusterNotFoundFault', `global cluster ${id} not found`);
+  if (operation === 'DescribeGlobalClusters') {
+    return {
+      resources: [globalArn],
+      answer: () =>
+        global
+          ? ok(`<GlobalClusters>${globalClusterXml(global, 'GlobalClusterMember')}</GlobalClusters>`)
+          : notFound(),
+    };
+  }
+  // SwitchoverGlobalCluster, FailoverGlobalCluster.
+  const target = form.get('TargetDbClusterIdentifier') ?? '';
+  return {
+    resources: [globalArn, target, ...(global && global.writer !== target ? [global.writer] : [])],
+    answer: () => {
+      if (!global) return notFound();
+      if (!global.clusters.includes(target))
+        return error(400, 'InvalidGlobalClusterStateFault', `${target} is not a member`);
+      global.writer = target;
+      return ok(globalClusterXml(global, 'GlobalCluster'));
+    },
+  };
+}
+
 /**
  * ONE loopback endpoint for every AWS API the functions call: DynamoDB is forwarded to a dynalite it
  * starts; Secrets Manager, EventBridge PutEvents, SNS Publish and Lambda Invoke are answered here.
@@ -334,6 +460,7 @@ export async function startAwsRecorder(options: RecorderOptions): Promise<AwsRec
   const faults: Fault[] = [];
   const objects = new Map<string, S3ObjectVersion[]>();
   const uploads: AwsRecorder['uploads'] = new Map();
+  const rds: RdsFixtures = options.rds ?? { instances: [], globalClusters: [] };
 
   // Secrets Manager in memory: each fixture starts as one AWSCURRENT version, reachable by the id the
   // code passes and by its ARN.
@@ -487,6 +614,28 @@ export async function startAwsRecorder(options: RecorderOptions): Promise<AwsRec
       }
 
       const form = new URLSearchParams(body.toString('utf8'));
+      if (service === 'rds') {
+        const operation = form.get('Action') ?? '';
+        const request = rdsRequest(form, region, rds);
+        const [first, ...rest] = request.resources.map((resource) =>
+          record({
+            action: RDS_OPERATIONS.includes(operation) ? `rds:${operation}` : `unknown:rds ${operation}`,
+            resource,
+          }),
+        );
+        const fault = first ? faultFor(first) : undefined;
+        const answer = fault
+          ? {
+              status: fault.status,
+              body: `<ErrorResponse><Error><Type>Sender</Type><Code>${fault.type}</Code><Message>fault</Message></Error><RequestId>f</RequestId></ErrorResponse>`,
+            }
+          : request.answer();
+        for (const call of [first, ...rest]) if (call) call.status = answer.status;
+        res.statusCode = answer.status;
+        res.setHeader('content-type', 'text/xml');
+        res.end(answer.body);
+        return;
+      }
       if (form.get('Action') === 'Publish') {
         const call = record({ action: 'sns:Publish', resource: String(form.get('TopicArn')) });
         res.setHeader('content-type', 'text/xml');
@@ -670,6 +819,7 @@ export async function startAwsRecorder(options: RecorderOptions): Promise<AwsRec
     objects,
     uploads,
     secrets,
+    rds,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => dynamo.close(() => resolve()));
