@@ -130,8 +130,8 @@ export class StateTable extends Construct {
 
   /**
    * DNS failover (the DR region's failover function): the switch (read, one conditional write moves
-   * it), the lock (taken with a conditional put, released with a conditional delete) and approvals
-   * (`FAILOVER#...`).
+   * it), the lock (taken with a conditional put, released with a conditional delete), approvals and
+   * drill reports (`FAILOVER#...`).
    */
   grantFailover(grantee: IGrantable): void {
     this.grantItems(grantee, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'], ['failover']);
