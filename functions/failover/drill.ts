@@ -1,8 +1,17 @@
 import type { ActionOutcome } from '../../src/actions/run-action.ts';
 import type { FailoverConfig } from '../../src/config/failover.ts';
+import type { ResponderConfig } from '../../src/config/schema.ts';
 import type { ActionRequest } from '../../src/domain/actions.ts';
-import type { DrillLeg, DrillMarkers, DrillReport, FailoverSite } from '../../src/ports.ts';
-import type { FailoverDeps } from './failover-dns.ts';
+import type {
+  AuditTrail,
+  Clock,
+  DrillLeg,
+  DrillMarkers,
+  DrillReport,
+  FailoverSite,
+  FailoverStore,
+  Log,
+} from '../../src/ports.ts';
 
 /** What a drill needs beyond the failover's own parts. */
 export interface DrillParts {
@@ -15,6 +24,15 @@ export interface DrillParts {
   readonly rebuildStandby?: (site: FailoverSite) => Promise<string>;
   /** Writes the rendered report where an operator finds it (the local data folder); returns where. */
   readonly writeReport?: (drillId: string, markdown: string) => Promise<string>;
+}
+
+/** What the drill uses of the failover's own parts. */
+interface DrillDeps extends DrillParts {
+  readonly config: ResponderConfig;
+  readonly store: FailoverStore;
+  readonly audit: AuditTrail;
+  readonly clock: Clock;
+  readonly log: Log;
 }
 
 type Leg = (request: ActionRequest) => Promise<ActionOutcome>;
@@ -192,7 +210,7 @@ export function renderDrillReport(report: DrillReport): string {
  * Refused in production unless the request insists.
  */
 export async function runDrill(
-  deps: FailoverDeps & DrillParts,
+  deps: DrillDeps,
   failover: FailoverConfig,
   request: ActionRequest,
   leg: Leg,
