@@ -34,6 +34,17 @@ async function withClient<T>(
   }
 }
 
+/** `ALTER DATABASE <each> <clause>` in every database that takes connections; how many. */
+async function alterEveryDatabase(client: pg.Client, clause: string): Promise<number> {
+  const databases = await client.query<{ datname: string }>(
+    'SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate',
+  );
+  for (const { datname } of databases.rows) {
+    await client.query(`ALTER DATABASE ${quoteIdent(datname)} ${clause}`);
+  }
+  return databases.rows.length;
+}
+
 const siteName = (site: FailoverSite) => (site === 'dr' ? 'the DR database' : 'the primary database');
 
 /**
@@ -115,13 +126,8 @@ export class PostgresDatabaseFailover implements DatabaseFailover, DrillMarkers 
         await client.query('ALTER SYSTEM SET default_transaction_read_only = on');
         await client.query('SELECT pg_reload_conf()');
       } catch {
-        const databases = await client.query<{ datname: string }>(
-          'SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate',
-        );
-        for (const { datname } of databases.rows) {
-          await client.query(`ALTER DATABASE ${quoteIdent(datname)} SET default_transaction_read_only = on`);
-        }
-        how = `ALTER DATABASE ... SET default_transaction_read_only = on in ${databases.rowCount} databases`;
+        const count = await alterEveryDatabase(client, 'SET default_transaction_read_only = on');
+        how = `ALTER DATABASE ... SET default_transaction_read_only = on in ${count} databases`;
       }
       // Sessions already open keep writing until they end: end them (all but ours, or the app roles').
       const roles = this.options.fenceRoles;
@@ -220,12 +226,7 @@ export class PostgresDatabaseFailover implements DatabaseFailover, DrillMarkers 
     } catch {
       // Not a superuser: the per-database settings below are what fenced it.
     }
-    const databases = await client.query<{ datname: string }>(
-      'SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate',
-    );
-    for (const { datname } of databases.rows) {
-      await client.query(`ALTER DATABASE ${quoteIdent(datname)} RESET default_transaction_read_only`);
-    }
+    await alterEveryDatabase(client, 'RESET default_transaction_read_only');
     await client.query('SET default_transaction_read_only = off');
   }
 
