@@ -168,6 +168,8 @@ export class ResponderStack extends Stack {
       ackSigningSecret: this.ackSigningSecret,
       // The HTTP API's own endpoint (no trailing slash) unless the config names a custom domain.
       publicUrl: config.api.publicUrl ?? this.api.httpApi.apiEndpoint,
+      // The DR failover function's pages carry their incidents (they live in the DR region's table).
+      recordsCarriedIncidents: config.failover !== undefined,
     });
     this.paging.addPager(this.incidentApi.handler);
     // After the probe and ingest roles: the bus policy lists its exceptions in the order they are granted.

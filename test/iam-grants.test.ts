@@ -740,6 +740,24 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
       params: { to: 'dr' },
     })) as { outcome: { status: string; summary: string } };
     expect(asked.outcome.summary).toMatch(/waits for approval/);
+    // The escalate request crossed to the primary bus with its incident: the escalate function there
+    // records it in the primary table (into the group's open incident, opened and paged on-call by the
+    // approval the ingest test's alert asked for).
+    await deliverEvents();
+    const listed = (await api('GET', '/api/incidents')).body.incidents as Array<{
+      labels: Record<string, string>;
+      annotations: Record<string, string>;
+    }>;
+    expect(listed.find((i) => i.labels.alertname === 'FailoverApproval')?.annotations.summary).toContain(
+      'responder failover approve alert-failover-iam',
+    );
+    expect(
+      recorder.published.some(
+        (p) =>
+          p.get('TopicArn') === topicArn('on-call') &&
+          String(JSON.parse(p.get('Message') ?? '{}').email).includes('responder failover approve'),
+      ),
+    ).toBe(true);
     const approved = (await invoke('dr-failover', {
       actionId: 'operator-approve-iam',
       kind: 'failover',
