@@ -144,6 +144,10 @@ export class ResponderStack extends Stack {
       probeFunction: this.probes.handler.function,
       backupFunction: config.backups.databases.length > 0 ? this.backups.handler.function : undefined,
       rotateFunction: this.rotation.handler.function,
+      // Failover requests from the API go straight to the DR region's function, by its name.
+      drFailover: config.failover
+        ? { region: config.aws.drRegion, functionName: names.drFailoverFunction }
+        : undefined,
       version: props.version,
     });
     // `POST /api/rotations` accepts the own secrets too: the API learns their ARNs as the rotate function does.

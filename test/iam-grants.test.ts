@@ -15,6 +15,8 @@ import { BACKUP_ENTRIES } from '../lib/backup-image.ts';
 import { esbuildOptions, FUNCTION_NAMES, type FunctionName } from '../lib/bundling.ts';
 import { ensureStateTable, STATE_TABLE_KEYS } from '../src/adapters/dynamodb-state-store.ts';
 import { DEFAULT_POLICY } from '../src/config/escalation.ts';
+import { ackKeyOf } from '../src/escalation/ack-link.ts';
+import { signApproveToken } from '../src/escalation/approve-link.ts';
 import { type AwsRecorder, type RecordedCall, startAwsRecorder } from './support/aws-recorder.ts';
 import { type PostgresServer, startPostgres } from './support/postgres.ts';
 import { loadEvent, testConfig } from './support/runtime.ts';
@@ -566,6 +568,39 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     const rotation = await api('POST', '/api/rotations', { secret: API_KEY_SECRET, dryRun: true });
     expect(rotation).toMatchObject({ status: 200, body: { status: 'completed' } });
     await deliverEvents();
+  });
+
+  it('the incident API asks the DR failover function in its region: status, dry run, approval and the signed approve link', async () => {
+    const drCalls = () =>
+      recorder.calls.filter((c) => c.caller === 'api' && c.action === 'lambda:InvokeFunction').length;
+    const before = drCalls();
+    const status = await api('GET', '/api/failover');
+    expect(status).toMatchObject({
+      status: 200,
+      body: { status: 'completed', result: { active: 'primary' } },
+    });
+    const dry = await api('POST', '/api/failover', { to: 'dr', dryRun: true });
+    expect(dry.status).toBe(200);
+    expect(dry.body.summary).toMatch(/refused at|dry run/);
+    const approval = await api('POST', '/api/failover/approvals/alert-failover-unknown', {});
+    expect(approval).toMatchObject({ status: 200, body: { status: 'recorded' } });
+    // The link an approval page carries, signed with the ack-link key (before the rotation test rotates it).
+    const ackSecret = recorder.secrets.get(fn('api').environment.ACK_SECRET_ARN ?? '');
+    const current = [...(ackSecret?.versions.values() ?? [])].find((v) => v.stages.includes('AWSCURRENT'));
+    const token = signApproveToken(ackKeyOf(current?.value ?? ''), {
+      requestId: 'alert-failover-iam',
+      expiresAt: new Date(Date.now() + 600_000),
+    });
+    expect((await api('GET', `/approve/${token}`, undefined, false)).status).toBe(200);
+    const approved = await api('POST', `/approve/${token}`, 'by=carol', false);
+    expect(approved.status).toBe(200);
+    expect(String(approved.body)).toMatch(/Not failed over/);
+    // Status, dry run, approval and the link's POST: four invocations of the DR function, in its region.
+    expect(drCalls() - before).toBe(4);
+    expect(
+      recorder.calls.filter((c) => c.caller === 'api' && c.action === 'lambda:InvokeFunction').at(-1)
+        ?.resource,
+    ).toBe(`arn:aws:lambda:${config.aws.drRegion}:${ACCOUNT}:function:responder-payments-api-dr-failover`);
   });
 
   it('a scheduled probe run finds the gateway back and resolves its incident', async () => {
