@@ -10,6 +10,7 @@ import { drFailover } from '../functions/api/failover-route.ts';
 import { type ApiDeps, handleApiRequest } from '../functions/api/incidents-api.ts';
 import type { InvokeFunction } from '../src/aws/invoke-action.ts';
 import { signApproveToken } from '../src/escalation/approve-link.ts';
+import { type EscalationLinks, Escalator } from '../src/escalation/escalator.ts';
 import { silentLog } from '../src/ports.ts';
 import { failoverConfigInput } from './support/failover.ts';
 import { type Json, TEST_TOKEN, testConfig } from './support/runtime.ts';
@@ -48,7 +49,10 @@ const unused = new Proxy(
   },
 ) as never;
 
-function deps(waitMs?: number): ApiDeps {
+function deps(
+  waitMs?: number,
+  links: EscalationLinks = { publicUrl: 'https://api.example.com', ackKey: async () => KEY },
+): ApiDeps {
   return {
     config,
     incidents: unused,
@@ -65,7 +69,18 @@ function deps(waitMs?: number): ApiDeps {
       region: DR_REGION,
       functionName: FUNCTION,
       waitMs,
-      approveLinkKey: async () => KEY,
+    }),
+    // Approve links are checked with the ack-link key, as the escalate function signs them.
+    escalator: new Escalator({
+      config,
+      incidents: unused,
+      escalations: unused,
+      audit: unused,
+      floodLimits: unused,
+      pager: unused,
+      clock: { now: () => new Date() },
+      log: silentLog,
+      links,
     }),
   };
 }
@@ -253,6 +268,28 @@ describe('Incident API in AWS: failover routes invoke the DR region’s failover
     expect(invoked().request).toMatchObject({ params: { approve: 'alert-failover-0002', by: 'alice' } });
     expect(approved.status).toBe(200);
     expect(approved.body).toContain('<h1>Failed over</h1>');
+  });
+
+  it('an approve link signed with the ack-link key before its rotation still works; one made with the old key after it does not', async () => {
+    // GIVEN the key rotated a minute ago
+    const rotatedAt = new Date(Date.now() - 60_000);
+    const NEW = 'n'.repeat(64);
+    const rotated = deps(undefined, {
+      publicUrl: 'https://api.example.com',
+      ackKey: async () => NEW,
+      ackKeys: async () => ({ current: NEW, previous: { key: KEY, replacedAt: rotatedAt } }),
+    });
+    const link = (key: string, expiresAt: Date) =>
+      `/approve/${signApproveToken(key, { requestId: 'alert-failover-0004', expiresAt })}`;
+    const soon = new Date(Date.now() + 600_000);
+
+    // THEN links of either key open; one with the old key that outlives any it could have signed does not
+    expect((await call('GET', link(NEW, soon), undefined, rotated)).status).toBe(200);
+    expect((await call('GET', link(KEY, soon), undefined, rotated)).status).toBe(200);
+    const late = new Date(rotatedAt.getTime() + (30 * 60 + 300 + 600) * 1000 + 60_000);
+    expect((await call('GET', link(KEY, late), undefined, rotated)).status).toBe(403);
+    expect((await call('GET', link('x'.repeat(64), soon), undefined, rotated)).status).toBe(403);
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
   });
 
   it('the approve link says so when the move outlasts the wait, and when the DR region does not answer', async () => {

@@ -16,11 +16,13 @@ import { SnsPager } from '../src/adapters/sns-pager.ts';
 import { StateTable } from '../src/adapters/state-table.ts';
 import { type ActionRequest, actionRequestSchema } from '../src/domain/actions.ts';
 import type { ProbeResult } from '../src/domain/probes.ts';
+import { verifyApproveToken } from '../src/escalation/approve-link.ts';
 import { Escalator } from '../src/escalation/escalator.ts';
 import { type ActionDispatcher, noProbeMetrics, type StateStore, silentLog } from '../src/ports.ts';
 import { failoverConfigInput } from './support/failover.ts';
 import { testConfig } from './support/runtime.ts';
 
+const ACK_KEY = 'k'.repeat(48);
 const ON_CALL = 'arn:aws:sns:eu-west-1:123456789012:responder-on-call';
 const TOPICS = Object.fromEntries(
   ['on-call', 'team-lead', 'cto', 'security', 'dba'].map((name) => [
@@ -96,7 +98,7 @@ async function region(name: 'dr' | 'primary', dispatcher: ActionDispatcher) {
             clock,
             log: silentLog,
             pager: new SnsPager({ client: new SNSClient({ region: 'eu-west-1' }), topicArns: TOPICS }),
-            links: { publicUrl: 'https://api.example.com', ackKey: async () => 'k'.repeat(48) },
+            links: { publicUrl: 'https://api.example.com', ackKey: async () => ACK_KEY },
           })
         : undefined,
   };
@@ -210,7 +212,16 @@ describe('Failover in AWS: the DR region pages through the primary region, over 
         incident_id: { DataType: 'String', StringValue: incident?.id },
       }),
     });
-    expect(JSON.parse(page?.Message ?? '{}').email).toContain(`responder failover approve ${requestId}`);
+    const email = JSON.parse(page?.Message ?? '{}').email as string;
+    expect(email).toContain(`responder failover approve ${requestId}`);
+    // with the approve link signed here, in the primary region, with the ack-link key
+    const token = /Or approve in a browser: https:\/\/api\.example\.com\/approve\/(\S+) \(until /.exec(
+      email,
+    )?.[1];
+    expect(verifyApproveToken(ACK_KEY, token ?? '', new Date())).toMatchObject({
+      ok: true,
+      token: { requestId },
+    });
     expect(await primary.store.getEscalation(incident?.id ?? '')).toMatchObject({
       sent: [expect.objectContaining({ event: 'page', tier: 'on-call', topic: 'on-call' })],
     });

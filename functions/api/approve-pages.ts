@@ -1,14 +1,14 @@
 import type { ActionResult } from '../../src/actions/run-action.ts';
 import { personName } from '../../src/domain/text.ts';
-import { verifyApproveToken } from '../../src/escalation/approve-link.ts';
+import type { ApproveVerification } from '../../src/escalation/approve-link.ts';
 import type { HttpRequest, HttpResponse } from '../../src/http/types.ts';
 import type { Clock, Log } from '../../src/ports.ts';
 import { escapeHtml, html } from './ack-pages.ts';
 import { directFailoverCommand, type FailoverRoute, type StillRunning } from './failover-route.ts';
 
 export interface ApproveLinkDeps {
-  /** The key approve links are signed with (the ack-link key). */
-  readonly key: () => Promise<string>;
+  /** Checks a token's signature (the ack-link key, under its own label) and expiry. */
+  readonly verify: (token: string) => Promise<ApproveVerification>;
   /** Approves the request: every gate runs again (`params.approve`). */
   readonly approve: (requestId: string, by: string) => Promise<ActionResult | StillRunning>;
   /** The DR region's failover function, named when it does not answer. */
@@ -36,7 +36,7 @@ export async function handleApproveLink(
   if (req.method !== 'GET' && req.method !== 'POST' && req.method !== 'HEAD') {
     return { statusCode: 405, headers: { allow: 'GET, HEAD, POST' }, body: '' };
   }
-  const verified = verifyApproveToken(await deps.key(), token, deps.clock.now());
+  const verified = await deps.verify(token);
   if (!verified.ok) return FORBIDDEN();
   const { requestId, expiresAt } = verified.token;
   const id = escapeHtml(requestId);

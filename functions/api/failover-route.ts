@@ -11,8 +11,6 @@ export interface StillRunning {
 /** How failover requests reach the failover capability: in-process locally, the DR region's function in AWS. */
 export interface FailoverRoute {
   readonly run: (request: ActionRequest) => Promise<ActionResult | StillRunning>;
-  /** The key signed approve links carry (`/approve/{token}`); without it the links answer 404. */
-  readonly approveLinkKey?: () => Promise<string>;
   /**
    * Where the failover function runs, when it is another region's (AWS): an answer that it did not
    * answer names the command that asks it directly, with the operator's own credentials.
@@ -49,8 +47,6 @@ export interface DrFailoverOptions {
   readonly functionName: string;
   /** @default DR_FAILOVER_WAIT_MS */
   readonly waitMs?: number;
-  /** The key approve links are signed with (the ack-link key, in the primary region). */
-  readonly approveLinkKey?: () => Promise<string>;
 }
 
 /**
@@ -65,7 +61,6 @@ export function drFailover(options: DrFailoverOptions): FailoverRoute {
   const waitMs = options.waitMs ?? DR_FAILOVER_WAIT_MS;
   return {
     direct: { region: options.region, functionName: options.functionName },
-    approveLinkKey: options.approveLinkKey,
     async run(request: ActionRequest) {
       const changes = !request.dryRun && request.params.status !== true;
       const abort = new AbortController();

@@ -7,7 +7,7 @@ import { dynamoDbStateStore } from '../../src/adapters/dynamodb-state-store.ts';
 import { StateTable } from '../../src/adapters/state-table.ts';
 import { fromApiGateway, toApiGateway } from '../../src/aws/api-gateway.ts';
 import { secretStore, stateTableFromEnv, webhookCredentialsFromEnv } from '../../src/aws/clients.ts';
-import { ackKeysFromEnv, escalatorFromEnv } from '../../src/aws/escalator.ts';
+import { escalatorFromEnv } from '../../src/aws/escalator.ts';
 import { type InvokeFunction, invokeAction } from '../../src/aws/invoke-action.ts';
 import { withOwnRotations } from '../../src/aws/own-rotations.ts';
 import { powertools } from '../../src/aws/powertools.ts';
@@ -81,7 +81,6 @@ async function runRotationRemotely(request: ActionRequest): Promise<ActionResult
 const table = stateTableFromEnv(tracing);
 const store = dynamoDbStateStore(table);
 const secrets = secretStore(tracing, config);
-const ackKeys = ackKeysFromEnv(secrets);
 const deps: ApiDeps = {
   // With Responder's own secrets among the rotations, so `POST /api/rotations` accepts them too.
   config: withOwnRotations(config),
@@ -106,7 +105,6 @@ const deps: ApiDeps = {
           invoke: invoker(drFailoverRegion),
           region: drFailoverRegion,
           functionName: drFailoverFunction,
-          approveLinkKey: async () => (await ackKeys()).current,
         })
       : undefined,
   // Acknowledgements tell the tiers already paged at once; the sweeper retries what fails here.

@@ -544,12 +544,13 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
         log: deps.log,
       });
     }
-    if (req.path.startsWith('/approve/') && deps.failover?.approveLinkKey) {
-      // Authenticated by its signature, as ack links are.
+    if (req.path.startsWith('/approve/') && deps.failover && deps.escalator) {
+      // Authenticated by its signature, as ack links are (the ack-link key, under its own label).
+      const escalator = deps.escalator;
       const token = /^\/approve\/([^/]{1,400})$/.exec(req.path)?.[1];
       const failover = deps.failover;
       return await handleApproveLink(req, token === undefined ? '' : safeDecode(token), {
-        key: failover.approveLinkKey as () => Promise<string>,
+        verify: (text) => escalator.verifyApproveLink(text),
         direct: failover.direct,
         approve: (requestId, by) =>
           failover.run(

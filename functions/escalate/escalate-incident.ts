@@ -2,7 +2,7 @@ import type { ActionEnvironment } from '../../src/actions/environment.ts';
 import type { ActionOutcome, ActionRun, PerformAction } from '../../src/actions/run-action.ts';
 import type { ActionRequest } from '../../src/domain/actions.ts';
 import type { Delivered, Escalator } from '../../src/escalation/escalator.ts';
-import { readCarriedIncident } from '../../src/incidents/carried-incident.ts';
+import { readApproveLinkRequest, readCarriedIncident } from '../../src/incidents/carried-incident.ts';
 import { recordSourceIncident } from '../../src/incidents/raise-incident.ts';
 
 function describe(sent: readonly Delivered[]): string {
@@ -35,6 +35,38 @@ async function reconcile(
   return { status: 'completed', summary, data: { sent: report.sent.length }, result: report };
 }
 
+/** Approve links are signed for at most this long ahead (approvals last `approvalTtlMinutes`). */
+const APPROVE_LINK_MAX_MS = 24 * 3_600_000;
+
+/**
+ * The line with a signed approve link for a carried approval (`params.approve`), signed here with the
+ * ack-link key; nothing when none is asked for, or none can be made (the page goes out without it).
+ */
+async function approveLinkLine(
+  env: ActionEnvironment,
+  escalator: Escalator,
+  raw: unknown,
+): Promise<string | undefined> {
+  if (raw === undefined) return undefined;
+  const approval = readApproveLinkRequest(raw);
+  const expiresAt = approval ? new Date(approval.expiresAt) : undefined;
+  const now = env.clock.now().getTime();
+  if (
+    !approval ||
+    !expiresAt ||
+    expiresAt.getTime() <= now ||
+    expiresAt.getTime() > now + APPROVE_LINK_MAX_MS
+  ) {
+    env.log.warn('approve link not made: params.approve is not a pending approval', {});
+    return undefined;
+  }
+  const link = await escalator.approveLink(approval.requestId, expiresAt).catch((error: Error) => {
+    env.log.error('approve link not made', { error: error.message });
+    return undefined;
+  });
+  return link && `Or approve in a browser: ${link} (until ${approval.expiresAt}; every gate runs again)`;
+}
+
 /**
  * An escalate request that carries its incident (`params.incident`: the DR failover function's
  * approval and failure pages, whose incidents live in the DR region's table): the incident is
@@ -57,7 +89,10 @@ async function recordCarriedAndReconcile(
       data: { problems: carried.problems },
     };
   }
-  const { incident: source } = carried;
+  const link = await approveLinkLine(env, escalator, request.params.approve);
+  const source = link
+    ? { ...carried.incident, summary: `${carried.incident.summary}\n${link}` }
+    : carried.incident;
   const incident = await recordSourceIncident(source, source.status, env);
   if (!incident) {
     return {

@@ -56,7 +56,10 @@ export class IncidentApi extends Construct {
       throw new Error('IncidentApi needs a version for /healthz: pass the package version, e.g. "0.1.0"');
     }
     const dr = props.drFailover;
-    if (dr && (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(dr.region) || !/^[A-Za-z0-9_-]{1,64}$/.test(dr.functionName))) {
+    if (
+      dr &&
+      (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(dr.region) || !/^[A-Za-z0-9_-]{1,64}$/.test(dr.functionName))
+    ) {
       throw new Error(
         `IncidentApi drFailover needs a region like eu-central-1 and a function name of 1-64 letters, digits, - or _; got '${dr.region}' and '${dr.functionName}'`,
       );

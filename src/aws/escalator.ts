@@ -26,14 +26,6 @@ export interface EscalatorDeps {
 }
 
 /**
- * The ack-link keys from ACK_SECRET_ARN (AWSCURRENT and AWSPREVIOUS, one cached read): ack links, and
- * the approve links of failovers waiting for approval, under their own label.
- */
-export function ackKeysFromEnv(secrets: SecretsManagerSecretStore) {
-  return async () => ackKeysOf(await secrets.getCurrentAndPrevious(requireEnv('ACK_SECRET_ARN')));
-}
-
-/**
  * The escalator of a deployed function: SNS topics from ESCALATION_TOPICS, links under PUBLIC_URL,
  * the ack-link key from ACK_SECRET_ARN. Functions the stack does not wire for paging fail when they
  * try, naming the variable. In a module of its own so that only the functions that page (api,
@@ -41,7 +33,6 @@ export function ackKeysFromEnv(secrets: SecretsManagerSecretStore) {
  */
 export function escalatorFromEnv({ tracing, config, store, secrets, log }: EscalatorDeps) {
   const client = tracing.captureAWSv3Client(new SNSClient({ maxAttempts: 3, requestHandler }));
-  const ackKeys = ackKeysFromEnv(secrets);
   return new Escalator({
     config,
     incidents: store,
@@ -55,8 +46,9 @@ export function escalatorFromEnv({ tracing, config, store, secrets, log }: Escal
       publicUrl: process.env.PUBLIC_URL ?? '',
       // One cached read of AWSCURRENT and AWSPREVIOUS for signing and checking, so a link this
       // container signs is checked against the same key.
-      ackKey: async () => (await ackKeys()).current,
-      ackKeys,
+      ackKey: async () =>
+        ackKeysOf(await secrets.getCurrentAndPrevious(requireEnv('ACK_SECRET_ARN'))).current,
+      ackKeys: async () => ackKeysOf(await secrets.getCurrentAndPrevious(requireEnv('ACK_SECRET_ARN'))),
     },
   });
 }

@@ -68,6 +68,24 @@ export const carriedIncidentSchema = z.object({
 
 export type CarriedIncident = z.output<typeof carriedIncidentSchema>;
 
+/**
+ * `params.approve` beside a carried approval incident: the failover request waiting for approval,
+ * whose signed approve link the escalate function adds to the page (the ack-link key is in its
+ * region, not the sender's).
+ */
+const approveLinkSchema = z.object({
+  requestId: z.string().check(z.regex(/^[A-Za-z0-9_.:-]{8,200}$/)),
+  expiresAt: timestamp,
+});
+
+export type ApproveLinkRequest = z.output<typeof approveLinkSchema>;
+
+/** `params.approve` when it is one; anything else asks for no link. */
+export function readApproveLinkRequest(raw: unknown): ApproveLinkRequest | undefined {
+  const parsed = approveLinkSchema.safeParse(raw);
+  return parsed.success ? parsed.data : undefined;
+}
+
 export type CarriedIncidentCheck =
   | { readonly ok: true; readonly incident: CarriedIncident }
   | { readonly ok: false; readonly problems: readonly string[] };

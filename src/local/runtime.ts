@@ -27,7 +27,6 @@ import { ACTION_KINDS, type ActionKind, ConfigError, type ResponderConfig } from
 import { type ActionRequest, actionRequestSchema } from '../domain/actions.ts';
 import { compileRoutes } from '../domain/routing.ts';
 import { ackKeysOf } from '../escalation/ack-link.ts';
-import { signApproveToken } from '../escalation/approve-link.ts';
 import { Escalator } from '../escalation/escalator.ts';
 import type { HttpRequest, HttpResponse } from '../http/types.ts';
 import {
@@ -386,11 +385,9 @@ async function startParts(
     backupCatalog,
   };
   let dns: LocalDnsServer | undefined;
-  // Approve links are signed with the ack-link key, under their own label.
-  const approveLinkKey = async () => ackKeysOf(await secrets.getCurrentAndPrevious(ackSecret)).current;
   const capabilities = localCapabilities({
-    approveLink: async (approval) =>
-      `${publicUrl.value}/approve/${signApproveToken(await approveLinkKey(), { requestId: approval.requestId, expiresAt: new Date(approval.expiresAt) })}`,
+    // Approve links are signed with the ack-link key, under their own label, as in AWS.
+    approveLink: (approval) => escalator.approveLink(approval.requestId, new Date(approval.expiresAt)),
     failoverStore,
     dnsZone,
     // Failover verifies the move as a client would: asking the local DNS listener (started below).
@@ -454,7 +451,7 @@ async function startParts(
     runProbes: probeNow,
     escalator,
     rotations: { run: (request) => runAction('rotate', request) },
-    failover: { run: (request) => runAction('failover', request), approveLinkKey },
+    failover: { run: (request) => runAction('failover', request) },
     backups: {
       catalog: backupCatalog,
       // A dry run answers at once; a backup goes through the dispatcher, which the stop waits for.
