@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { ArnFormat, Stack } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 
 /**
@@ -14,6 +14,8 @@ export const failoverNames = (service: string) => ({
   drBus: `responder-${service}-failover`,
   /** The DR failover function's execution role (puts approval pages on the primary bus). */
   drFailoverRole: `responder-${service}-dr-failover`,
+  /** The DR failover function, which the primary region's API invokes (`/api/failover`, approvals). */
+  drFailoverFunction: `responder-${service}-dr-failover`,
   /** The role of the primary bus's rule that forwards failover requests to the DR bus. */
   forwarderRole: `responder-${service}-failover-fwd`,
 });
@@ -26,4 +28,15 @@ export function eventBusArn(scope: IConstruct, region: string, name: string): st
 /** An IAM role's ARN in the same account, from its name. */
 export function roleArn(scope: IConstruct, name: string): string {
   return Stack.of(scope).formatArn({ service: 'iam', region: '', resource: 'role', resourceName: name });
+}
+
+/** A Lambda function's ARN (unqualified) in another region of the same account and partition, from its name. */
+export function functionArn(scope: IConstruct, region: string, name: string): string {
+  return Stack.of(scope).formatArn({
+    service: 'lambda',
+    region,
+    resource: 'function',
+    resourceName: name,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
 }

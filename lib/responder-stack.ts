@@ -144,6 +144,10 @@ export class ResponderStack extends Stack {
       probeFunction: this.probes.handler.function,
       backupFunction: config.backups.databases.length > 0 ? this.backups.handler.function : undefined,
       rotateFunction: this.rotation.handler.function,
+      // Failover requests from the API go straight to the DR region's function, by its name.
+      drFailover: config.failover
+        ? { region: config.aws.drRegion, functionName: names.drFailoverFunction }
+        : undefined,
       version: props.version,
     });
     // `POST /api/rotations` accepts the own secrets too: the API learns their ARNs as the rotate function does.
@@ -168,6 +172,8 @@ export class ResponderStack extends Stack {
       ackSigningSecret: this.ackSigningSecret,
       // The HTTP API's own endpoint (no trailing slash) unless the config names a custom domain.
       publicUrl: config.api.publicUrl ?? this.api.httpApi.apiEndpoint,
+      // The DR failover function's pages carry their incidents (they live in the DR region's table).
+      recordsCarriedIncidents: config.failover !== undefined,
     });
     this.paging.addPager(this.incidentApi.handler);
     // After the probe and ingest roles: the bus policy lists its exceptions in the order they are granted.

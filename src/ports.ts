@@ -461,6 +461,14 @@ export const noProbeMetrics: ProbeMetrics = { publish() {} };
 /** Hands action requests to the action functions without waiting for them to run. */
 export interface ActionDispatcher {
   dispatch(requests: readonly ActionRequest[]): Promise<void>;
+  /**
+   * True when the functions these requests reach keep a state table of their own: the DR failover
+   * function's pages go to the primary region's bus, whose escalate function has never seen the DR
+   * region's incidents. An escalate request then carries the incident itself (`params.incident`),
+   * which the escalate function records in its own table before it pages.
+   * @default false - the requests name an incident in the same table
+   */
+  readonly carriesIncidents?: boolean;
 }
 
 /** The messages of one page or notice, one per SNS protocol; `json` goes to https, http, sqs and lambda. */

@@ -214,3 +214,23 @@ describe('Lambda bundles', () => {
     ]);
   });
 });
+
+describe('Lambda bundles: what the functions validate at run time', () => {
+  it.each([['escalate'], ['failover'], ['api']])(
+    'the %s bundle checks what arrives with zod/mini: neither classic zod nor the config schema is in it',
+    async (name) => {
+      // GIVEN the bundle as the stack builds it
+      const { metafile } = await build({
+        ...esbuildOptions(join(ROOT, 'functions', name, 'handler.ts'), testConfig()),
+        write: false,
+        metafile: true,
+        outfile: join(tmpdir(), `responder-${name}-inputs.mjs`),
+      });
+
+      // THEN the run-time checks (action requests, carried incidents, API bodies) are zod/mini's
+      const inputs = Object.keys(metafile?.inputs ?? {});
+      expect(inputs.some((input) => input.includes('zod/v4/mini'))).toBe(true);
+      expect(inputs.filter((input) => /zod\/v4\/classic|src\/config\/schema\.ts/.test(input))).toEqual([]);
+    },
+  );
+});

@@ -110,4 +110,33 @@ describe('CLI: responder failover', () => {
       lambda.close();
     }
   });
+
+  it('says a move goes on in the DR region when the API (in AWS) stopped waiting for it: exit code 4', async () => {
+    // GIVEN an API that answers as the primary region's does when the DR function outlasts its wait
+    const summary =
+      'no answer within 20 s: the failover goes on in eu-central-1 (a move waits for DNS and the site’s probes); follow it with responder failover status';
+    const api = createServer((req, res) => {
+      res
+        .writeHead(req.method === 'POST' ? 202 : 404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ actionId: 'operator-failover-1', status: 'running', summary, result: null }));
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    try {
+      // WHEN an operator fails over through it, and approves through it
+      const url = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+      const moved = await responder(['failover', '--to', 'dr', '--yes'], { ...env, RESPONDER_URL: url });
+      const approved = await responder(['failover', 'approve', 'alert-failover-1'], {
+        ...env,
+        RESPONDER_URL: url,
+      });
+
+      // THEN each says so, and exits 4 (neither moved nor refused)
+      for (const result of [moved, approved]) {
+        expect(result.code, result.stderr).toBe(4);
+        expect(result.stdout).toContain('follow it with responder failover status');
+      }
+    } finally {
+      api.close();
+    }
+  });
 });

@@ -399,6 +399,79 @@ describe('DNS failover: alert-triggered requests cross to the DR region', () => 
   });
 });
 
+describe('DNS failover: the primary API invokes the DR failover function', () => {
+  let built: Built;
+  beforeAll(() => {
+    built = build(failoverConfig());
+  });
+  const drFunctionArn = `arn:aws:lambda:${DR_REGION}:${ACCOUNT}:function:${names.drFailoverFunction}`;
+  /** Each (action, resource, condition) an API role statement allows, as one line. */
+  const grantsOf = (resolved: ResolvedTemplate) =>
+    byService(resolved, 'responder-api').statements.flatMap((statement) =>
+      [statement.Action ?? []]
+        .flat()
+        .flatMap((action) =>
+          [statement.Resource ?? []]
+            .flat()
+            .map(
+              (resource) =>
+                `${statement.Effect} ${action} ${resource}${statement.Condition ? ` ${JSON.stringify(statement.Condition)}` : ''}`,
+            ),
+        ),
+    );
+
+  it('names the DR failover function, and tells the API its region and name', () => {
+    built.dr.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: names.drFailoverFunction,
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'responder-failover' }) },
+    });
+    expect(byService(built.resolvedDr, 'responder-failover').arn).toBe(drFunctionArn);
+    expect(byService(built.resolvedPrimary, 'responder-api').environment).toMatchObject({
+      DR_FAILOVER_REGION: DR_REGION,
+      DR_FAILOVER_FUNCTION_NAME: names.drFailoverFunction,
+    });
+  });
+
+  it('lets the API role invoke exactly that function (unqualified) and nothing else new', () => {
+    // GIVEN the same stack without failover
+    const { failover: _, ...withoutFailover } = failoverConfig();
+    const plain = build(withoutFailover as ResponderConfig);
+
+    // THEN the API role's grants differ by the DR function's ARN alone
+    const added = grantsOf(built.resolvedPrimary).filter((g) => !grantsOf(plain.resolvedPrimary).includes(g));
+    const removed = grantsOf(plain.resolvedPrimary).filter(
+      (g) => !grantsOf(built.resolvedPrimary).includes(g),
+    );
+    expect(added).toEqual([`Allow lambda:InvokeFunction ${drFunctionArn}`]);
+    expect(removed).toEqual([]);
+    const api = byService(built.resolvedPrimary, 'responder-api');
+    const invoke = (resource: string) =>
+      decide(api.statements, [], { action: 'lambda:InvokeFunction', resource, context: {} });
+    expect(invoke(drFunctionArn)).toBe('allowed');
+    expect(invoke(`${drFunctionArn}:1`)).toBe('implicitly denied');
+    expect(invoke(byService(built.resolvedDr, 'responder-failover-switch').arn)).toBe('implicitly denied');
+    expect(invoke(`arn:aws:lambda:${PRIMARY_REGION}:${ACCOUNT}:function:${names.drFailoverFunction}`)).toBe(
+      'implicitly denied',
+    );
+  });
+
+  it('lets the escalate function record the incidents the DR function’s pages carry, only with failover', () => {
+    const put = (resolved: ResolvedTemplate) =>
+      decide(
+        byService(resolved, 'responder-escalate').statements,
+        [],
+        dynamo(
+          'PutItem',
+          resolved.getAtt(resolved.idsOf('AWS::DynamoDB::Table')[0] ?? '', 'Arn'),
+          'INC#20260101-00000000',
+        ),
+      );
+    expect(put(built.resolvedPrimary)).toBe('allowed');
+    const { failover: _, ...withoutFailover } = failoverConfig();
+    expect(put(build(withoutFailover as ResponderConfig).resolvedPrimary)).toBe('implicitly denied');
+  });
+});
+
 describe('DNS failover, records mode', () => {
   let built: Built;
   beforeAll(() => {

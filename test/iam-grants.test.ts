@@ -16,6 +16,8 @@ import { esbuildOptions, FUNCTION_NAMES, type FunctionName } from '../lib/bundli
 import { ensureStateTable, STATE_TABLE_KEYS } from '../src/adapters/dynamodb-state-store.ts';
 import { rdsEngineFor } from '../src/adapters/rds-database-failover.ts';
 import { DEFAULT_POLICY } from '../src/config/escalation.ts';
+import { ackKeyOf } from '../src/escalation/ack-link.ts';
+import { signApproveToken } from '../src/escalation/approve-link.ts';
 import {
   type AwsRecorder,
   type RdsFixtures,
@@ -627,6 +629,39 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     await deliverEvents();
   });
 
+  it('the incident API asks the DR failover function in its region: status, dry run, approval and the signed approve link', async () => {
+    const drCalls = () =>
+      recorder.calls.filter((c) => c.caller === 'api' && c.action === 'lambda:InvokeFunction').length;
+    const before = drCalls();
+    const status = await api('GET', '/api/failover');
+    expect(status).toMatchObject({
+      status: 200,
+      body: { status: 'completed', result: { active: 'primary' } },
+    });
+    const dry = await api('POST', '/api/failover', { to: 'dr', dryRun: true });
+    expect(dry.status).toBe(200);
+    expect(dry.body.summary).toMatch(/refused at|dry run/);
+    const approval = await api('POST', '/api/failover/approvals/alert-failover-unknown', {});
+    expect(approval).toMatchObject({ status: 200, body: { status: 'recorded' } });
+    // The link an approval page carries, signed with the ack-link key (before the rotation test rotates it).
+    const ackSecret = recorder.secrets.get(fn('api').environment.ACK_SECRET_ARN ?? '');
+    const current = [...(ackSecret?.versions.values() ?? [])].find((v) => v.stages.includes('AWSCURRENT'));
+    const token = signApproveToken(ackKeyOf(current?.value ?? ''), {
+      requestId: 'alert-failover-iam',
+      expiresAt: new Date(Date.now() + 600_000),
+    });
+    expect((await api('GET', `/approve/${token}`, undefined, false)).status).toBe(200);
+    const approved = await api('POST', `/approve/${token}`, 'by=carol', false);
+    expect(approved.status).toBe(200);
+    expect(String(approved.body)).toMatch(/Not failed over/);
+    // Status, dry run, approval and the link's POST: four invocations of the DR function, in its region.
+    expect(drCalls() - before).toBe(4);
+    expect(
+      recorder.calls.filter((c) => c.caller === 'api' && c.action === 'lambda:InvokeFunction').at(-1)
+        ?.resource,
+    ).toBe(`arn:aws:lambda:${config.aws.drRegion}:${ACCOUNT}:function:responder-payments-api-dr-failover`);
+  });
+
   it('a scheduled probe run finds the gateway back and resolves its incident', async () => {
     const gateway = createServer((socket) => socket.end());
     await new Promise<void>((resolve) => gateway.listen(GATEWAY_PORT, '127.0.0.1', resolve));
@@ -799,6 +834,24 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
       params: { to: 'dr' },
     })) as { outcome: { status: string; summary: string } };
     expect(asked.outcome.summary).toMatch(/waits for approval/);
+    // The escalate request crossed to the primary bus with its incident: the escalate function there
+    // records it in the primary table (into the group's open incident, opened and paged on-call by the
+    // approval the ingest test's alert asked for).
+    await deliverEvents();
+    const listed = (await api('GET', '/api/incidents')).body.incidents as Array<{
+      labels: Record<string, string>;
+      annotations: Record<string, string>;
+    }>;
+    expect(listed.find((i) => i.labels.alertname === 'FailoverApproval')?.annotations.summary).toContain(
+      'responder failover approve alert-failover-iam',
+    );
+    expect(
+      recorder.published.some(
+        (p) =>
+          p.get('TopicArn') === topicArn('on-call') &&
+          String(JSON.parse(p.get('Message') ?? '{}').email).includes('responder failover approve'),
+      ),
+    ).toBe(true);
     const approved = (await invoke('dr-failover', {
       actionId: 'operator-approve-iam',
       kind: 'failover',

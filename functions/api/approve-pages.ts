@@ -1,15 +1,18 @@
 import type { ActionResult } from '../../src/actions/run-action.ts';
 import { personName } from '../../src/domain/text.ts';
-import { verifyApproveToken } from '../../src/escalation/approve-link.ts';
+import type { ApproveVerification } from '../../src/escalation/approve-link.ts';
 import type { HttpRequest, HttpResponse } from '../../src/http/types.ts';
 import type { Clock, Log } from '../../src/ports.ts';
 import { escapeHtml, html } from './ack-pages.ts';
+import { directFailoverCommand, type FailoverRoute, type StillRunning } from './failover-route.ts';
 
 export interface ApproveLinkDeps {
-  /** The key approve links are signed with (the ack-link key). */
-  readonly key: () => Promise<string>;
+  /** Checks a token's signature (the ack-link key, under its own label) and expiry. */
+  readonly verify: (token: string) => Promise<ApproveVerification>;
   /** Approves the request: every gate runs again (`params.approve`). */
-  readonly approve: (requestId: string, by: string) => Promise<ActionResult>;
+  readonly approve: (requestId: string, by: string) => Promise<ActionResult | StillRunning>;
+  /** The DR region's failover function, named when it does not answer. */
+  readonly direct?: FailoverRoute['direct'];
   readonly clock: Clock;
   readonly log: Log;
 }
@@ -33,7 +36,7 @@ export async function handleApproveLink(
   if (req.method !== 'GET' && req.method !== 'POST' && req.method !== 'HEAD') {
     return { statusCode: 405, headers: { allow: 'GET, HEAD, POST' }, body: '' };
   }
-  const verified = verifyApproveToken(await deps.key(), token, deps.clock.now());
+  const verified = await deps.verify(token);
   if (!verified.ok) return FORBIDDEN();
   const { requestId, expiresAt } = verified.token;
   const id = escapeHtml(requestId);
@@ -46,7 +49,28 @@ export async function handleApproveLink(
   }
   const form = new URLSearchParams(req.body.toString('utf8').slice(0, 4096));
   const by = personName(form.get('by') ?? '') || 'an approve link';
-  const result = await deps.approve(requestId, by);
+  let result: ActionResult | StillRunning;
+  try {
+    result = await deps.approve(requestId, by);
+  } catch (error) {
+    deps.log.error('failover approval by link not answered', { requestId, error: (error as Error).message });
+    const command = deps.direct
+      ? directFailoverCommand(deps.direct, { approve: requestId })
+      : `responder failover approve ${requestId}`;
+    return html(
+      503,
+      'Not approved',
+      `<h1>The failover function did not answer</h1><p>Check what it did with <code>responder failover status</code>, then approve with <code>${escapeHtml(command)}</code>.</p>`,
+    );
+  }
+  if (result.status === 'running') {
+    deps.log.warn('failover approved by link, still running', { requestId, by });
+    return html(
+      202,
+      'Approved',
+      `<h1>Approved: the failover is running</h1><p>Every gate runs again, then DNS moves and is checked; that takes longer than this page waits. Follow it with <code>responder failover status</code>.</p>`,
+    );
+  }
   const summary = result.status === 'done' ? result.outcome.summary : `skipped: ${result.reason}`;
   const moved = result.status === 'done' && result.outcome.status === 'completed';
   deps.log.warn('failover approved by link', { requestId, by, moved });

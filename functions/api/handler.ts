@@ -1,5 +1,4 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import type { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ActionResult } from '../../src/actions/run-action.ts';
@@ -9,79 +8,74 @@ import { StateTable } from '../../src/adapters/state-table.ts';
 import { fromApiGateway, toApiGateway } from '../../src/aws/api-gateway.ts';
 import { secretStore, stateTableFromEnv, webhookCredentialsFromEnv } from '../../src/aws/clients.ts';
 import { escalatorFromEnv } from '../../src/aws/escalator.ts';
+import { type InvokeFunction, invokeAction } from '../../src/aws/invoke-action.ts';
 import { withOwnRotations } from '../../src/aws/own-rotations.ts';
 import { powertools } from '../../src/aws/powertools.ts';
 import { bundledConfig } from '../../src/config/bundled.ts';
 import type { ActionRequest } from '../../src/domain/actions.ts';
 import { systemClock } from '../../src/ports.ts';
 import type { ProbeReport } from '../probe/run-probes.ts';
+import { drFailover } from './failover-route.ts';
 import { type ApiDeps, handleApiRequest, operatorProbeRequest } from './incidents-api.ts';
 
 const config = bundledConfig();
 const { logger, tracing, log } = await powertools('responder-api');
 const probeFunction = process.env.PROBE_FUNCTION_NAME;
-let lambda: Promise<{ client: LambdaClient; InvokeCommand: typeof InvokeCommand }> | undefined;
+const backupFunction = process.env.BACKUP_FUNCTION_NAME;
+const rotateFunction = process.env.ROTATE_FUNCTION_NAME;
+const drFailoverRegion = process.env.DR_FAILOVER_REGION;
+const drFailoverFunction = process.env.DR_FAILOVER_FUNCTION_NAME;
+const invokers = new Map<string, Promise<InvokeFunction>>();
 
 /**
- * The Lambda client, built by the first `POST /api/probes` of a container rather than at cold start:
- * operators run probes on demand rarely, and most API containers never do.
+ * Invokes through a Lambda client in `region` (this function's own by default), built by the first
+ * request that needs it rather than at cold start: operators run probes, backups, rotations and
+ * failovers on demand rarely, and most API containers never do. The DR region's client makes one
+ * attempt and gives up on a connection after 3 s: a region that does not answer is said at once.
  */
-function lambdaClient() {
-  lambda ??= import('@aws-sdk/client-lambda').then(({ LambdaClient, InvokeCommand }) => ({
-    client: tracing.captureAWSv3Client(new LambdaClient({ maxAttempts: 2 })),
-    InvokeCommand,
-  }));
-  return lambda;
+function invoker(region?: string): InvokeFunction {
+  const key = region ?? '';
+  return async (input, options) => {
+    let built = invokers.get(key);
+    if (!built) {
+      built = import('@aws-sdk/client-lambda').then(({ LambdaClient, InvokeCommand }) => {
+        const client = tracing.captureAWSv3Client(
+          region
+            ? new LambdaClient({ region, maxAttempts: 1, requestHandler: { connectionTimeout: 3000 } })
+            : new LambdaClient({ maxAttempts: 2 }),
+        );
+        return (commandInput, commandOptions) => client.send(new InvokeCommand(commandInput), commandOptions);
+      });
+      invokers.set(key, built);
+    }
+    return (await built)(input, options);
+  };
 }
 
 /** `POST /api/probes` invokes the probe function synchronously: it has the network access the probes need. */
 async function runProbesRemotely(targets?: string[]): Promise<ProbeReport | undefined> {
   const request = operatorProbeRequest(targets, systemClock, config.safety.dryRun);
-  const { client, InvokeCommand } = await lambdaClient();
-  const answer = await client.send(
-    new InvokeCommand({ FunctionName: probeFunction, Payload: JSON.stringify(request) }),
-  );
-  const payload = Buffer.from(answer.Payload ?? new Uint8Array()).toString('utf8');
-  if (answer.FunctionError) throw new Error(`the probe function failed: ${payload.slice(0, 500)}`);
-  const result = JSON.parse(payload) as ActionResult;
-  return result.status === 'done' ? (result.outcome.result as ProbeReport) : undefined;
+  const result = await invokeAction(invoker(), probeFunction ?? '', request, { what: 'the probe function' });
+  return result?.status === 'done' ? (result.outcome.result as ProbeReport) : undefined;
 }
-
-const backupFunction = process.env.BACKUP_FUNCTION_NAME;
 
 /**
  * `POST /api/backups` invokes the backup function: a dry run waits for its answer, a backup is
  * invoked asynchronously (it may take up to 15 minutes) and followed in the catalog.
  */
-async function runBackupRemotely(request: ActionRequest, wait: boolean): Promise<ActionResult | undefined> {
-  const { client, InvokeCommand } = await lambdaClient();
-  const answer = await client.send(
-    new InvokeCommand({
-      FunctionName: backupFunction,
-      InvocationType: wait ? 'RequestResponse' : 'Event',
-      Payload: JSON.stringify(request),
-    }),
-  );
-  if (!wait) return undefined;
-  const payload = Buffer.from(answer.Payload ?? new Uint8Array()).toString('utf8');
-  if (answer.FunctionError) throw new Error(`the backup function failed: ${payload.slice(0, 500)}`);
-  return JSON.parse(payload) as ActionResult;
-}
-
-const rotateFunction = process.env.ROTATE_FUNCTION_NAME;
+const runBackupRemotely = (request: ActionRequest, wait: boolean) =>
+  invokeAction(invoker(), backupFunction ?? '', request, { what: 'the backup function', wait });
 
 /**
  * `POST /api/rotations` invokes the rotate function and waits: it repairs what a failed rotation left
  * and calls RotateSecret (Secrets Manager then runs the four steps), which takes seconds.
  */
 async function runRotationRemotely(request: ActionRequest): Promise<ActionResult> {
-  const { client, InvokeCommand } = await lambdaClient();
-  const answer = await client.send(
-    new InvokeCommand({ FunctionName: rotateFunction, Payload: JSON.stringify(request) }),
-  );
-  const payload = Buffer.from(answer.Payload ?? new Uint8Array()).toString('utf8');
-  if (answer.FunctionError) throw new Error(`the rotate function failed: ${payload.slice(0, 500)}`);
-  return JSON.parse(payload) as ActionResult;
+  const result = await invokeAction(invoker(), rotateFunction ?? '', request, {
+    what: 'the rotate function',
+  });
+  if (!result) throw new Error('the rotate function was invoked without waiting');
+  return result;
 }
 
 const table = stateTableFromEnv(tracing);
@@ -104,6 +98,15 @@ const deps: ApiDeps = {
   backups: backupFunction
     ? { catalog: new DynamoDbBackupCatalog(new StateTable(table)), run: runBackupRemotely }
     : undefined,
+  // Failover runs in the DR region: each request is invoked on its failover function there.
+  failover:
+    drFailoverRegion && drFailoverFunction
+      ? drFailover({
+          invoke: invoker(drFailoverRegion),
+          region: drFailoverRegion,
+          functionName: drFailoverFunction,
+        })
+      : undefined,
   // Acknowledgements tell the tiers already paged at once; the sweeper retries what fails here.
   escalator: escalatorFromEnv({ tracing, config, store, secrets, log }),
 };

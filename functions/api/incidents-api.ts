@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod/mini';
 import type { ActionResult } from '../../src/actions/run-action.ts';
+import { ActionFunctionError } from '../../src/aws/invoke-action.ts';
 import type { ResponderConfig } from '../../src/config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../../src/domain/actions.ts';
 import { BACKUP_DATABASE_NAME, parseBackupId } from '../../src/domain/backups.ts';
@@ -26,6 +27,7 @@ import {
 import type { ProbeReport } from '../probe/run-probes.ts';
 import { handleAckLink } from './ack-pages.ts';
 import { handleApproveLink } from './approve-pages.ts';
+import { directFailoverCommand, type FailoverRoute, type StillRunning } from './failover-route.ts';
 
 export interface ApiDeps {
   readonly config: ResponderConfig;
@@ -50,11 +52,7 @@ export interface ApiDeps {
     readonly run: (request: ActionRequest, wait: boolean) => Promise<ActionResult | undefined>;
   };
   /** How an operator's failover request reaches the failover capability (in the DR region in AWS). */
-  readonly failover?: {
-    readonly run: (request: ActionRequest) => Promise<ActionResult>;
-    /** The key signed approve links carry (`/approve/{token}`); without it the links answer 404. */
-    readonly approveLinkKey?: () => Promise<string>;
-  };
+  readonly failover?: FailoverRoute;
   /** How an operator's rotation request reaches the rotate capability (it answers once started). */
   readonly rotations?: {
     readonly run: (request: ActionRequest) => Promise<ActionResult>;
@@ -408,9 +406,10 @@ async function runFailover(
   if (!deps.failover) {
     return problem(
       503,
-      'failover runs in the DR region: invoke its function there (aws lambda invoke --region <drRegion> --function-name <FailoverFunctionName> --payload file://events/failover-request.json)',
+      "failover is not wired to this API: invoke the DR region's failover function directly (responder failover --region <drRegion> --function-name <FailoverFunctionName>)",
     );
   }
+  const { direct } = deps.failover;
   const request = actionRequestSchema.parse({
     actionId: `operator-failover-${randomUUID()}`,
     kind: 'failover',
@@ -419,7 +418,30 @@ async function runFailover(
     dryRun: dryRun || deps.config.safety.dryRun,
     params,
   });
-  const result = await deps.failover.run(request);
+  let result: ActionResult | StillRunning;
+  try {
+    result = await deps.failover.run(request);
+  } catch (error) {
+    const message = (error as Error).message.slice(0, 300);
+    deps.log.error('failover request not answered', { actionId: request.actionId, error: message });
+    const where = direct ? `the failover function in ${direct.region}` : 'the failover function';
+    const next = direct
+      ? `: check what it did with responder failover status, then ask it directly with your AWS credentials: ${directFailoverCommand(direct, params)}`
+      : '';
+    // 502: it ran and failed; 503: Lambda or the region did not answer.
+    return problem(
+      error instanceof ActionFunctionError ? 502 : 503,
+      `${where} did not answer (${message})${next}`,
+    );
+  }
+  if (result.status === 'running') {
+    return json(202, {
+      actionId: request.actionId,
+      status: 'running',
+      summary: `no answer within ${Math.round(result.waitedMs / 1000)} s: the failover goes on in ${direct ? direct.region : 'the failover function'} (a move waits for DNS and the site's probes); follow it with responder failover status (GET /api/failover) and the audit trail before you ask again`,
+      result: null,
+    });
+  }
   if (result.status === 'skipped') return json(409, { actionId: request.actionId, skipped: result.reason });
   const { outcome } = result;
   return json(200, {
@@ -548,12 +570,14 @@ export async function handleApiRequest(req: HttpRequest, deps: ApiDeps): Promise
         log: deps.log,
       });
     }
-    if (req.path.startsWith('/approve/') && deps.failover?.approveLinkKey) {
-      // Authenticated by its signature, as ack links are.
+    if (req.path.startsWith('/approve/') && deps.failover && deps.escalator) {
+      // Authenticated by its signature, as ack links are (the ack-link key, under its own label).
+      const escalator = deps.escalator;
       const token = /^\/approve\/([^/]{1,400})$/.exec(req.path)?.[1];
       const failover = deps.failover;
       return await handleApproveLink(req, token === undefined ? '' : safeDecode(token), {
-        key: failover.approveLinkKey as () => Promise<string>,
+        verify: (text) => escalator.verifyApproveLink(text),
+        direct: failover.direct,
         approve: (requestId, by) =>
           failover.run(
             actionRequestSchema.parse({

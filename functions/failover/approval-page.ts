@@ -7,7 +7,11 @@ import type { FailoverApproval } from '../../src/ports.ts';
  */
 export function approvalPager(
   deps: RaiseDeps,
-  /** A signed approve link for the request, where the API serves them (the local runtime). */
+  /**
+   * A signed approve link for the request, made here (the local runtime). Without it (the DR region,
+   * which holds no ack-link key) the escalate request asks the escalate function that pages to add
+   * one (`params.approve`).
+   */
   linkFor?: (approval: FailoverApproval) => Promise<string | undefined>,
 ) {
   return async (approval: FailoverApproval): Promise<string | undefined> => {
@@ -32,7 +36,10 @@ export function approvalPager(
         escalation: {
           actionId: `${approval.requestId}-approval-escalate`,
           trigger: 'alert',
-          params: { source: 'failover' },
+          params: {
+            source: 'failover',
+            ...(linkFor ? {} : { approve: { requestId: approval.requestId, expiresAt: approval.expiresAt } }),
+          },
         },
       },
       deps,

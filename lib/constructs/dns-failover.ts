@@ -2,7 +2,7 @@ import { ArnFormat, Aws, CfnOutput, Duration, Fn, Stack } from 'aws-cdk-lib';
 import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { AnyPrincipal, type CfnRole, Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { type FunctionUrl, FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
+import { type CfnFunction, type FunctionUrl, FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import { CfnHealthCheck, CfnRecordSet } from 'aws-cdk-lib/aws-route53';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -91,6 +91,8 @@ export class DnsFailover extends Construct {
 
     // A name, so the primary stack's bus policy can except this role by ARN (no cross-stack reference).
     (handler.role.node.defaultChild as CfnRole).roleName = names.drFailoverRole;
+    // A name, so the primary region's API can invoke the function by ARN (no cross-stack reference).
+    (fn.node.defaultChild as CfnFunction).functionName = names.drFailoverFunction;
     state.grantFailover(fn);
     // The approval incident (P1) and the audit trail of every gate and step.
     state.grantIncidents(fn, 'record');

@@ -4,6 +4,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { ResponderConfig } from '../../src/config/schema.ts';
+import { functionArn } from '../failover-names.ts';
 import { grantSecretValue } from '../grants.ts';
 import { acknowledgeTracing } from '../nag.ts';
 import { ResponderFunction, reservedConcurrencyOf } from './responder-function.ts';
@@ -31,6 +32,13 @@ export interface IncidentApiProps {
    * @default - no rotation route: it answers 503
    */
   readonly rotateFunction?: IFunction;
+  /**
+   * The DR region's failover function, which `/api/failover`, its approvals and the approve links
+   * invoke in that region. Named, not referenced: the DR stack is another stack in another region
+   * (`failoverNames`), and the API may invoke that one function only.
+   * @default - no failover here: the failover routes answer 503 with the command that invokes it
+   */
+  readonly drFailover?: { readonly region: string; readonly functionName: string };
 }
 
 /**
@@ -46,6 +54,15 @@ export class IncidentApi extends Construct {
     super(scope, id);
     if (props.version.trim() === '') {
       throw new Error('IncidentApi needs a version for /healthz: pass the package version, e.g. "0.1.0"');
+    }
+    const dr = props.drFailover;
+    if (
+      dr &&
+      (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(dr.region) || !/^[A-Za-z0-9_-]{1,64}$/.test(dr.functionName))
+    ) {
+      throw new Error(
+        `IncidentApi drFailover needs a region like eu-central-1 and a function name of 1-64 letters, digits, - or _; got '${dr.region}' and '${dr.functionName}'`,
+      );
     }
     const { config, state } = props;
     this.handler = new ResponderFunction(this, 'Default', {
@@ -64,6 +81,12 @@ export class IncidentApi extends Construct {
         PROBE_FUNCTION_NAME: props.probeFunction.functionName,
         ...(props.backupFunction ? { BACKUP_FUNCTION_NAME: props.backupFunction.functionName } : {}),
         ...(props.rotateFunction ? { ROTATE_FUNCTION_NAME: props.rotateFunction.functionName } : {}),
+        ...(props.drFailover
+          ? {
+              DR_FAILOVER_REGION: props.drFailover.region,
+              DR_FAILOVER_FUNCTION_NAME: props.drFailover.functionName,
+            }
+          : {}),
       },
     });
     const fn = this.handler.function;
@@ -75,6 +98,9 @@ export class IncidentApi extends Construct {
           props.probeFunction.functionArn,
           ...(props.backupFunction ? [props.backupFunction.functionArn] : []),
           ...(props.rotateFunction ? [props.rotateFunction.functionArn] : []),
+          ...(props.drFailover
+            ? [functionArn(this, props.drFailover.region, props.drFailover.functionName)]
+            : []),
         ],
       }),
     );

@@ -28,6 +28,13 @@ export interface PagingProps {
   readonly publicUrl: string;
   /** Sweeps for due escalations on `escalation.sweepSchedule` as this role. */
   readonly schedule: Pick<ActionScheduleOptions, 'role'>;
+  /**
+   * Escalate requests may carry their incident, which the escalate function records in this table
+   * before it pages: those of the DR failover function (approvals, failed failovers), whose incidents
+   * live in the DR region's table. Set it when `failover` is configured.
+   * @default false - the escalate function only reads incidents
+   */
+  readonly recordsCarriedIncidents?: boolean;
 }
 
 /**
@@ -66,7 +73,7 @@ export class Paging extends Construct {
     state.grantFloodLimits(fn);
     state.grantActionIdempotency(fn);
     state.grantAudit(fn, 'append');
-    state.grantIncidents(fn, 'read');
+    state.grantIncidents(fn, props.recordsCarriedIncidents ? 'record' : 'read');
     // The sweep finds due escalations in the index; without it, tiers after the first are never paged.
     state.grantEscalations(fn, { sweep: true });
     this.addPager(this.handler);

@@ -60,6 +60,12 @@ export async function createActionHandler(
     /** Reads the backup catalog (backup freshness probes). */
     readonly backupCatalog?: boolean;
     /**
+     * Where the function's own requests (the escalate request of an incident it opens) go when it has
+     * no EVENT_BUS_NAME: the DR failover function's go to the primary region's bus.
+     * @default - EVENT_BUS_NAME's bus; without one, requesting anything throws
+     */
+    readonly dispatcher?: ActionDispatcher;
+    /**
      * Events that are not action requests, handled with the same environment: the rotate function's
      * `{Step, SecretId, ClientRequestToken}` from Secrets Manager.
      */
@@ -90,7 +96,7 @@ export async function createActionHandler(
           tracing.captureAWSv3Client(new EventBridgeClient({ maxAttempts: 3 })),
           busName,
         )
-      : noBus,
+      : (options.dispatcher ?? noBus),
     clock: systemClock,
     log,
     metrics: probeMetricsOf(metrics),

@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline/promises';
+import { invokeAction } from '../aws/invoke-action.ts';
 import { printable, printableJson } from '../local/terminal-text.ts';
 import { type Command, call, connectionHelp, UsageError } from './client.ts';
 
@@ -23,8 +24,9 @@ function printSteps(answer: FailoverAnswer) {
   console.log(printable(answer.summary));
 }
 
-/** 0 moved (or nothing to do), 1 refused or failed, 3 waits for approval. */
+/** 0 moved (or nothing to do), 1 refused or failed, 3 waits for approval, 4 still running (API: 202). */
 function exitCode(answer: FailoverAnswer): number {
+  if (answer.status === 'running') return 4;
   if (answer.result?.approval) return 3;
   if (answer.status === 'completed') return 0;
   return 1;
@@ -51,16 +53,14 @@ async function invokeDr(
       dryRun,
       params: { ...params, by: params.by ?? (process.env.USER || 'operator') },
     };
-    const answer = await client.send(
-      new InvokeCommand({ FunctionName: functionName, Payload: JSON.stringify(request) }),
+    const result = await invokeAction(
+      (input, options) => client.send(new InvokeCommand(input), options),
+      functionName,
+      request,
+      { what: 'the failover function' },
     );
-    const payload = Buffer.from(answer.Payload ?? new Uint8Array()).toString('utf8');
-    if (answer.FunctionError) throw new Error(`the failover function failed: ${payload.slice(0, 500)}`);
-    const result = JSON.parse(payload) as
-      | { status: 'done'; outcome: FailoverAnswer }
-      | { status: 'skipped'; reason: string };
-    if (result.status === 'skipped') return { status: 409, body: { skipped: result.reason } };
-    return { status: 200, body: result.outcome };
+    if (result?.status !== 'done') return { status: 409, body: { skipped: result?.reason } };
+    return { status: 200, body: result.outcome as FailoverAnswer };
   } finally {
     client.destroy();
   }
@@ -202,7 +202,8 @@ confirm. 'status' shows the active site, the last move and the cooldown; 'approv
 waiting for approval (every gate runs again). With --region and --function-name (or
 RESPONDER_FAILOVER_FUNCTION) the command invokes the DR region's failover function directly with your
 AWS credentials, for when nothing in the primary region answers. Exit codes: 0 moved or nothing to do, 1 refused or
-failed, 2 usage, 3 waiting for approval. ${connectionHelp}`,
+failed, 2 usage, 3 waiting for approval, 4 still running in the DR region after the API stopped waiting
+(follow it with 'responder failover status'). ${connectionHelp}`,
   options: {
     to: { type: 'string' },
     region: { type: 'string' },
@@ -241,11 +242,13 @@ failed, 2 usage, 3 waiting for approval. ${connectionHelp}`,
       console.log(values.json ? printableJson(answer.result, 2) : printable(answer.summary));
       return 0;
     }
+    // 202: the API stopped waiting for the DR region's function, which goes on (a move's verification).
+    const answered = (result: { status: number }) => result.status === 200 || result.status === 202;
     if (positionals[0] === 'approve') {
       const id = positionals[1];
       if (!id) throw new UsageError('name the failover request to approve');
       const result = await send({ approve: id }, false);
-      if (result.status !== 200) return fail(result);
+      if (!answered(result)) return fail(result);
       show(result.body as FailoverAnswer);
       return exitCode(result.body as FailoverAnswer);
     }
@@ -272,7 +275,7 @@ failed, 2 usage, 3 waiting for approval. ${connectionHelp}`,
         return 1;
     }
     const result = await send(body, values['dry-run'] === true);
-    if (result.status !== 200) return fail(result);
+    if (!answered(result)) return fail(result);
     show(result.body as FailoverAnswer);
     return exitCode(result.body as FailoverAnswer);
   },

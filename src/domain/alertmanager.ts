@@ -10,11 +10,12 @@ export const ZERO_TIME = '0001-01-01T00:00:00Z';
 export const MAX_LABEL_NAME_LENGTH = 1_024;
 
 /**
- * A label or annotation set. Checked by hand rather than with z.record, which silently drops a
- * `__proto__` key; here it is refused by name, and every other name (`constructor`...) is an own
- * property (Object.fromEntries), so lookups never reach Object.prototype.
+ * A label or annotation set (webhook payloads; incidents carried to the primary region's escalate
+ * function). Checked by hand rather than with z.record, which silently drops a `__proto__` key; here
+ * it is refused by name, and every other name (`constructor`...) is an own property
+ * (Object.fromEntries), so lookups never reach Object.prototype.
  */
-const labelSet = z.pipe(
+export const labelSet = z.pipe(
   z.unknown().check(
     z.superRefine((raw, ctx) => {
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {

@@ -87,24 +87,39 @@ export function ackKeysOf(secret: {
   }
 }
 
+/** What checking one signed link says (ack and approve links alike). */
+type LinkVerification =
+  | { readonly ok: true; readonly token: { readonly expiresAt: Date } }
+  | { readonly ok: false; readonly reason: string };
+
 /**
- * Checks a token against the current key, then the previous one: links signed before the key was
- * rotated keep working until they expire. The previous key signed its links before `replacedAt` (give
- * or take a signer's cached copy), so none of them expires later than that plus `maxLifetimeMs`; a
- * link that does was made with the old key after it was replaced (a leaked key) and is refused.
+ * Checks a signed link against the current key, then the previous one: links signed before the key
+ * was rotated keep working until they expire. The previous key signed its links before `replacedAt`
+ * (give or take a signer's cached copy), so none of them expires later than that plus
+ * `maxLifetimeMs`; a link that does was made with the old key after it was replaced (a leaked key)
+ * and is refused.
  */
+export function verifyWithKeys<V extends LinkVerification>(
+  keys: AckKeys,
+  verify: (key: string) => V,
+  maxLifetimeMs: number,
+): V {
+  const result = verify(keys.current);
+  if (result.ok || result.reason !== 'bad-signature' || !keys.previous) return result;
+  const old = verify(keys.previous.key);
+  if (old.ok) {
+    const latest = keys.previous.replacedAt.getTime() + maxLifetimeMs;
+    return old.token.expiresAt.getTime() <= latest ? old : result;
+  }
+  return old.reason === 'expired' ? old : result;
+}
+
+/** An ack link's token, checked with the current key, then the previous one (`verifyWithKeys`). */
 export function verifyAckTokenWithKeys(
   keys: AckKeys,
   text: string,
   now: Date,
   maxLifetimeMs: number,
 ): AckVerification {
-  const result = verifyAckToken(keys.current, text, now);
-  if (result.ok || result.reason !== 'bad-signature' || !keys.previous) return result;
-  const old = verifyAckToken(keys.previous.key, text, now);
-  if (old.ok) {
-    const latest = keys.previous.replacedAt.getTime() + maxLifetimeMs;
-    return old.token.expiresAt.getTime() <= latest ? old : result;
-  }
-  return old.reason === 'expired' ? old : result;
+  return verifyWithKeys(keys, (key) => verifyAckToken(key, text, now), maxLifetimeMs);
 }

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { type AckKeys, verifyWithKeys } from './ack-link.ts';
 
 /**
  * Signed approve links for a failover waiting for approval: `/approve/{request}.{expiry}.{signature}`,
@@ -40,4 +41,14 @@ export function verifyApproveToken(key: string, text: string, now: Date): Approv
   if (!timingSafeEqual(expected, Buffer.from(given))) return { ok: false, reason: 'bad-signature' };
   if (expires * 1000 <= now.getTime()) return { ok: false, reason: 'expired' };
   return { ok: true, token: { requestId, expiresAt: new Date(expires * 1000) } };
+}
+
+/** An approve link's token, checked with the current key, then the one before the last rotation. */
+export function verifyApproveTokenWithKeys(
+  keys: AckKeys,
+  text: string,
+  now: Date,
+  maxLifetimeMs: number,
+): ApproveVerification {
+  return verifyWithKeys(keys, (key) => verifyApproveToken(key, text, now), maxLifetimeMs);
 }

@@ -24,6 +24,12 @@ import {
   verifyAckToken,
   verifyAckTokenWithKeys,
 } from './ack-link.ts';
+import {
+  type ApproveVerification,
+  signApproveToken,
+  verifyApproveToken,
+  verifyApproveTokenWithKeys,
+} from './approve-link.ts';
 import { buildPage } from './pages.ts';
 import { type PlannedTier, planTiers } from './policy.ts';
 
@@ -294,6 +300,28 @@ export class Escalator {
     const lifetimeMs =
       (config.escalation.ackLinkTtlHours * 3600 + config.webhook.credentialCacheSeconds + 600) * 1000;
     return verifyAckTokenWithKeys(await links.ackKeys(), token, clock.now(), lifetimeMs);
+  }
+
+  /**
+   * A signed approve link for a failover waiting for approval (`/approve/{token}` under the API's
+   * URL), made where the ack-link key is; undefined without a URL to link to.
+   */
+  async approveLink(requestId: string, expiresAt: Date): Promise<string | undefined> {
+    const base = this.deps.links.publicUrl.replace(/\/$/, '');
+    if (!base) return undefined;
+    return `${base}/approve/${signApproveToken(await this.deps.links.ackKey(), { requestId, expiresAt })}`;
+  }
+
+  /**
+   * Checks an approve link's token as `verifyLink` checks an ack link's: the current key, then the
+   * key before the last rotation for links signed at most `approvalTtlMinutes` before their expiry.
+   */
+  async verifyApproveLink(token: string): Promise<ApproveVerification> {
+    const { links, config, clock } = this.deps;
+    if (!links.ackKeys) return verifyApproveToken(await links.ackKey(), token, clock.now());
+    const lifetimeMs =
+      ((config.failover?.approvalTtlMinutes ?? 0) * 60 + config.webhook.credentialCacheSeconds + 600) * 1000;
+    return verifyApproveTokenWithKeys(await links.ackKeys(), token, clock.now(), lifetimeMs);
   }
 
   /** The escalation as the API shows it, with the next tier and when it is due. */

@@ -2,7 +2,9 @@ import type { ResponderConfig, Severity } from '../config/schema.ts';
 import { type ActionRequest, actionRequestSchema } from '../domain/actions.ts';
 import { ZERO_TIME } from '../domain/alertmanager.ts';
 import type { Incident } from '../domain/incident.ts';
+import { cutText } from '../domain/text.ts';
 import type { ActionDispatcher, AuditTrail, Clock, IncidentStore } from '../ports.ts';
+import { CARRIED_LIMITS, type CarriedIncident } from './carried-incident.ts';
 import { type IncidentSignal, recordIncident } from './record-incident.ts';
 
 /**
@@ -39,15 +41,26 @@ export interface IncidentSource {
   };
 }
 
-export interface RaiseDeps {
+/** What a source's incident is recorded with: the store, its audit trail and the clock. */
+export interface RecordDeps {
   readonly config: ResponderConfig;
   readonly incidents: IncidentStore;
   readonly audit: AuditTrail;
   readonly clock: Clock;
+}
+
+export interface RaiseDeps extends RecordDeps {
+  /**
+   * Where the escalate request goes. With `carriesIncidents` (the DR failover function, paging through
+   * the primary region's bus) the request carries the incident itself, not just its id.
+   */
   readonly dispatcher: ActionDispatcher;
 }
 
-function signalOf(source: IncidentSource, status: 'firing' | 'resolved'): IncidentSignal {
+/** What a source says, without its escalation request: what an escalate request carries. */
+export type SourceReport = Omit<IncidentSource, 'escalation'>;
+
+function signalOf(source: SourceReport, status: 'firing' | 'resolved'): IncidentSignal {
   return {
     groupKey: source.groupKey,
     status,
@@ -74,12 +87,53 @@ function signalOf(source: IncidentSource, status: 'firing' | 'resolved'): Incide
   };
 }
 
+/**
+ * The source as JSON for an escalate request, cut to what the escalate function accepts
+ * (`CARRIED_LIMITS`). `originIncidentId` (the incident in the sender's own table) goes into the audit
+ * data, so the two regions' trails can be matched.
+ */
+function carry(
+  source: IncidentSource,
+  status: 'firing' | 'resolved',
+  originIncidentId: string,
+): CarriedIncident {
+  const L = CARRIED_LIMITS;
+  const auditData = Object.entries<unknown>({ originIncidentId, ...source.auditData })
+    .filter(
+      (entry): entry is [string, string | number | boolean | null] =>
+        entry[0].length <= L.auditName &&
+        (entry[1] === null || ['string', 'number', 'boolean'].includes(typeof entry[1])),
+    )
+    .slice(0, L.auditEntries)
+    .map(([name, value]) => [name, typeof value === 'string' ? cutText(value, L.auditValue) : value]);
+  return {
+    status,
+    groupKey: cutText(source.groupKey, L.groupKey),
+    severity: source.severity,
+    title: cutText(source.title, L.title),
+    labels: Object.fromEntries(
+      Object.entries(source.labels)
+        .slice(0, L.labels)
+        .map(([name, value]) => [name, cutText(value, L.labelValue)]),
+    ),
+    summary: cutText(source.summary, L.summary),
+    fingerprint: cutText(source.fingerprint, L.fingerprint),
+    at: source.at,
+    startsAt: source.startsAt,
+    receiver: cutText(source.receiver, L.receiver),
+    resolvedBecause: cutText(source.resolvedBecause, L.resolvedBecause),
+    auditData: Object.fromEntries(auditData),
+    actor: cutText(source.actor, L.actor),
+  };
+}
+
 function requestEscalation(
   source: IncidentSource,
-  incidentId: string,
-  severity: Severity | undefined,
+  incident: { readonly id: string; readonly severity?: Severity },
+  status: 'firing' | 'resolved',
   deps: RaiseDeps,
 ) {
+  const carried = deps.dispatcher.carriesIncidents === true;
   return deps.dispatcher.dispatch([
     actionRequestSchema.parse({
       actionId: source.escalation.actionId,
@@ -87,14 +141,26 @@ function requestEscalation(
       trigger: source.escalation.trigger,
       requestedAt: deps.clock.now().toISOString(),
       dryRun: deps.config.safety.dryRun,
-      params: source.escalation.params,
-      incidentId,
-      severity,
+      // Carried: the escalate function records the incident in its own table and pages for that one;
+      // this table's id names nothing there.
+      params: carried
+        ? { ...source.escalation.params, incident: carry(source, status, incident.id) }
+        : source.escalation.params,
+      incidentId: carried ? undefined : incident.id,
+      severity: incident.severity,
     }),
   ]);
 }
 
-function record(source: IncidentSource, status: 'firing' | 'resolved', deps: RaiseDeps) {
+/**
+ * Records what a source says (firing or resolved) as its group's incident, and asks for no page: the
+ * escalate function's part for an incident carried from another region's table.
+ */
+export function recordSourceIncident(
+  source: SourceReport,
+  status: 'firing' | 'resolved',
+  deps: RecordDeps,
+): Promise<Incident | undefined> {
   return recordIncident(signalOf(source, status), {
     incidents: deps.incidents,
     audit: deps.audit,
@@ -109,8 +175,8 @@ function record(source: IncidentSource, status: 'firing' | 'resolved', deps: Rai
  * Undefined when nothing was opened (the alert had already ended), and then nothing is asked.
  */
 export async function raiseIncident(source: IncidentSource, deps: RaiseDeps): Promise<Incident | undefined> {
-  const incident = await record(source, 'firing', deps);
-  if (incident) await requestEscalation(source, incident.id, incident.severity, deps);
+  const incident = await recordSourceIncident(source, 'firing', deps);
+  if (incident) await requestEscalation(source, incident, 'firing', deps);
   return incident;
 }
 
@@ -124,8 +190,9 @@ export async function resolveIncident(
   deps: RaiseDeps,
   options: { readonly incidentId?: string } = {},
 ): Promise<Incident | undefined> {
-  const resolved = await record(source, 'resolved', deps);
+  const resolved = await recordSourceIncident(source, 'resolved', deps);
   const incidentId = options.incidentId ?? resolved?.id;
-  if (incidentId) await requestEscalation(source, incidentId, resolved?.severity, deps);
+  if (incidentId)
+    await requestEscalation(source, { id: incidentId, severity: resolved?.severity }, 'resolved', deps);
   return resolved;
 }

@@ -27,7 +27,6 @@ import { ACTION_KINDS, type ActionKind, ConfigError, type ResponderConfig } from
 import { type ActionRequest, actionRequestSchema } from '../domain/actions.ts';
 import { compileRoutes } from '../domain/routing.ts';
 import { ackKeysOf } from '../escalation/ack-link.ts';
-import { signApproveToken } from '../escalation/approve-link.ts';
 import { Escalator } from '../escalation/escalator.ts';
 import type { HttpRequest, HttpResponse } from '../http/types.ts';
 import {
@@ -397,8 +396,6 @@ async function startParts(
     backupCatalog,
   };
   let dns: LocalDnsServer | undefined;
-  // Approve links are signed with the ack-link key, under their own label.
-  const approveLinkKey = async () => ackKeysOf(await secrets.getCurrentAndPrevious(ackSecret)).current;
   const timeScale = options.timeScale ?? Number(process.env.RESPONDER_TIME_SCALE || 1);
   if (!(timeScale > 0 && timeScale <= 1)) {
     throw new Error(`RESPONDER_TIME_SCALE must be a number above 0 and at most 1, not ${timeScale}`);
@@ -423,8 +420,8 @@ async function startParts(
         return file;
       },
     },
-    approveLink: async (approval) =>
-      `${publicUrl.value}/approve/${signApproveToken(await approveLinkKey(), { requestId: approval.requestId, expiresAt: new Date(approval.expiresAt) })}`,
+    // Approve links are signed with the ack-link key, under their own label, as in AWS.
+    approveLink: (approval) => escalator.approveLink(approval.requestId, new Date(approval.expiresAt)),
     failoverStore,
     dnsZone,
     // Failover verifies the move as a client would: asking the local DNS listener (started below).
@@ -488,7 +485,7 @@ async function startParts(
     runProbes: probeNow,
     escalator,
     rotations: { run: (request) => runAction('rotate', request) },
-    failover: { run: (request) => runAction('failover', request), approveLinkKey },
+    failover: { run: (request) => runAction('failover', request) },
     backups: {
       catalog: backupCatalog,
       // A dry run answers at once; a backup goes through the dispatcher, which the stop waits for.

@@ -45,9 +45,13 @@ export class ResolvedTemplate {
     return resource;
   }
 
-  /** The physical name (or id) CloudFormation would give a resource; names carry the logical id. */
+  /**
+   * The physical name (or id) CloudFormation would give a resource: the name the template gives a
+   * function, else one that carries the logical id.
+   */
   nameOf(logicalId: string): string {
-    return `${this.prefix}-${logicalId}`;
+    const named = this.template.Resources[logicalId]?.Properties?.FunctionName;
+    return typeof named === 'string' ? named : `${this.prefix}-${logicalId}`;
   }
 
   /** `{ Ref }` as CloudFormation answers it, per resource type. */
