@@ -229,6 +229,10 @@ describe('CLI: responder', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/404 .*no incident/s);
 
+    // The demo never throws away the database that takes the writes
+    const wrongWay = await responder(['demo', 'rebuild', 'primary'], cli);
+    expect(wrongWay.code).toBe(1);
+    expect(wrongWay.stderr).toMatch(/409 .*the DR database is not the writer/);
     // WHEN a failover drill runs there and back against the demo's PostgreSQL and its streaming standby
     const drill = await responder(['drill', 'failover', '--and-back'], cli);
     expect(drill.code, drill.stdout + drill.stderr).toBe(0);

@@ -160,6 +160,11 @@ export type DemoSiteName = 'primary' | 'dr';
 
 /** The cluster takes writes: not a standby, and not fenced read-only by a failover. */
 async function isWriter(cluster: PostgresCluster): Promise<boolean> {
+  return (await roleOf(cluster)).takesWrites;
+}
+
+/** Not a standby (`writer`), and not fenced read-only either (`takesWrites`). */
+async function roleOf(cluster: PostgresCluster): Promise<{ writer: boolean; takesWrites: boolean }> {
   const client = new pg.Client({
     host: cluster.host,
     port: cluster.port,
@@ -172,7 +177,8 @@ async function isWriter(cluster: PostgresCluster): Promise<boolean> {
     const { rows } = await client.query<{ replica: boolean; ro: string }>(
       "SELECT pg_is_in_recovery() AS replica, current_setting('default_transaction_read_only') AS ro",
     );
-    return rows[0]?.replica === false && rows[0]?.ro === 'off';
+    const writer = rows[0]?.replica === false;
+    return { writer, takesWrites: writer && rows[0]?.ro === 'off' };
   } finally {
     await client.end();
   }
@@ -351,6 +357,16 @@ export async function startDemoEnvironment(
         ? async (site) => {
             const [target, source] = site === 'primary' ? [postgres, standby] : [standby, postgres];
             if (!target || !source) throw new Error('the demo PostgreSQL pair is not running');
+            const other = site === 'primary' ? 'DR' : 'primary';
+            // Never throw away the database that takes the writes, nor copy from one that does not.
+            if (!(await roleOf(source).catch(() => undefined))?.writer) {
+              throw new Error(`the ${other} database is not the writer: rebuild a standby from the writer`);
+            }
+            if ((await roleOf(target).catch(() => undefined))?.takesWrites) {
+              throw new Error(
+                `the ${site === 'primary' ? 'primary' : 'DR'} database takes writes (it is the active one, not fenced): fail over first`,
+              );
+            }
             target.rebuildAsStandbyOf(source);
             return `pg_basebackup -R from 127.0.0.1:${source.port} into the ${site === 'primary' ? 'primary' : 'DR'} database (127.0.0.1:${target.port})`;
           }

@@ -1,5 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 const PG_BIN_DIRS = [
@@ -83,7 +92,7 @@ export function startPostgresCluster(options: {
       ? execFileSync('runuser', ['-u', 'postgres', '--', command, ...args], { stdio: 'pipe', env })
       : execFileSync(command, args, { stdio: 'pipe', env });
   // The password travels in PGPASSWORD (never argv); -R writes primary_conninfo for the standby.
-  const basebackup = (source: PostgresCluster) =>
+  const basebackup = (source: PostgresCluster, into = data) =>
     asOwner(
       binaries.pgBasebackup,
       [
@@ -94,7 +103,7 @@ export function startPostgresCluster(options: {
         '-U',
         source.user,
         '-D',
-        data,
+        into,
         '-R',
         '-X',
         'stream',
@@ -166,9 +175,18 @@ export function startPostgresCluster(options: {
     stop,
     start,
     rebuildAsStandbyOf(source) {
+      // The copy is made beside the data first: a copy that fails leaves this cluster as it was.
+      const fresh = `${data}.rebuilding`;
+      asOwner('rm', ['-rf', fresh]);
+      try {
+        basebackup(source, fresh);
+      } catch (error) {
+        asOwner('rm', ['-rf', fresh]);
+        throw error;
+      }
       stop();
       rmSync(data, { recursive: true, force: true });
-      basebackup(source);
+      renameSync(fresh, data);
       start();
     },
   };
