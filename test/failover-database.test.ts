@@ -424,3 +424,69 @@ describe('Failover with a PostgreSQL streaming standby: lag gate, fencing, promo
     }
   });
 });
+
+describe('Fencing with a login that is not a superuser (as on RDS)', () => {
+  let server: PostgresServer;
+  beforeAll(async () => {
+    server = await startPostgres();
+    // What RDS's master user can do: own its databases, end other roles' sessions, no ALTER SYSTEM.
+    await query(server, 'CREATE ROLE fencer LOGIN CREATEDB PASSWORD $$fencer-password$$');
+    await query(server, 'GRANT pg_signal_backend TO fencer');
+    await query(server, 'CREATE DATABASE appdb OWNER fencer');
+    await query(server, 'CREATE ROLE shop_app LOGIN PASSWORD $$shop-app-password$$');
+  }, 60_000);
+  afterAll(() => server?.destroy());
+
+  it('sets read-only in the databases it owns, names the others, ends the app sessions; promoting undoes it', async () => {
+    const login = { host: server.host, port: server.port, user: 'fencer', password: 'fencer-password' };
+    const app = new pg.Client({
+      ...login,
+      user: 'shop_app',
+      password: 'shop-app-password',
+      database: 'appdb',
+    });
+    app.on('error', () => undefined);
+    await app.connect();
+    await app.query('CREATE TEMP TABLE t (x int)');
+    const db = new PostgresDatabaseFailover({
+      connection: async () => ({ ...login, database: 'appdb' }),
+      fenceRoles: ['shop_app'],
+      connectTimeoutSeconds: 2,
+    });
+    const fence = await db.fence('primary');
+    expect(fence).toMatchObject({ reachable: true, fenced: true });
+    expect(fence.detail).toMatch(
+      /ALTER DATABASE \.\.\. SET default_transaction_read_only = on in 1 database \(not in postgres: not permitted\); 1 session ended \(roles shop_app\)/,
+    );
+    await expect(app.query('SELECT 1')).rejects.toThrow();
+    await app.end().catch(() => undefined);
+    const fresh = new pg.Client({
+      ...login,
+      user: 'shop_app',
+      password: 'shop-app-password',
+      database: 'appdb',
+    });
+    await fresh.connect();
+    try {
+      await expect(fresh.query('CREATE TEMP TABLE t (x int)')).rejects.toThrow(/read-only transaction/);
+    } finally {
+      await fresh.end();
+    }
+    // The writer again (a failback's promotion of a database fenced before): new sessions write.
+    expect(
+      (await db.promote('primary', { timeoutMs: 5000, sourceAnswers: true, allowDataLoss: false })).detail,
+    ).toMatch(/already takes writes/);
+    const after = new pg.Client({
+      ...login,
+      user: 'shop_app',
+      password: 'shop-app-password',
+      database: 'appdb',
+    });
+    await after.connect();
+    try {
+      await after.query('CREATE TEMP TABLE t (x int)');
+    } finally {
+      await after.end();
+    }
+  });
+});

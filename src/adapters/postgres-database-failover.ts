@@ -34,15 +34,28 @@ async function withClient<T>(
   }
 }
 
-/** `ALTER DATABASE <each> <clause>` in every database that takes connections; how many. */
-async function alterEveryDatabase(client: pg.Client, clause: string): Promise<number> {
+/**
+ * `ALTER DATABASE <each> <clause>` in every database that takes connections and this login may alter
+ * (its owner's, or any for a superuser); the others are named.
+ */
+async function alterEveryDatabase(
+  client: pg.Client,
+  clause: string,
+): Promise<{ altered: number; skipped: string[] }> {
   const databases = await client.query<{ datname: string }>(
-    'SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate',
+    'SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname',
   );
+  let altered = 0;
+  const skipped: string[] = [];
   for (const { datname } of databases.rows) {
-    await client.query(`ALTER DATABASE ${quoteIdent(datname)} ${clause}`);
+    try {
+      await client.query(`ALTER DATABASE ${quoteIdent(datname)} ${clause}`);
+      altered += 1;
+    } catch {
+      skipped.push(datname);
+    }
   }
-  return databases.rows.length;
+  return { altered, skipped };
 }
 
 const siteName = (site: FailoverSite) => (site === 'dr' ? 'the DR database' : 'the primary database');
@@ -120,27 +133,42 @@ export class PostgresDatabaseFailover implements DatabaseFailover, DrillMarkers 
         };
       }
       // New transactions start read-only, in every database; ALTER SYSTEM needs a superuser (RDS
-      // refuses it), so each database carries the setting there instead.
+      // refuses it), so each database this login owns carries the setting there instead.
       let how = 'ALTER SYSTEM SET default_transaction_read_only = on, reloaded';
       try {
         await client.query('ALTER SYSTEM SET default_transaction_read_only = on');
         await client.query('SELECT pg_reload_conf()');
       } catch {
-        const count = await alterEveryDatabase(client, 'SET default_transaction_read_only = on');
-        how = `ALTER DATABASE ... SET default_transaction_read_only = on in ${count} databases`;
+        const { altered, skipped } = await alterEveryDatabase(
+          client,
+          'SET default_transaction_read_only = on',
+        );
+        how = `ALTER DATABASE ... SET default_transaction_read_only = on in ${altered} database${altered === 1 ? '' : 's'}${skipped.length ? ` (not in ${skipped.slice(0, 10).join(', ')}: not permitted)` : ''}`;
       }
       // Sessions already open keep writing until they end: end them (all but ours, or the app roles').
+      // One by one: a login that may not end some (a superuser's, on RDS) ends the others.
       const roles = this.options.fenceRoles;
-      // OFFSET 0 keeps the filter apart: the planner may not call pg_terminate_backend on our own pid.
-      const ended = await client.query<{ pid: number }>(
-        `SELECT pid FROM (
-           SELECT pid FROM pg_stat_activity
-            WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'
-              AND ($1::text[] IS NULL OR usename = ANY($1::text[]))
-            OFFSET 0) AS sessions
-          WHERE pg_terminate_backend(pid)`,
+      const sessions = await client.query<{ pid: number; usename: string | null }>(
+        // A login without pg_read_all_stats sees no backend_type of others' sessions; one that is not
+        // a superuser cannot end a superuser's (RDS's own rdsadmin): those are left out.
+        `SELECT a.pid, a.usename FROM pg_stat_activity a
+          WHERE a.pid <> pg_backend_pid() AND a.usename IS NOT NULL
+            AND (a.backend_type = 'client backend' OR a.backend_type IS NULL)
+            AND ($1::text[] IS NULL OR a.usename = ANY($1::text[]))
+            AND (current_setting('is_superuser') = 'on'
+                 OR NOT COALESCE((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = a.usename), false))`,
         [roles ? [...roles] : null],
       );
+      let ended = 0;
+      const kept: string[] = [];
+      for (const session of sessions.rows) {
+        try {
+          await client.query('SELECT pg_terminate_backend($1)', [session.pid]);
+          ended += 1;
+        } catch {
+          kept.push(`${session.usename ?? '?'} (pid ${session.pid})`);
+        }
+      }
       // The proof: a new session cannot write. The server reloads its configuration a moment after
       // pg_reload_conf() returns, so sessions opened at once may still start read-write.
       let readOnly = false;
@@ -151,11 +179,19 @@ export class PostgresDatabaseFailover implements DatabaseFailover, DrillMarkers 
         );
         readOnly = check.rows[0]?.ro === 'on';
       }
+      const endedText = `${ended} session${ended === 1 ? '' : 's'} ended${roles ? ` (roles ${roles.join(', ')})` : ''}`;
+      if (readOnly && kept.length > 0) {
+        return {
+          reachable: true,
+          fenced: false,
+          detail: `NOT FENCED: ${siteName(site)} starts new sessions read-only (${how}) but ${kept.length} open session${kept.length === 1 ? '' : 's'} could not be ended and may still write: ${kept.slice(0, 10).join(', ')}`,
+        };
+      }
       return {
         reachable: true,
         fenced: readOnly,
         detail: readOnly
-          ? `${siteName(site)} fenced: ${how}; ${ended.rowCount} session${ended.rowCount === 1 ? '' : 's'} ended${roles ? ` (roles ${roles.join(', ')})` : ''}`
+          ? `${siteName(site)} fenced: ${how}; ${endedText}`
           : `NOT FENCED: ${siteName(site)} still starts read-write transactions after ${how}`,
       };
     } catch (error) {
@@ -220,6 +256,8 @@ export class PostgresDatabaseFailover implements DatabaseFailover, DrillMarkers 
       "SELECT current_setting('default_transaction_read_only') AS ro",
     );
     if (rows[0]?.ro !== 'on') return;
+    // This session first: the ALTERs below are refused in a read-only transaction.
+    await client.query('SET default_transaction_read_only = off');
     try {
       await client.query('ALTER SYSTEM RESET default_transaction_read_only');
       await client.query('SELECT pg_reload_conf()');
@@ -227,7 +265,6 @@ export class PostgresDatabaseFailover implements DatabaseFailover, DrillMarkers 
       // Not a superuser: the per-database settings below are what fenced it.
     }
     await alterEveryDatabase(client, 'RESET default_transaction_read_only');
-    await client.query('SET default_transaction_read_only = off');
   }
 
   async write(site: FailoverSite, drillId: string, seq: number): Promise<void> {
