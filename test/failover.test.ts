@@ -300,6 +300,73 @@ describe('Failover, switch mode, through the local runtime: every gate refuses o
     expect((await t.runtime.failoverStore.getFailoverState()).active).toBe('primary');
   });
 
+  it('Aurora without the old region: refused (nothing changed) until the data loss is accepted, by flag or by approval', async () => {
+    const { createFailoverAction } = await import('../functions/failover/failover-dns.ts');
+    const promoted: Array<{ sourceAnswers: boolean; allowDataLoss: boolean }> = [];
+    const aurora = (overLag: 'refuse' | 'approve') =>
+      createFailoverAction({
+        config: {
+          ...config,
+          failover: {
+            ...(config.failover as NonNullable<typeof config.failover>),
+            database: {
+              engine: 'aurora-global',
+              globalClusterIdentifier: 'payments',
+              drClusterArn: 'arn:aws:rds:eu-central-1:123456789012:cluster:payments-dr',
+              primaryClusterArn: 'arn:aws:rds:eu-west-1:123456789012:cluster:payments',
+              maxLagSeconds: 30,
+              overLag,
+              promoteTimeoutSeconds: 300,
+              fence: {},
+              connectTimeoutSeconds: 5,
+            },
+          },
+        },
+        store: t.runtime.failoverStore,
+        database: {
+          engine: 'aurora-global',
+          inspect: async (site) =>
+            site === 'dr'
+              ? { role: 'replica', detail: 'the DR cluster is a secondary' }
+              : { role: 'writer', detail: 'the primary cluster is the writer' },
+          fence: async () => ({
+            reachable: false,
+            fenced: false,
+            detail: 'NOT FENCED: eu-west-1 does not answer',
+          }),
+          promote: async (_site, options) => {
+            promoted.push({ sourceAnswers: options.sourceAnswers, allowDataLoss: options.allowDataLoss });
+            return { detail: 'FailoverGlobalCluster: the DR cluster is the writer' };
+          },
+        },
+        probe: async (names) =>
+          names.map((name) => ({ target: name, ok: name !== 'primary-health', detail: 'test' })) as never,
+        audit: t.runtime.store,
+        clock: { now: () => new Date() },
+        log: { debug() {}, info() {}, warn() {}, error() {} },
+      });
+    const refusedNow = await aurora('refuse')(request({ to: 'dr' }));
+    expect(refusedNow.status).toBe('recorded');
+    expect(refusedNow.summary).toMatch(
+      /refused at database: the primary region's cluster does not answer, so no switchover/,
+    );
+    expect(promoted).toEqual([]);
+    expect((await t.runtime.failoverStore.getFailoverState()).active).toBe('primary');
+    // Under overLag "approve" a human is asked; approving accepts the loss and fails over.
+    const asking = aurora('approve');
+    const asked = await asking(request({ to: 'dr' }));
+    const requestId = (asked.result as { approval: { requestId: string } }).approval.requestId;
+    expect(promoted).toEqual([]);
+    const approved = await asking(request({ approve: requestId, by: 'dana' }));
+    expect(approved.status, approved.summary).toBe('completed');
+    expect(promoted).toEqual([{ sourceAnswers: false, allowDataLoss: true }]);
+    await reset();
+    // An operator's flag does the same.
+    const flagged = await aurora('refuse')(request({ to: 'dr', acceptDataLoss: true }));
+    expect(flagged.status, flagged.summary).toBe('completed');
+    expect(promoted.at(-1)).toEqual({ sourceAnswers: false, allowDataLoss: true });
+  });
+
   it('20 concurrent requests fail over once; a dry run runs every gate, prints the change and changes nothing', async () => {
     const dry = await run({ to: 'dr' }, { dryRun: true });
     expect(dry.summary).toBe(

@@ -568,6 +568,24 @@ async function runGatesAndMove(
         for (const gate of gates) await recordGate(deps, request, gate, to);
         return failedAfter(deps, request, to, gates, steps);
       }
+      // Aurora without the old writer's region can only fail over (FailoverGlobalCluster), losing what
+      // was not replicated: a human accepts that first, as for a lagging replica. Nothing changed yet.
+      if (
+        database.engine === 'aurora-global' &&
+        !fence?.reachable &&
+        request.params.acceptDataLoss !== true
+      ) {
+        const gate: GateResult = {
+          gate: 'database',
+          ok: false,
+          approvable: true,
+          detail: `the ${otherSite(to) === 'primary' ? 'primary' : 'DR'} region's cluster does not answer, so no switchover: only FailoverGlobalCluster can promote, losing the writes it had not replicated; accept the loss (approval, or --accept-data-loss as an operator)`,
+          ms: steps.reduce((sum, step) => sum + step.ms, 0),
+        };
+        if (failover.database.overLag === 'approve')
+          return askForApproval(deps, failover, request, to, [...gates, gate]);
+        return refused(deps, request, to, [...gates, ...steps, gate]);
+      }
       const promoteTimeoutMs = failover.database.promoteTimeoutSeconds * 1000;
       steps.push(
         await timed('promote', async () => {
