@@ -1,9 +1,16 @@
+import { Resolver } from 'node:dns/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type Change,
+  ChangeResourceRecordSetsCommand,
+  ListResourceRecordSetsCommand,
+  Route53Client,
+} from '@aws-sdk/client-route-53';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
@@ -16,12 +23,15 @@ import { esbuildOptions, FUNCTION_NAMES, type FunctionName } from '../lib/bundli
 import { ensureStateTable, STATE_TABLE_KEYS } from '../src/adapters/dynamodb-state-store.ts';
 import { rdsEngineFor } from '../src/adapters/rds-database-failover.ts';
 import { DEFAULT_POLICY } from '../src/config/escalation.ts';
+import type { ResponderConfig } from '../src/config/schema.ts';
 import { ackKeyOf } from '../src/escalation/ack-link.ts';
 import { signApproveToken } from '../src/escalation/approve-link.ts';
 import {
   type AwsRecorder,
   type RdsFixtures,
   type RecordedCall,
+  type RecorderOptions,
+  type Route53RecordSet,
   startAwsRecorder,
 } from './support/aws-recorder.ts';
 import { failoverConfigInput, httpSite } from './support/failover.ts';
@@ -61,7 +71,17 @@ const TOKEN = 'iam-test-token-0123456789abcdef';
 /** A secret the rotate function rotates (generated strategy), configured by name. */
 const API_KEY_SECRET = 'responder/iam-test-api-key';
 /** The services whose grants must each be used by some call (logs, X-Ray and KMS are called by the platform). */
-const CHECKED_SERVICES = ['dynamodb', 'sns', 'secretsmanager', 'events', 'lambda', 's3', 'ecs', 'rds'];
+const CHECKED_SERVICES = [
+  'dynamodb',
+  'sns',
+  'secretsmanager',
+  'events',
+  'lambda',
+  's3',
+  'ecs',
+  'rds',
+  'route53',
+];
 
 /**
  * What each function runs, as the stacks build it: the esbuild bundle of `functions/<name>/handler.ts`
@@ -170,11 +190,18 @@ function authorizedCall(call: RecordedCall, fn: Running): AuthorizedCall {
   if (call.leadingKeys) context['dynamodb:LeadingKeys'] = [...call.leadingKeys];
   if (call.source !== undefined) context['events:source'] = [call.source];
   if (call.detailType !== undefined) context['events:detail-type'] = [call.detailType];
+  for (const [key, values] of Object.entries(call.context ?? {})) context[key] = [...values];
   return { action: call.action, resource: call.resource, context };
 }
 
-const describeCall = (call: RecordedCall) =>
-  `${call.caller}: ${call.action} on ${call.resource}${call.leadingKeys ? ` keys=[${call.leadingKeys.join(',')}]` : ''}${call.source ? ` source=${call.source}` : ''}`;
+function describeCall(call: RecordedCall): string {
+  const keys = call.leadingKeys ? ` keys=[${call.leadingKeys.join(',')}]` : '';
+  const source = call.source ? ` source=${call.source}` : '';
+  const context = Object.entries(call.context ?? {})
+    .map(([key, values]) => ` ${key}=[${values.join(',')}]`)
+    .join('');
+  return `${call.caller}: ${call.action} on ${call.resource}${keys}${source}${context}`;
+}
 
 /**
  * `target`'s Allow grants of the checked services (action, resource and leading-key pattern) that no
@@ -960,7 +987,7 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     expect([...new Set(refused)]).toEqual([]);
   });
 
-  it('grants no dynamodb/sns/secretsmanager/events/lambda/s3/ecs/rds action, resource or key that no call used', () => {
+  it(`grants no ${CHECKED_SERVICES.join('/')} action, resource or key that no call used`, () => {
     const unused = running.flatMap((target) =>
       unusedGrants(target, recorder.calls, { awaited: AWAITING_CODE, usedAwaited }),
     );
@@ -971,6 +998,72 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
     expect([...new Set(usedAwaited)]).toEqual([]);
   });
 });
+
+/**
+ * The DR stack's failover function for `config`, in a deployment of its own: its role from the
+ * synthesized template, its esbuild bundle loaded under its environment, and a recorder of its own
+ * (with the state table) that it signs to, as do `aliases` (more access keys of the same role, by
+ * label). The recorder authorizes Route 53 calls under the function's role as they arrive.
+ */
+async function startDrFailover(
+  label: string,
+  config: ResponderConfig,
+  fixtures: Pick<RecorderOptions, 'rds' | 'route53'>,
+  aliases: Readonly<Record<string, string>> = {},
+): Promise<{ readonly target: Running; readonly recorder: AwsRecorder; readonly out: string }> {
+  const { dr } = buildApp(config, new App({ context: { 'aws:cdk:bundling-stacks': [] } }));
+  const resolved = new ResolvedTemplate(
+    Template.fromStack(dr).toJSON() as ResolvedTemplate['template'],
+    config.aws.drRegion,
+    'dr',
+  );
+  const deployed = functionsOf(resolved).find(
+    (candidate) => candidate.environment.POWERTOOLS_SERVICE_NAME === 'responder-failover',
+  );
+  if (!deployed) throw new Error('no DR failover function');
+  const target: Running = {
+    ...deployed,
+    label,
+    accessKeyId: `AKID${label.replace(/\W/g, '').toUpperCase()}`,
+    busPolicy: busPolicyStatements(resolved),
+    handler: async () => {
+      throw new Error(`${label} is not loaded`);
+    },
+  };
+  const recorder = await startAwsRecorder({
+    callers: { AKIDSETUP: 'setup', [target.accessKeyId]: label, ...aliases },
+    secrets: {},
+    hashKeys: { '': STATE_TABLE_KEYS.partitionKey, [STATE_TABLE_KEYS.index]: 'gsi1pk' },
+    invoke: async () => ({ payload: '{}', failed: true }),
+    ...fixtures,
+    authorize: (call) =>
+      call.caller === 'setup' || decide(target.statements, [], authorizedCall(call, target)) === 'allowed',
+  });
+  let out = '';
+  try {
+    const client = new DynamoDBClient({
+      region: target.region,
+      endpoint: recorder.url,
+      credentials: { accessKeyId: 'AKIDSETUP', secretAccessKey: 'test' },
+    });
+    await ensureStateTable(client, target.environment.STATE_TABLE_NAME ?? '');
+    client.destroy();
+    out = await mkdtemp(join(tmpdir(), 'responder-iam-dr-'));
+    const file = join(out, 'index.mjs');
+    await build({ ...esbuildOptions(ENTRIES.failover, config), outfile: file });
+    target.handler = await inEnvOf(
+      target,
+      recorder.url,
+      async () =>
+        ((await import(`${pathToFileURL(file).href}?function=${label}`)) as { handler: Handler }).handler,
+    );
+  } catch (error) {
+    await recorder.stop();
+    if (out) await rm(out, { recursive: true, force: true });
+    throw error;
+  }
+  return { target, recorder, out };
+}
 
 // The DR failover function with each RDS engine, in its own deployment: its bundle runs a failover dry
 // run, and the engine it builds (rdsEngineFor, as the handler wires it) inspects, fences and promotes
@@ -1048,48 +1141,7 @@ describe('IAM: the DR failover function is granted exactly the RDS calls of its 
             },
           ),
         );
-        const { dr } = buildApp(config, new App({ context: { 'aws:cdk:bundling-stacks': [] } }));
-        const resolved = new ResolvedTemplate(
-          Template.fromStack(dr).toJSON() as ResolvedTemplate['template'],
-          config.aws.drRegion,
-          'dr',
-        );
-        const deployed = functionsOf(resolved).find(
-          (candidate) => candidate.environment.POWERTOOLS_SERVICE_NAME === 'responder-failover',
-        );
-        if (!deployed) throw new Error('no DR failover function');
-        target = {
-          ...deployed,
-          label,
-          accessKeyId: `AKID${label.replace(/\W/g, '').toUpperCase()}`,
-          busPolicy: busPolicyStatements(resolved),
-          handler: async () => {
-            throw new Error(`${label} is not loaded`);
-          },
-        };
-        recorder = await startAwsRecorder({
-          callers: { AKIDSETUP: 'setup', [target.accessKeyId]: label },
-          secrets: {},
-          hashKeys: { '': STATE_TABLE_KEYS.partitionKey, [STATE_TABLE_KEYS.index]: 'gsi1pk' },
-          invoke: async () => ({ payload: '{}', failed: true }),
-          rds: scenario.rds(),
-        });
-        const client = new DynamoDBClient({
-          region: target.region,
-          endpoint: recorder.url,
-          credentials: { accessKeyId: 'AKIDSETUP', secretAccessKey: 'test' },
-        });
-        await ensureStateTable(client, target.environment.STATE_TABLE_NAME ?? '');
-        client.destroy();
-        out = await mkdtemp(join(tmpdir(), 'responder-iam-db-'));
-        const file = join(out, 'index.mjs');
-        await build({ ...esbuildOptions(ENTRIES.failover, config), outfile: file });
-        target.handler = await inEnvOf(
-          target,
-          recorder.url,
-          async () =>
-            ((await import(`${pathToFileURL(file).href}?function=${label}`)) as { handler: Handler }).handler,
-        );
+        ({ target, recorder, out } = await startDrFailover(label, config, { rds: scenario.rds() }));
         await inEnvOf(target, recorder.url, async () => {
           const dryRun = await target.handler(
             {
@@ -1161,4 +1213,263 @@ describe('IAM: the DR failover function is granted exactly the RDS calls of its 
       });
     });
   }
+});
+
+// The DR failover function in `records` mode, in its own deployment: its bundle fails over for real (an
+// operator's request, policy auto: the primary site fails its probe, the DR site passes) and moves the
+// record the runbook's way: ListResourceRecordSets reads it, ChangeResourceRecordSets UPSERTs the DR
+// site's value (throttled once, so the retry is seen too), GetChange follows the change to INSYNC. The
+// recorder refuses any Route 53 call the role does not allow, as IAM would; every grant must be used;
+// and the grant's condition keys must refuse every other change in the zone.
+describe('IAM: the DR failover function in records mode is granted exactly the Route 53 calls of its UPSERT', () => {
+  const label = 'dr-failover-records';
+  /** Another access key of the same role: the changes the role must not make are sent under it. */
+  const OTHER = { key: 'AKIDDRFAILOVEROTHER', label: `${label}/other-changes` };
+  const ZONE = { id: 'Z0123456789ABC', name: 'payments.test.' };
+  /** The zone's name server, as the zone's NS record and the stubbed system resolver name it. */
+  const NAME_SERVER = { name: 'ns-1.awsdns-test.net', address: '192.0.2.53' };
+  const RECORDS: readonly Route53RecordSet[] = [
+    { name: 'payments.test.', type: 'NS', ttl: 172_800, values: [NAME_SERVER.name] },
+    { name: 'api.payments.test.', type: 'A', ttl: 5, values: ['127.0.0.1'] },
+    { name: 'api.payments.test.', type: 'AAAA', ttl: 5, values: ['::1'] },
+    { name: 'www.payments.test.', type: 'A', ttl: 300, values: ['192.0.2.80'] },
+  ];
+  let recorder: AwsRecorder;
+  let target: Running;
+  let out: string;
+  let outcome: { status: string; summary: string };
+  const sites: Array<{ close(): void }> = [];
+  const stubs: Array<{ mockRestore(): void }> = [];
+  const zone = () => recorder.route53.zones.find((z) => z.id === ZONE.id);
+  const route53Calls = (caller: string) =>
+    recorder.calls.filter((call) => call.caller === caller && call.action.startsWith('route53:'));
+
+  beforeAll(async () => {
+    const primarySite = await httpSite(false);
+    const drSite = await httpSite(true);
+    sites.push(primarySite, drSite);
+    const config = testConfig(
+      failoverConfigInput({ primary: primarySite.url, dr: drSite.url }, { mode: 'records' }),
+    );
+    expect(config.failover).toMatchObject({ hostedZoneId: ZONE.id, record: { name: 'api.payments.test' } });
+    ({ target, recorder, out } = await startDrFailover(
+      label,
+      config,
+      { route53: { zones: [{ ...ZONE, records: RECORDS.map((record) => ({ ...record })) }] } },
+      { [OTHER.key]: OTHER.label },
+    ));
+    // The function verifies the move with the zone's own name servers (node:dns/promises, which its
+    // bundle shares with this process): here the zone's NS record names one, and it answers what the
+    // recorder's zone holds now. A resolver not pointed at it answers nothing.
+    const failing = (name: string) =>
+      Object.assign(new Error(`queryA ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
+    stubs.push(
+      vi.spyOn(Resolver.prototype, 'resolveNs').mockImplementation(async (name: string) => {
+        const ns = zone()?.records.find((r) => r.name === `${name}.` && r.type === 'NS');
+        if (!ns) throw failing(name);
+        return [...ns.values];
+      }),
+      vi.spyOn(Resolver.prototype, 'resolve4').mockImplementation(async function (
+        this: Resolver,
+        name: string,
+      ) {
+        if (name === NAME_SERVER.name) return [NAME_SERVER.address];
+        const answer = zone()?.records.find((r) => r.name === `${name}.` && r.type === 'A');
+        if (!this.getServers().includes(NAME_SERVER.address) || !answer) throw failing(name);
+        return [...answer.values];
+      } as unknown as Resolver['resolve4']),
+    );
+    recorder.faults.push({
+      caller: label,
+      action: 'route53:ChangeResourceRecordSets',
+      times: 1,
+      status: 400,
+      type: 'Throttling',
+    });
+    const result = await inEnvOf(target, recorder.url, () =>
+      target.handler(
+        {
+          actionId: 'operator-failover-records',
+          kind: 'failover',
+          trigger: 'operator',
+          requestedAt: new Date().toISOString(),
+          dryRun: false,
+          params: { to: 'dr', by: 'alice' },
+        },
+        contextOf(target),
+      ),
+    );
+    outcome = result.outcome as typeof outcome;
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const stub of stubs) stub.mockRestore();
+    for (const site of sites) site.close();
+    await recorder?.stop();
+    if (out) await rm(out, { recursive: true, force: true });
+  });
+
+  it("fails over: the record answers the DR site's value, INSYNC, verified at the zone's name server", () => {
+    expect(outcome.status, outcome.summary).toBe('completed');
+    const [change] = /\/change\/C\w+/.exec(outcome.summary) ?? [];
+    expect(outcome.summary).toContain(
+      `UPSERT api.payments.test 127.0.0.1 → 127.0.0.2 (change ${change}, INSYNC`,
+    );
+    expect(outcome.summary).toMatch(/api\.payments\.test answers 127\.0\.0\.2/);
+    // Only the configured record changed.
+    expect(zone()?.records.find((r) => r.name === 'api.payments.test.' && r.type === 'A')).toEqual({
+      name: 'api.payments.test.',
+      type: 'A',
+      ttl: 5,
+      values: ['127.0.0.2'],
+    });
+    expect(zone()?.records.filter((r) => !(r.name === 'api.payments.test.' && r.type === 'A'))).toEqual(
+      RECORDS.filter((r) => !(r.name === 'api.payments.test.' && r.type === 'A')),
+    );
+  });
+
+  it('read the record, UPSERTed it (again after the throttle) and followed the change: PENDING, then INSYNC', () => {
+    const calls = recorder.calls.filter((call) => call.caller === label);
+    expect(calls.filter((c) => c.action.startsWith('unknown')).map(describeCall)).toEqual([]);
+    const changeId = /\/change\/(C\w+)/.exec(outcome.summary)?.[1];
+    const zoneArn = `arn:aws:route53:::hostedzone/${ZONE.id}`;
+    const upsert = {
+      'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['api.payments.test'],
+      'route53:ChangeResourceRecordSetsRecordTypes': ['A'],
+      'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+    };
+    expect(
+      route53Calls(label).map(({ action, resource, context, status }) => ({
+        action,
+        resource,
+        context,
+        status,
+      })),
+    ).toEqual([
+      { action: 'route53:ListResourceRecordSets', resource: zoneArn, context: undefined, status: 200 },
+      { action: 'route53:ChangeResourceRecordSets', resource: zoneArn, context: upsert, status: 400 },
+      { action: 'route53:ChangeResourceRecordSets', resource: zoneArn, context: upsert, status: 200 },
+      ...[1, 2].map(() => ({
+        action: 'route53:GetChange',
+        resource: `arn:aws:route53:::change/${changeId}`,
+        context: undefined,
+        status: 200,
+      })),
+    ]);
+  });
+
+  it("allows every call under the function's role", () => {
+    const refused = recorder.calls
+      .filter((call) => call.caller === label)
+      .flatMap((call) => {
+        const busPolicy = call.action.startsWith('events:') ? target.busPolicy : [];
+        const verdict = decide(target.statements, busPolicy, authorizedCall(call, target));
+        return verdict === 'allowed' ? [] : [`${describeCall(call)} → ${verdict}`];
+      });
+    expect([...new Set(refused)]).toEqual([]);
+  });
+
+  it('grants no Route 53 action or resource that no call used', () => {
+    expect(unusedGrants(target, recorder.calls, { services: ['route53'] })).toEqual([]);
+  });
+
+  it('refuses, as IAM would, any other change in the zone: another name, type or action, or one more change in the batch', async () => {
+    const client = new Route53Client({
+      region: target.region,
+      endpoint: recorder.url,
+      credentials: { accessKeyId: OTHER.key, secretAccessKey: 'test' },
+      maxAttempts: 1,
+    });
+    const upsert = (Name: string, Type: 'A' | 'AAAA' = 'A', Value = '192.0.2.66'): Change => ({
+      Action: 'UPSERT',
+      ResourceRecordSet: { Name, Type, TTL: 60, ResourceRecords: [{ Value }] },
+    });
+    const send = (Changes: Change[], HostedZoneId = ZONE.id) =>
+      client.send(
+        new ChangeResourceRecordSetsCommand({
+          HostedZoneId,
+          ChangeBatch: { Comment: 'not the runbook', Changes },
+        }),
+      );
+    const before = structuredClone(zone()?.records);
+    const names = (...values: string[]) => ({
+      'route53:ChangeResourceRecordSetsNormalizedRecordNames': values,
+    });
+    const refusals: Array<readonly [string, Change[], Record<string, string[]>, string?]> = [
+      ['another name', [upsert('www.payments.test.')], names('www.payments.test')],
+      [
+        'a name that only starts like it',
+        [upsert('api.payments.test.payments.test.')],
+        names('api.payments.test.payments.test'),
+      ],
+      ['a wildcard', [upsert('*.payments.test.')], names('\\052.payments.test')],
+      ['the zone apex', [upsert('payments.test.')], names('payments.test')],
+      [
+        'another type',
+        [upsert('api.payments.test.', 'AAAA', '::2')],
+        { 'route53:ChangeResourceRecordSetsRecordTypes': ['AAAA'] },
+      ],
+      [
+        'another action',
+        [
+          {
+            Action: 'DELETE',
+            ResourceRecordSet: {
+              Name: 'api.payments.test.',
+              Type: 'A',
+              TTL: 5,
+              ResourceRecords: [{ Value: '127.0.0.2' }],
+            },
+          },
+        ],
+        { 'route53:ChangeResourceRecordSetsActions': ['DELETE'] },
+      ],
+      [
+        'the allowed UPSERT and one more',
+        [upsert('api.payments.test.'), upsert('www.payments.test.')],
+        names('api.payments.test', 'www.payments.test'),
+      ],
+      ['the allowed UPSERT in another zone', [upsert('api.payments.test.')], {}, 'ZOTHERZONE0000'],
+    ];
+    try {
+      for (const [what, changes, keys, zoneId] of refusals) {
+        const from = recorder.calls.length;
+        await expect(send(changes, zoneId), what).rejects.toMatchObject({ name: 'AccessDenied' });
+        const [call, ...more] = recorder.calls.slice(from);
+        expect(more, what).toEqual([]);
+        expect(call, what).toMatchObject({
+          caller: OTHER.label,
+          action: 'route53:ChangeResourceRecordSets',
+          resource: `arn:aws:route53:::hostedzone/${zoneId ?? ZONE.id}`,
+          status: 403,
+          context: expect.objectContaining(keys),
+        });
+        expect(call && decide(target.statements, [], authorizedCall(call, target)), what).toBe(
+          'implicitly denied',
+        );
+      }
+      expect(zone()?.records).toEqual(before);
+      // The same client may make the runbook's change, its name written in any case and with its dot:
+      // the refusals above are the condition keys' and the zone's, not the client's.
+      const allowed = await send([upsert('API.Payments.Test.', 'A', '127.0.0.2')]);
+      expect(allowed.ChangeInfo?.Status).toBe('PENDING');
+      expect(route53Calls(OTHER.label).at(-1)).toMatchObject({
+        status: 200,
+        context: expect.objectContaining(names('api.payments.test')),
+      });
+      const listed = await client.send(
+        new ListResourceRecordSetsCommand({
+          HostedZoneId: ZONE.id,
+          StartRecordName: 'api.payments.test.',
+          StartRecordType: 'A',
+          MaxItems: 1,
+        }),
+      );
+      expect(listed.ResourceRecordSets).toEqual([
+        { Name: 'api.payments.test.', Type: 'A', TTL: 60, ResourceRecords: [{ Value: '127.0.0.2' }] },
+      ]);
+    } finally {
+      client.destroy();
+    }
+  });
 });

@@ -17,6 +17,11 @@ export interface RecordedCall {
   /** PutEvents: the entry's source and detail type. */
   readonly source?: string;
   readonly detailType?: string;
+  /**
+   * Other condition keys IAM evaluates the request with, from its body: Route 53's
+   * ChangeResourceRecordSets keys (normalized record names, record types, actions).
+   */
+  readonly context?: Readonly<Record<string, readonly string[]>>;
   /** The HTTP status answered, so a test can tell a refused call from a served one. */
   status: number;
 }
@@ -32,7 +37,7 @@ export interface Fault {
   /** How many matching calls pass before the first failure (the second part of an upload, say). */
   skip?: number;
   readonly status: number;
-  /** The error type in the JSON body (`__type`), or the query-protocol error code. */
+  /** The error type in the JSON body (`__type`), or the query-protocol or REST-XML error code. */
   readonly type: string;
 }
 
@@ -54,6 +59,28 @@ export interface StoredSecret {
   readonly rotationLambdaArn?: string;
   /** Version id → its value (none yet for the AWSPENDING version RotateSecret creates) and labels. */
   readonly versions: Map<string, { value?: string; stages: string[] }>;
+}
+
+/** One record set of a hosted zone in the recorder's Route 53 (simple routing, plain values). */
+export interface Route53RecordSet {
+  /** Fully qualified, lower case: `api.example.com.` */
+  readonly name: string;
+  readonly type: string;
+  readonly ttl: number;
+  readonly values: readonly string[];
+}
+
+/** One hosted zone in the recorder's Route 53: its id (`Z...`, without `/hostedzone/`), name and records. */
+export interface Route53ZoneFixture {
+  readonly id: string;
+  /** Fully qualified: `example.com.` */
+  readonly name: string;
+  records: Route53RecordSet[];
+}
+
+/** Route 53 in memory: a change is PENDING at its first GetChange, INSYNC from the next one. */
+export interface Route53Fixtures {
+  readonly zones: Route53ZoneFixture[];
 }
 
 /** One RDS DB instance the recorder's RDS keeps: a read replica while it has a source. */
@@ -92,6 +119,14 @@ export interface RecorderOptions {
   readonly hashKeys: Readonly<Record<string, string>>;
   /** @default - no instance or global cluster: every RDS call answers "not found" */
   readonly rds?: RdsFixtures;
+  /** @default - no hosted zone: every Route 53 call answers NoSuchHostedZone */
+  readonly route53?: Route53Fixtures;
+  /**
+   * IAM at request time, for Route 53 calls: a call it refuses is answered 403 AccessDenied and has
+   * no effect, as AWS would answer it (the other services are served, and checked after the fact).
+   * @default - every call is served
+   */
+  readonly authorize?: (call: RecordedCall) => boolean;
 }
 
 export interface PutEventEntry {
@@ -127,6 +162,8 @@ export interface AwsRecorder {
   readonly secrets: Map<string, StoredSecret>;
   /** RDS's instances and global clusters, as the calls so far left them (a test may rebuild one). */
   readonly rds: RdsFixtures;
+  /** Route 53's hosted zones, as the changes so far left them. */
+  readonly route53: Route53Fixtures;
   stop(): Promise<void>;
 }
 
@@ -445,9 +482,223 @@ function rdsRequest(
   };
 }
 
+const ROUTE53_XMLNS = 'https://route53.amazonaws.com/doc/2013-04-01/';
+
+const xmlUnescape = (text: string) =>
+  text.replace(/&(#x[0-9a-f]+|#\d+|amp|lt|gt|quot|apos);/gi, (_, entity: string) => {
+    const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+    if (!entity.startsWith('#')) return named[entity.toLowerCase()] ?? '';
+    const hex = entity[1]?.toLowerCase() === 'x';
+    return String.fromCodePoint(Number.parseInt(entity.slice(hex ? 2 : 1), hex ? 16 : 10));
+  });
+
+/**
+ * A record name as Route 53's condition key `route53:ChangeResourceRecordSetsNormalizedRecordNames`
+ * carries it: the name's `\ddd` (octal) escapes read, then lower case, no trailing dot, and every
+ * character but a-z, 0-9, `-`, `_` and `.` written as `\` and its three-digit octal code (`*` is `\052`).
+ */
+export function route53NormalizedName(name: string): string {
+  return name
+    .replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)))
+    .toLowerCase()
+    .replace(/\.$/, '')
+    .replace(/[^a-z0-9_.-]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+}
+
+/** A name as Route 53 keeps and answers it: fully qualified, lower case. */
+const route53Fqdn = (name: string) => `${name.toLowerCase().replace(/\.$/, '')}.`;
+
+/** One change of a ChangeResourceRecordSets request body (`<Change>` of its `<ChangeBatch>`). */
+interface Route53Change {
+  readonly action: string;
+  readonly record: Route53RecordSet;
+  /** Routing policies and aliases the recorder does not keep (it refuses such a change). */
+  readonly unsupported?: string;
+}
+
+function route53ChangesOf(xml: string): Route53Change[] {
+  return [...xml.matchAll(/<Change>([\s\S]*?)<\/Change>/g)].map(([, change = '']) => {
+    const set = /<ResourceRecordSet>([\s\S]*?)<\/ResourceRecordSet>/.exec(change)?.[1] ?? '';
+    const text = (tag: string, within: string) => {
+      const found = new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(within)?.[1];
+      return found === undefined ? undefined : xmlUnescape(found);
+    };
+    const unsupported = ['SetIdentifier', 'AliasTarget', 'Failover', 'Weight', 'Region', 'GeoLocation'].find(
+      (tag) => set.includes(`<${tag}>`),
+    );
+    return {
+      action: text('Action', change) ?? '',
+      record: {
+        name: text('Name', set) ?? '',
+        type: text('Type', set) ?? '',
+        ttl: Number(text('TTL', set) ?? 0),
+        values: [...set.matchAll(/<Value>([^<]*)<\/Value>/g)].map(([, value = '']) => xmlUnescape(value)),
+      },
+      unsupported,
+    };
+  });
+}
+
+/** Route 53's order of a zone's records: by name with its labels reversed (`com.example.api`), then type. */
+const route53Order = (record: Pick<Route53RecordSet, 'name' | 'type'>) =>
+  `${route53Fqdn(record.name).slice(0, -1).split('.').reverse().join('.')}\u0000${record.type}`;
+
+const recordSetXml = (record: Route53RecordSet) =>
+  `<ResourceRecordSet><Name>${xmlEscape(record.name)}</Name><Type>${record.type}</Type><TTL>${record.ttl}</TTL><ResourceRecords>${record.values
+    .map((value) => `<ResourceRecord><Value>${xmlEscape(value)}</Value></ResourceRecord>`)
+    .join('')}</ResourceRecords></ResourceRecordSet>`;
+
+const route53Error = (status: number, code: string, message: string) => ({
+  status,
+  body: `<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse xmlns="${ROUTE53_XMLNS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${xmlEscape(message)}</Message></Error><RequestId>r</RequestId></ErrorResponse>`,
+});
+
+/**
+ * The Route 53 operations the failover function calls (REST-XML), each with the resource IAM checks
+ * (`arn:aws:route53:::hostedzone/<id>`, `arn:aws:route53:::change/<id>`) and, for
+ * ChangeResourceRecordSets, the condition keys Route 53 computes from the change batch. A change batch
+ * is applied whole or not at all (CREATE of a record that exists, DELETE of one that does not match,
+ * a name outside the zone: InvalidChangeBatch).
+ */
+function route53Request(
+  method: string,
+  url: URL,
+  body: string,
+  route53: Route53Fixtures,
+  changes: Map<string, { readonly submittedAt: string; gets: number }>,
+): {
+  readonly action: string;
+  readonly resource: string;
+  readonly context?: Record<string, string[]>;
+  readonly answer: () => { status: number; body: string };
+} {
+  const ok = (element: string, content: string) => ({
+    status: 200,
+    body: `<?xml version="1.0" encoding="UTF-8"?>\n<${element} xmlns="${ROUTE53_XMLNS}">${content}</${element}>`,
+  });
+  const changeInfo = (id: string, status: string) =>
+    `<ChangeInfo><Id>/change/${id}</Id><Status>${status}</Status><SubmittedAt>${changes.get(id)?.submittedAt}</SubmittedAt></ChangeInfo>`;
+  const path = url.pathname.replace(/^\/2013-04-01/, '');
+  const rrset = /^\/hostedzone\/([^/]+)\/rrset\/?$/.exec(path);
+  const zoneId = decodeURIComponent(rrset?.[1] ?? '');
+  const zone = route53.zones.find((z) => z.id === zoneId);
+  const zoneArn = `arn:aws:route53:::hostedzone/${zoneId}`;
+  const noZone = () => route53Error(404, 'NoSuchHostedZone', `No hosted zone found with ID: ${zoneId}`);
+
+  if (rrset && method === 'GET') {
+    return {
+      action: 'route53:ListResourceRecordSets',
+      resource: zoneArn,
+      answer: () => {
+        if (!zone) return noZone();
+        const query = url.searchParams;
+        const max = Number(query.get('maxitems') ?? 300);
+        const start = query.get('name');
+        const from = start ? route53Order({ name: start, type: query.get('type') ?? '' }) : '';
+        const sorted = [...zone.records]
+          .sort((a, b) => (route53Order(a) < route53Order(b) ? -1 : 1))
+          .filter((record) => route53Order(record) >= from);
+        const page = sorted.slice(0, max);
+        const next = sorted[max];
+        return ok(
+          'ListResourceRecordSetsResponse',
+          `<ResourceRecordSets>${page.map(recordSetXml).join('')}</ResourceRecordSets><IsTruncated>${next !== undefined}</IsTruncated>${
+            next
+              ? `<NextRecordName>${xmlEscape(next.name)}</NextRecordName><NextRecordType>${next.type}</NextRecordType>`
+              : ''
+          }<MaxItems>${max}</MaxItems>`,
+        );
+      },
+    };
+  }
+
+  if (rrset && method === 'POST') {
+    const batch = route53ChangesOf(body);
+    const distinct = (values: string[]) => [...new Set(values)];
+    return {
+      action: 'route53:ChangeResourceRecordSets',
+      resource: zoneArn,
+      context: {
+        'route53:ChangeResourceRecordSetsNormalizedRecordNames': distinct(
+          batch.map((change) => route53NormalizedName(change.record.name)),
+        ),
+        'route53:ChangeResourceRecordSetsRecordTypes': distinct(batch.map((change) => change.record.type)),
+        'route53:ChangeResourceRecordSetsActions': distinct(batch.map((change) => change.action)),
+      },
+      answer: () => {
+        if (!zone) return noZone();
+        const invalid = (message: string) => route53Error(400, 'InvalidChangeBatch', message);
+        if (batch.length === 0) return invalid('The change batch holds no change');
+        let records = [...zone.records];
+        for (const { action, record, unsupported } of batch) {
+          const name = route53Fqdn(record.name);
+          const described = `[name='${name}', type='${record.type}']`;
+          if (unsupported) return invalid(`the recorder keeps no ${unsupported} record sets`);
+          if (name !== zone.name && !name.endsWith(`.${zone.name}`)) {
+            return invalid(`RRSet with DNS name ${name} is not permitted in zone ${zone.name}`);
+          }
+          const same = (r: Route53RecordSet) => r.name === name && r.type === record.type;
+          const existing = records.find(same);
+          const kept = { ...record, name };
+          if (action === 'CREATE') {
+            if (existing)
+              return invalid(`Tried to create resource record set ${described} but it already exists`);
+            records.push(kept);
+          } else if (action === 'DELETE') {
+            if (
+              !existing ||
+              existing.ttl !== record.ttl ||
+              existing.values.join('\n') !== record.values.join('\n')
+            ) {
+              return invalid(`Tried to delete resource record set ${described} but it was not found`);
+            }
+            records = records.filter((r) => !same(r));
+          } else if (action === 'UPSERT') {
+            records = [...records.filter((r) => !same(r)), kept];
+          } else {
+            return invalid(`Unknown action ${action}`);
+          }
+        }
+        zone.records = records;
+        const id = `C${randomUUID().replaceAll('-', '').slice(0, 13).toUpperCase()}`;
+        changes.set(id, { submittedAt: new Date().toISOString(), gets: 0 });
+        return ok('ChangeResourceRecordSetsResponse', changeInfo(id, 'PENDING'));
+      },
+    };
+  }
+
+  const change = /^\/change\/([^/]+)$/.exec(path);
+  if (change && method === 'GET') {
+    const id = decodeURIComponent(change[1] ?? '');
+    return {
+      action: 'route53:GetChange',
+      resource: `arn:aws:route53:::change/${id}`,
+      answer: () => {
+        const known = changes.get(id);
+        if (!known)
+          return route53Error(
+            404,
+            'NoSuchChange',
+            `A change with the specified change ID does not exist: ${id}`,
+          );
+        known.gets += 1;
+        return ok('GetChangeResponse', changeInfo(id, known.gets > 1 ? 'INSYNC' : 'PENDING'));
+      },
+    };
+  }
+  return {
+    action: `unknown:route53 ${method} ${url.pathname}`,
+    resource: '',
+    answer: () => route53Error(400, 'InvalidInput', 'the recorder does not answer this Route 53 call'),
+  };
+}
+
 /**
  * ONE loopback endpoint for every AWS API the functions call: DynamoDB is forwarded to a dynalite it
- * starts; Secrets Manager, EventBridge PutEvents, SNS Publish and Lambda Invoke are answered here.
+ * starts; S3, Secrets Manager, EventBridge PutEvents, SNS Publish, RDS, Route 53 and Lambda Invoke are
+ * answered here. Route 53 is global (route53.amazonaws.com, signed for us-east-1): a client in any
+ * region reaches it here through the same endpoint override (AWS_ENDPOINT_URL), told by its signing
+ * service.
  * Every request is recorded against the function whose access key id signed it.
  */
 export async function startAwsRecorder(options: RecorderOptions): Promise<AwsRecorder> {
@@ -461,6 +712,8 @@ export async function startAwsRecorder(options: RecorderOptions): Promise<AwsRec
   const objects = new Map<string, S3ObjectVersion[]>();
   const uploads: AwsRecorder['uploads'] = new Map();
   const rds: RdsFixtures = options.rds ?? { instances: [], globalClusters: [] };
+  const route53: Route53Fixtures = options.route53 ?? { zones: [] };
+  const route53Changes = new Map<string, { readonly submittedAt: string; gets: number }>();
 
   // Secrets Manager in memory: each fixture starts as one AWSCURRENT version, reachable by the id the
   // code passes and by its ARN.
@@ -610,6 +863,38 @@ export async function startAwsRecorder(options: RecorderOptions): Promise<AwsRec
           { FailedEntryCount: 0, Entries: Entries.map((_, i) => ({ EventId: `e-${events.length}-${i}` })) },
           'application/x-amz-json-1.1',
         );
+        return;
+      }
+
+      if (service === 'route53') {
+        const request = route53Request(
+          req.method ?? 'GET',
+          new URL(req.url ?? '/', 'http://recorder'),
+          body.toString('utf8'),
+          route53,
+          route53Changes,
+        );
+        const call = record({
+          action: request.action,
+          resource: request.resource,
+          ...(request.context ? { context: request.context } : {}),
+        });
+        // IAM first: a refused call reaches no fault and changes nothing.
+        const refused = options.authorize?.(call) === false;
+        const fault = refused ? undefined : faultFor(call);
+        const answer = refused
+          ? route53Error(
+              403,
+              'AccessDenied',
+              `User: ${caller} is not authorized to perform: ${call.action} on resource: ${call.resource}`,
+            )
+          : fault
+            ? route53Error(fault.status, fault.type, 'fault')
+            : request.answer();
+        call.status = answer.status;
+        res.statusCode = answer.status;
+        res.setHeader('content-type', 'text/xml');
+        res.end(answer.body);
         return;
       }
 
@@ -820,6 +1105,7 @@ export async function startAwsRecorder(options: RecorderOptions): Promise<AwsRec
     uploads,
     secrets,
     rds,
+    route53,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => dynamo.close(() => resolve()));
