@@ -219,7 +219,14 @@ export interface FailoverApproval {
   readonly requestedAt: string;
   readonly expiresAt: string;
   readonly status: 'pending' | 'approved' | 'expired' | 'refused';
-  readonly gates: readonly { readonly gate: string; readonly ok: boolean; readonly detail: string }[];
+  readonly gates: readonly {
+    readonly gate: string;
+    readonly ok: boolean;
+    readonly detail: string;
+    /** A refusal approving overrules: the stated data loss of a lagging replica. */
+    readonly approvable?: boolean;
+    readonly lagSeconds?: number;
+  }[];
   readonly incidentId?: string;
   readonly decidedBy?: string;
   readonly decidedAt?: string;
@@ -271,6 +278,10 @@ export interface DrillLeg {
     readonly newestPresentAt?: string;
     /** Newest acknowledged marker − newest marker that made it across, in seconds. */
     readonly rpoSeconds: number;
+    /** Every marker committed before the decision is on the new writer. */
+    readonly keptBeforeDecision: boolean;
+    /** The new writer could not be read: the markers' fate is unknown. */
+    readonly readError?: string;
   };
 }
 
@@ -325,6 +336,13 @@ export interface DatabaseFailover {
     site: FailoverSite,
     options: { readonly timeoutMs: number; readonly sourceAnswers: boolean; readonly allowDataLoss: boolean },
   ): Promise<{ readonly detail: string }>;
+  /**
+   * After `from` was fenced: waits (bounded) until `to` has replayed all `from` wrote, so a planned
+   * failover loses nothing. Throws when it does not catch up in time.
+   */
+  awaitCatchUp?(from: FailoverSite, to: FailoverSite, timeoutMs: number): Promise<string>;
+  /** Undoes a fence of `site` (a failover that stopped before DNS moved); says what it did. */
+  unfence?(site: FailoverSite): Promise<string>;
 }
 
 /** The drill's marker rows: written through the writer, read from either site's database. */

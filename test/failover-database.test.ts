@@ -241,6 +241,42 @@ describe('Failover with a PostgreSQL streaming standby: lag gate, fencing, promo
     expect(await inRecovery(drDb)).toBe(true);
   });
 
+  it('a promotion that fails after the fence makes the old primary writable again, since nothing was promoted', async () => {
+    primarySite.healthy = false;
+    const real = adapter();
+    const perform = createFailoverAction({
+      config,
+      store: t.runtime.failoverStore,
+      database: {
+        engine: real.engine,
+        inspect: (site) => real.inspect(site),
+        fence: (site) => real.fence(site),
+        awaitCatchUp: (from, to, ms) => real.awaitCatchUp(from, to, ms),
+        unfence: (site) => real.unfence(site),
+        promote: async () => {
+          throw new Error('the DR database did not take writes within 30 s of pg_promote()');
+        },
+      },
+      probe: async (names) =>
+        names.map((name) => ({ target: name, ok: name !== 'primary-health', detail: 'test' })) as never,
+      audit: t.runtime.store,
+      clock: { now: () => new Date() },
+      log: silentLog,
+    });
+    const outcome = await perform(request({ to: 'dr' }));
+    expect(outcome.status).toBe('failed');
+    const steps = (outcome.result as { steps: Array<{ gate: string; ok: boolean; detail: string }> }).steps;
+    expect(steps.map((step) => [step.gate, step.ok])).toEqual([
+      ['fence', true],
+      ['catch-up', true],
+      ['promote', false],
+      ['unfence', true],
+    ]);
+    await query(primaryDb, "INSERT INTO orders (note) VALUES ('writable again')");
+    expect(await inRecovery(drDb)).toBe(true);
+    expect((await t.runtime.failoverStore.getFailoverState()).active).toBe('primary');
+  });
+
   it('fails over: fences the old primary (new sessions read-only, open write sessions ended), promotes the standby, moves DNS', async () => {
     primarySite.healthy = false;
     const app = new pg.Client({
@@ -270,6 +306,7 @@ describe('Failover with a PostgreSQL streaming standby: lag gate, fencing, promo
     ]);
     expect(result.steps.map((step) => step.gate)).toEqual([
       'fence',
+      'catch-up',
       'promote',
       'move',
       'dns-answers',
@@ -371,7 +408,14 @@ describe('Failover with a PostgreSQL streaming standby: lag gate, fencing, promo
     // Every gate and step of both legs is in the trail too, each with its time.
     const steps = audit.filter((entry) => entry.data?.actionId === `${report.drillId}-dr`);
     expect(steps.map((entry) => entry.data?.gate)).toEqual(
-      expect.arrayContaining(['planned', 'database', 'step:fence', 'step:promote', 'step:site-passes']),
+      expect.arrayContaining([
+        'planned',
+        'database',
+        'step:fence',
+        'step:catch-up',
+        'step:promote',
+        'step:site-passes',
+      ]),
     );
   }, 120_000);
 
@@ -423,6 +467,24 @@ describe('Failover with a PostgreSQL streaming standby: lag gate, fencing, promo
       primaryDb.start();
     }
   });
+
+  it('refuses a DR database that is already a writer while the primary site is active (stale), unless an operator says a stopped failover promoted it', async () => {
+    // After the previous test the DR database is a writer; the switch goes back to the primary.
+    const state = await t.runtime.failoverStore.getFailoverState();
+    await t.runtime.failoverStore.saveFailoverState(
+      { active: 'primary', version: state.version + 1 },
+      state.version,
+    );
+    primarySite.healthy = false;
+    expect(await inRecovery(drDb)).toBe(false);
+    const refused = await run({ to: 'dr' });
+    expect(refused.summary).toMatch(/refused at database: .*may be stale .*--dr-promoted/);
+    const confirmed = await run({ to: 'dr', drPromoted: true, by: 'erin' });
+    expect(confirmed.status, confirmed.summary).toBe('completed');
+    expect(
+      (confirmed.result as { steps: Array<{ gate: string }> }).steps.map((step) => step.gate),
+    ).not.toContain('catch-up');
+  });
 });
 
 describe('Fencing with a login that is not a superuser (as on RDS)', () => {
@@ -437,8 +499,21 @@ describe('Fencing with a login that is not a superuser (as on RDS)', () => {
   }, 60_000);
   afterAll(() => server?.destroy());
 
-  it('sets read-only in the databases it owns, names the others, ends the app sessions; promoting undoes it', async () => {
+  it('sets read-only in the databases it owns; one it may not alter means not fenced unless ignored; ends the app sessions; promoting undoes it', async () => {
     const login = { host: server.host, port: server.port, user: 'fencer', password: 'fencer-password' };
+    const adapter = (ignoreDatabases: string[]) =>
+      new PostgresDatabaseFailover({
+        connection: async () => ({ ...login, database: 'appdb' }),
+        fenceRoles: ['shop_app'],
+        ignoreDatabases,
+        connectTimeoutSeconds: 2,
+      });
+    // `postgres` belongs to the superuser: an application writing there would not be fenced.
+    const partial = await adapter(['rdsadmin']).fence('primary');
+    expect(partial).toMatchObject({ reachable: true, fenced: false });
+    expect(partial.detail).toMatch(
+      /NOT FENCED: .*could not be made read-only in postgres .*fence\.ignoreDatabases/,
+    );
     const app = new pg.Client({
       ...login,
       user: 'shop_app',
@@ -447,12 +522,7 @@ describe('Fencing with a login that is not a superuser (as on RDS)', () => {
     });
     app.on('error', () => undefined);
     await app.connect();
-    await app.query('CREATE TEMP TABLE t (x int)');
-    const db = new PostgresDatabaseFailover({
-      connection: async () => ({ ...login, database: 'appdb' }),
-      fenceRoles: ['shop_app'],
-      connectTimeoutSeconds: 2,
-    });
+    const db = adapter(['rdsadmin', 'postgres']);
     const fence = await db.fence('primary');
     expect(fence).toMatchObject({ reachable: true, fenced: true });
     expect(fence.detail).toMatch(

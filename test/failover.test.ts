@@ -317,7 +317,7 @@ describe('Failover, switch mode, through the local runtime: every gate refuses o
               maxLagSeconds: 30,
               overLag,
               promoteTimeoutSeconds: 300,
-              fence: {},
+              fence: { ignoreDatabases: ['rdsadmin'] },
               connectTimeoutSeconds: 5,
             },
           },

@@ -156,6 +156,8 @@ const failoverBody = z.strictObject({
   acceptDataLoss: z.optional(z.boolean()),
   /** Failback: the operator checked that the old primary was rebuilt as a standby of the DR database. */
   primaryRebuilt: z.optional(z.boolean()),
+  /** The DR database is a writer because a failover that stopped promoted it (not a stale one). */
+  drPromoted: z.optional(z.boolean()),
   by: z.optional(nameField),
 });
 
@@ -465,7 +467,23 @@ async function failoverNow(req: HttpRequest, ctx: RouteContext): Promise<HttpRes
   const parsed = parseBody(req, failoverBody, 'invalid failover request');
   if (!parsed.ok) return parsed.response;
   const { dryRun, ...params } = parsed.data;
+  if (params.force && !params.reason) {
+    return problem(400, 'invalid failover request', ['reason: force needs a reason, for the audit trail']);
+  }
   return runFailover(deps, { ...params, by: params.by ?? ctx.principal }, dryRun === true);
+}
+
+/** A stored drill report (`responder drill show <id>`); `404` when there is none. */
+async function showDrill(_req: HttpRequest, ctx: RouteContext): Promise<HttpResponse> {
+  const { deps } = ctx;
+  if (!deps.config.failover) return problem(404, 'failover is not configured');
+  const id = safeDecode(ctx.params[0] ?? '');
+  if (!/^drill-[A-Za-z0-9-]{1,80}$/.test(id)) return problem(400, 'name the drill by its id (drill-...)');
+  const response = await runFailover(deps, { drillReport: id }, false);
+  if (response.statusCode === 200 && JSON.parse(response.body).result?.report === null) {
+    return problem(404, `no drill report ${id}`);
+  }
+  return response;
 }
 
 /**
@@ -546,6 +564,7 @@ const ROUTES: ReadonlyArray<{
   { pattern: /^\/api\/failover$/, methods: { GET: failoverStatus, POST: failoverNow } },
   { pattern: /^\/api\/failover\/approvals\/([^/]+)$/, methods: { POST: approveFailover } },
   { pattern: /^\/api\/failover\/drills$/, methods: { POST: drillNow } },
+  { pattern: /^\/api\/failover\/drills\/([^/]+)$/, methods: { GET: showDrill } },
 ];
 
 /** The read side and operator controls: `/healthz`, the signed ack links, then the authenticated ROUTES. */

@@ -22,6 +22,7 @@ export function postgresFailoverFor(
         database: db.database,
       }),
     fenceRoles: db.fence.roles,
+    ignoreDatabases: db.fence.ignoreDatabases,
     connectTimeoutSeconds: db.connectTimeoutSeconds,
     markerTable: failover.drill.markerTable,
     sleep: options.sleep,

@@ -112,8 +112,11 @@ async function runLeg(
   let writer: ReturnType<typeof startMarkers> | undefined;
   if (markers) {
     // The marker that must survive: written and committed before the decision.
-    await markers.write(from, drillId, firstSeq);
-    before = [{ seq: firstSeq, at: Date.now() }];
+    const written = await markers.write(from, drillId, firstSeq).then(
+      () => true,
+      () => false,
+    );
+    if (written) before = [{ seq: firstSeq, at: Date.now() }];
     writer = startMarkers(markers, from, drillId, firstSeq, failover.drill.markerIntervalMs);
   }
   const decided = performance.now();
@@ -126,10 +129,16 @@ async function runLeg(
     lagSecondsAtPromotion?: number;
   };
   let markerReport: DrillLeg['markers'];
+  let readError: string | undefined;
   if (markers && writer) {
     // Only what the writer acknowledged before it was fenced counts as written.
     const acked = [...before, ...writer.acked];
-    const present = new Set((await markers.read(to, drillId).catch(() => [])).map((marker) => marker.seq));
+    const read = await markers.read(to, drillId).then(
+      (rows) => ({ rows, error: undefined }),
+      (error: Error) => ({ rows: [], error: error.message }),
+    );
+    readError = read.error;
+    const present = new Set(read.rows.map((marker) => marker.seq));
     const missing = acked.filter((marker) => !present.has(marker.seq)).map((marker) => marker.seq);
     const newestWritten = acked.at(-1);
     const newestPresent = [...acked].reverse().find((marker) => present.has(marker.seq));
@@ -140,12 +149,15 @@ async function runLeg(
       missing: missing.slice(0, 100),
       newestWrittenAt: iso(newestWritten?.at),
       newestPresentAt: iso(newestPresent?.at),
+      // No marker made it across: the whole time the markers were written.
       rpoSeconds:
         newestWritten && newestPresent
           ? Math.round((newestWritten.at - newestPresent.at) / 100) / 10
-          : newestWritten
-            ? Number.POSITIVE_INFINITY
+          : newestWritten && acked[0]
+            ? Math.round((newestWritten.at - acked[0].at) / 100) / 10
             : 0,
+      keptBeforeDecision: before.every((marker) => present.has(marker.seq)),
+      ...(readError ? { readError: readError.slice(0, 300) } : {}),
     };
   }
   return {
@@ -169,6 +181,28 @@ async function runLeg(
       ...(markerReport ? { markers: markerReport } : {}),
     },
   };
+}
+
+/**
+ * Every marker committed before the decision is on the new writer (else the drill failed); later
+ * ones that did not make it across are the RPO, not a failure.
+ */
+function keptBeforeDecision(leg: DrillLeg, notes: string[]): boolean {
+  const markers = leg.markers;
+  if (!markers) return true;
+  if (markers.readError) {
+    notes.push(`the markers could not be read from ${siteName(leg.to)}: ${markers.readError}`);
+    return false;
+  }
+  if (markers.writtenBeforeDecision === 0) {
+    notes.push(`no marker could be written before the decision to fail over to ${siteName(leg.to)}`);
+    return false;
+  }
+  if (!markers.keptBeforeDecision) {
+    notes.push(`a marker committed before the decision is missing from ${siteName(leg.to)}`);
+    return false;
+  }
+  return true;
 }
 
 /** The report as Markdown: what an operator files after the drill. */
@@ -268,24 +302,43 @@ export async function runDrill(
   }
   const there = await runLeg(deps, failover, drillId, 'dr', 1, legRequest('dr'), leg);
   legs.push(there.leg);
-  passed &&= there.outcome.status === 'completed' && (there.leg.markers?.missing.length ?? 0) === 0;
-  const keptBefore = there.leg.markers ? there.leg.markers.missing.every((seq) => seq !== 1) : true;
-  if (!keptBefore) notes.push('the marker written before the decision is missing from the DR database');
-  if (there.outcome.status === 'completed' && andBack) {
-    if (database && deps.rebuildStandby) {
-      const started = performance.now();
-      notes.push(
-        `rebuilt the old primary as a standby of the DR database: ${await deps.rebuildStandby('primary')} (${Math.round(performance.now() - started)} ms)`,
-      );
+  passed &&= there.outcome.status === 'completed' && keptBeforeDecision(there.leg, notes);
+  // From here on traffic has moved: nothing may throw (a retry would drill again), all is noted.
+  const attempt = async (what: string, step: () => Promise<string>) => {
+    const started = performance.now();
+    try {
+      notes.push(`${what}: ${await step()} (${Math.round(performance.now() - started)} ms)`);
+      return true;
+    } catch (error) {
+      notes.push(`${what} FAILED: ${(error as Error).message.slice(0, 300)}`);
+      passed = false;
+      return false;
     }
-    const back = await runLeg(deps, failover, drillId, 'primary', there.nextSeq, legRequest('primary'), leg);
-    legs.push(back.leg);
-    passed &&= back.outcome.status === 'completed' && (back.leg.markers?.missing.length ?? 0) === 0;
-    if (back.outcome.status === 'completed' && database && deps.rebuildStandby) {
-      const started = performance.now();
-      notes.push(
-        `rebuilt the DR database as a standby of the primary again: ${await deps.rebuildStandby('dr')} (${Math.round(performance.now() - started)} ms)`,
-      );
+  };
+  if (there.outcome.status === 'completed' && andBack) {
+    const rebuild = deps.rebuildStandby;
+    const rebuilt =
+      !database || !rebuild
+        ? true
+        : await attempt('rebuilt the old primary as a standby of the DR database', () => rebuild('primary'));
+    if (rebuilt) {
+      const back = await runLeg(
+        deps,
+        failover,
+        drillId,
+        'primary',
+        there.nextSeq,
+        legRequest('primary'),
+        leg,
+      ).catch((error: Error) => {
+        notes.push(`the failback FAILED: ${error.message.slice(0, 300)}`);
+        return undefined;
+      });
+      if (back) legs.push(back.leg);
+      passed &&= back?.outcome.status === 'completed' && keptBeforeDecision(back.leg, notes);
+      if (back?.outcome.status === 'completed' && database && rebuild) {
+        await attempt('rebuilt the DR database as a standby of the primary again', () => rebuild('dr'));
+      }
     }
   } else if (there.outcome.status === 'completed') {
     notes.push(
@@ -308,7 +361,9 @@ export async function runDrill(
     return undefined;
   });
   if (file) report = { ...report, file };
-  await deps.store.saveDrillReport(report);
+  await deps.store.saveDrillReport(report).catch((error: Error) => {
+    deps.log.error('drill report not stored', { drillId, error: error.message });
+  });
   await deps.audit
     .appendAudit(
       {
@@ -326,7 +381,7 @@ export async function runDrill(
     .join(', ');
   const rpo = legs
     .filter((l) => l.markers)
-    .map((l) => `${l.to} ${l.markers?.rpoSeconds} s`)
+    .map((l) => `${l.to} ${l.markers?.rpoSeconds} s${l.markers?.readError ? ' (markers not readable)' : ''}`)
     .join(', ');
   return {
     status: passed ? 'completed' : 'failed',

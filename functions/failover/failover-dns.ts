@@ -26,6 +26,8 @@ export interface GateResult {
   readonly ms: number;
   /** A refusal a human may overrule by approving (the data loss of a lagging replica). */
   readonly approvable?: boolean;
+  /** The database gate: the replica's lag it judged. */
+  readonly lagSeconds?: number;
 }
 
 export interface FailoverDeps {
@@ -107,6 +109,19 @@ export function createFailoverAction(deps: FailoverDeps & DrillParts): PerformAc
     const params = request.params;
     if (params.status === true) return status(deps, failover);
     if (typeof params.approve === 'string') return approveAndRun(deps, failover, request, params.approve);
+    if (typeof params.drillReport === 'string') {
+      const report = /^drill-[A-Za-z0-9-]{1,80}$/.test(params.drillReport)
+        ? await deps.store.getDrillReport(params.drillReport)
+        : undefined;
+      return {
+        status: report ? 'completed' : 'recorded',
+        subject: 'drill',
+        summary: report
+          ? `drill ${report.drillId} ${report.passed ? 'passed' : 'FAILED'} (${report.startedAt})`
+          : `no drill report ${params.drillReport.slice(0, 100)}`,
+        result: { drill: params.drillReport.slice(0, 100), report: report ?? null },
+      };
+    }
     if (params.drill === true) {
       if (request.trigger !== 'operator') {
         return { status: 'recorded', subject: 'drill', summary: 'refused: only an operator starts a drill' };
@@ -217,17 +232,18 @@ async function refused(
 /** Times one gate. */
 async function timed(
   gate: string,
-  check: () => Promise<{ ok: boolean; detail: string; approvable?: boolean }>,
+  check: () => Promise<{ ok: boolean; detail: string; approvable?: boolean; lagSeconds?: number }>,
 ): Promise<GateResult> {
   const started = performance.now();
   try {
-    const { ok, detail, approvable } = await check();
+    const { ok, detail, approvable, lagSeconds } = await check();
     return {
       gate,
       ok,
       detail,
       ms: Math.round(performance.now() - started),
       ...(approvable ? { approvable } : {}),
+      ...(lagSeconds === undefined ? {} : { lagSeconds }),
     };
   } catch (error) {
     return {
@@ -333,7 +349,14 @@ async function worldGates(
     if (!gates.at(-1)?.ok) return gates;
   }
   const database = deps.database;
-  if (database && failover.database) {
+  if (failover.database && !database) {
+    gates.push({
+      gate: 'database',
+      ok: false,
+      detail: `failover.database (${failover.database.engine}) is configured but there is no engine for it here (RDS and Aurora have no local stand-in): DNS alone would move while the database stays`,
+      ms: 0,
+    });
+  } else if (database && failover.database) {
     const limit = failover.database.maxLagSeconds;
     gates.push(await timed('database', () => databaseGate(database, limit, request, to)));
   }
@@ -341,6 +364,27 @@ async function worldGates(
 }
 
 const isDrill = (request: ActionRequest) => PLANNED.has(request);
+
+/** Pages that the old primary was not fenced: it may come back and take writes. */
+async function warnNotFenced(
+  deps: FailoverDeps,
+  request: ActionRequest,
+  to: FailoverSite,
+  fence: FenceResult,
+  moved: boolean,
+) {
+  await deps
+    .warn?.({
+      requestId: request.actionId,
+      to,
+      title: moved
+        ? `Failed over to ${siteName(to)}, but the old primary database is NOT FENCED`
+        : `A failover to ${siteName(to)} stopped, and the old primary database is NOT FENCED`,
+      summary: `${fence.detail}. Make sure it cannot take writes (stop it, or ALTER SYSTEM SET default_transaction_read_only = on) before it comes back.`,
+      incidentId: request.incidentId,
+    })
+    .catch((error: Error) => deps.log.error('not-fenced page not sent', { error: error.message }));
+}
 const otherSite = (site: FailoverSite): FailoverSite => (site === 'dr' ? 'primary' : 'dr');
 
 /**
@@ -354,12 +398,25 @@ async function databaseGate(
   maxLagSeconds: number,
   request: ActionRequest,
   to: FailoverSite,
-): Promise<{ ok: boolean; detail: string; approvable?: boolean }> {
+): Promise<{ ok: boolean; detail: string; approvable?: boolean; lagSeconds?: number }> {
   const accepted = request.params.acceptDataLoss === true;
   const target = await database.inspect(to);
   const name = to === 'dr' ? 'the DR database' : 'the primary database';
   if (target.role === 'writer') {
-    if (to === 'dr') return { ok: true, detail: `${target.detail}: already promoted, nothing to promote` };
+    if (to === 'dr') {
+      // A failover that promoted it and then stopped, or a DR database left a writer by an earlier
+      // failback and never rebuilt: stale. Only an operator can tell.
+      if (request.params.drPromoted === true) {
+        return {
+          ok: true,
+          detail: `${target.detail}: promoted by an earlier attempt, as the operator confirmed`,
+        };
+      }
+      return {
+        ok: false,
+        detail: `${target.detail} although the primary site is active: it may be stale (left a writer by an earlier failback and never rebuilt as a standby); rebuild it as a standby of the primary, or if a failover that stopped promoted it, pass --dr-promoted as an operator`,
+      };
+    }
     const dr = await database.inspect('dr').catch(() => undefined);
     if (dr?.role === 'replica') {
       return {
@@ -387,6 +444,15 @@ async function databaseGate(
   if (target.lagSeconds <= maxLagSeconds) {
     return { ok: true, detail: `${target.detail}; within maxLagSeconds ${maxLagSeconds}` };
   }
+  const bound = request.params.maxAcceptedLagSeconds;
+  if (accepted && typeof bound === 'number' && target.lagSeconds > bound) {
+    return {
+      ok: false,
+      approvable: true,
+      lagSeconds: target.lagSeconds,
+      detail: `${target.detail}: the loss grew beyond what was approved (up to ${bound} s): ask for approval again`,
+    };
+  }
   if (accepted) {
     return {
       ok: true,
@@ -396,6 +462,7 @@ async function databaseGate(
   return {
     ok: false,
     approvable: true,
+    lagSeconds: target.lagSeconds,
     detail: `${target.detail}; over maxLagSeconds ${maxLagSeconds}: promoting ${name} now would lose about ${target.lagSeconds} s of writes; wait for it to catch up, or accept the loss (approval, or --accept-data-loss as an operator)`,
   };
 }
@@ -416,7 +483,13 @@ async function askForApproval(
     expiresAt: new Date(now.getTime() + failover.approvalTtlMinutes * 60_000).toISOString(),
     status: 'pending',
     // Bounded: the item stays far below DynamoDB's 400 KB whatever the probes said.
-    gates: gates.slice(0, 20).map(({ gate, ok, detail }) => ({ gate, ok, detail: detail.slice(0, 1000) })),
+    gates: gates.slice(0, 20).map(({ gate, ok, detail, approvable, lagSeconds }) => ({
+      gate,
+      ok,
+      detail: detail.slice(0, 1000),
+      ...(approvable ? { approvable } : {}),
+      ...(lagSeconds === undefined ? {} : { lagSeconds }),
+    })),
     incidentId: request.incidentId,
   };
   await deps.store.saveApproval(approval);
@@ -470,7 +543,11 @@ async function approveAndRun(
   }
   // The world may have changed since the request: every gate runs again.
   // The page stated a lagging replica's data loss: approving accepts it.
-  const acceptDataLoss = approval.gates.some((gate) => gate.gate === 'database' && !gate.ok);
+  // Only a loss the page stated as such (an approvable refusal), and not much more than it stated.
+  const stated = approval.gates.find((gate) => gate.gate === 'database' && !gate.ok && gate.approvable);
+  const acceptDataLoss = stated !== undefined;
+  const maxAcceptedLagSeconds =
+    stated?.lagSeconds === undefined ? undefined : stated.lagSeconds + Math.max(30, stated.lagSeconds);
   const approvedGate: GateResult = {
     gate: 'approval',
     ok: true,
@@ -483,7 +560,11 @@ async function approveAndRun(
     {
       ...request,
       incidentId: request.incidentId ?? approval.incidentId,
-      params: { ...request.params, ...(acceptDataLoss ? { acceptDataLoss: true } : {}) },
+      params: {
+        ...request.params,
+        ...(acceptDataLoss ? { acceptDataLoss: true } : {}),
+        ...(maxAcceptedLagSeconds === undefined ? {} : { maxAcceptedLagSeconds }),
+      },
     },
     approval.to,
     [approvedGate],
@@ -502,7 +583,8 @@ async function runGatesAndMove(
   const now = deps.clock.now();
   const lockGate = await timed('lock', async () => {
     if (request.dryRun) return { ok: true, detail: 'dry run: the lock is not taken' };
-    const taken = await deps.store.lockFailover(holder, now, new Date(now.getTime() + 10 * 60_000));
+    // As long as the function may run (15 minutes): a lease that ends mid-promotion lets a second in.
+    const taken = await deps.store.lockFailover(holder, now, new Date(now.getTime() + 15 * 60_000));
     return taken
       ? { ok: true, detail: 'no other failover is running' }
       : {
@@ -549,25 +631,51 @@ async function runGatesAndMove(
     let lagSeconds: number | undefined;
     if (deps.database && failover.database) {
       const database = deps.database;
-      // A drill's legs are forced past the cooldown only: never past a fence that failed.
-      const forced = request.trigger === 'operator' && request.params.force === true && !isDrill(request);
-      // Fence first: once the DR database takes writes, the old primary must not.
+      const from = otherSite(to);
+      // Stops the failover before DNS moves: the steps so far and why, a page, and the old primary
+      // made writable again when nothing was promoted (a drill must not leave production read-only).
+      const stop = async () => {
+        if (fence?.reachable && fence.fenced && database.unfence) {
+          const target = await database.inspect(to).catch(() => undefined);
+          steps.push(
+            await timed('unfence', async () => {
+              if (target?.role !== 'replica') {
+                return {
+                  ok: false,
+                  detail: `${from === 'primary' ? 'the primary' : 'the DR'} database stays fenced (read-only): ${to === 'dr' ? 'the DR' : 'the primary'} database may have been promoted; check both before undoing the fence`,
+                };
+              }
+              return {
+                ok: true,
+                detail: await (database.unfence as (s: FailoverSite) => Promise<string>)(from),
+              };
+            }),
+          );
+        }
+        for (const gate of gates) await recordGate(deps, request, gate, to);
+        return failedAfter(deps, request, to, gates, steps, fence);
+      };
+      // Fence first: once the DR database takes writes, the old primary must not. A reachable primary
+      // that could not be fenced stops the failover, whoever asks: fence it or stop it by hand.
       steps.push(
         await timed('fence', async () => {
-          fence = await database.fence(otherSite(to));
-          if (fence.reachable && !fence.fenced && !forced) {
+          fence = await database.fence(from);
+          if (fence.reachable && !fence.fenced) {
             return {
               ok: false,
-              detail: `${fence.detail}: promoting now would leave two writers (split brain); make it read-only or stop it by hand, then retry with --force --reason`,
+              detail: `${fence.detail}: promoting now would leave two writers (split brain); make it read-only or stop it by hand, then retry`,
+            };
+          }
+          if (isDrill(request) && !fence.fenced) {
+            return {
+              ok: false,
+              detail: `${fence.detail}: a drill needs the primary to answer and be fenced`,
             };
           }
           return { ok: true, detail: fence.detail };
         }),
       );
-      if (!steps.at(-1)?.ok) {
-        for (const gate of gates) await recordGate(deps, request, gate, to);
-        return failedAfter(deps, request, to, gates, steps);
-      }
+      if (!steps.at(-1)?.ok) return stop();
       // Aurora without the old writer's region can only fail over (FailoverGlobalCluster), losing what
       // was not replicated: a human accepts that first, as for a lagging replica. Nothing changed yet.
       if (
@@ -579,7 +687,7 @@ async function runGatesAndMove(
           gate: 'database',
           ok: false,
           approvable: true,
-          detail: `the ${otherSite(to) === 'primary' ? 'primary' : 'DR'} region's cluster does not answer, so no switchover: only FailoverGlobalCluster can promote, losing the writes it had not replicated; accept the loss (approval, or --accept-data-loss as an operator)`,
+          detail: `the ${from === 'primary' ? 'primary' : 'DR'} region's cluster does not answer, so no switchover: only FailoverGlobalCluster can promote, losing the writes it had not replicated; accept the loss (approval, or --accept-data-loss as an operator)`,
           ms: steps.reduce((sum, step) => sum + step.ms, 0),
         };
         if (failover.database.overLag === 'approve')
@@ -587,6 +695,18 @@ async function runGatesAndMove(
         return refused(deps, request, to, [...gates, ...steps, gate]);
       }
       const promoteTimeoutMs = failover.database.promoteTimeoutSeconds * 1000;
+      // A fenced writer that answers: the replica replays all it wrote first, so nothing is lost.
+      const replica = (await database.inspect(to).catch(() => undefined))?.role === 'replica';
+      if (fence?.reachable && fence.fenced && replica && database.awaitCatchUp) {
+        const catchUp = database.awaitCatchUp;
+        steps.push(
+          await timed('catch-up', async () => ({
+            ok: true,
+            detail: await catchUp.call(database, from, to, Math.min(promoteTimeoutMs, 120_000)),
+          })),
+        );
+        if (!steps.at(-1)?.ok) return stop();
+      }
       steps.push(
         await timed('promote', async () => {
           const before = await database.inspect(to).catch(() => undefined);
@@ -609,10 +729,7 @@ async function runGatesAndMove(
           }
         }),
       );
-      if (!steps.at(-1)?.ok) {
-        for (const gate of gates) await recordGate(deps, request, gate, to);
-        return failedAfter(deps, request, to, gates, steps);
-      }
+      if (!steps.at(-1)?.ok) return stop();
     }
     if (deps.beforeMove) {
       gates.push(
@@ -658,10 +775,10 @@ async function runGatesAndMove(
         detail: 'the switch changed under this failover (someone else moved it): nothing more was done',
         ms: moved.ms,
       });
-      return failedAfter(deps, request, to, gates, steps);
+      return failedAfter(deps, request, to, gates, steps, fence);
     }
     steps.push(moved);
-    if (!moved.ok) return failedAfter(deps, request, to, gates, steps);
+    if (!moved.ok) return failedAfter(deps, request, to, gates, steps, fence);
     // Verification: the authoritative answer, then the new site's probes, timed from the decision.
     const sleep = deps.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
     const deadline = Date.now() + (deps.verifyTimeoutMs ?? 120_000);
@@ -712,18 +829,7 @@ async function runGatesAndMove(
             fenced: fence.fenced,
             ...(lagSeconds === undefined ? {} : { lagSecondsAtPromotion: lagSeconds }),
           };
-    if (fence && !fence.fenced) {
-      // The humans must know: the old primary may come back and take writes.
-      await deps
-        .warn?.({
-          requestId: request.actionId,
-          to,
-          title: `Failed over to ${siteName(to)}, but the old primary database is NOT FENCED`,
-          summary: `${fence.detail}. Make sure it cannot take writes (stop it, or ALTER SYSTEM SET default_transaction_read_only = on) before it comes back.`,
-          incidentId: request.incidentId,
-        })
-        .catch((error: Error) => deps.log.error('not-fenced page not sent', { error: error.message }));
-    }
+    if (fence && !fence.fenced) await warnNotFenced(deps, request, to, fence, true);
     return {
       status: verified ? 'completed' : 'failed',
       subject: 'dns',
@@ -747,7 +853,9 @@ async function failedAfter(
   to: FailoverSite,
   gates: GateResult[],
   steps: GateResult[],
+  fence?: FenceResult,
 ): Promise<ActionOutcome> {
+  if (fence && !fence.reachable) await warnNotFenced(deps, request, to, fence, false);
   for (const step of steps) await recordGate(deps, request, { ...step, gate: `step:${step.gate}` }, to);
   const failed = steps.find((step) => !step.ok);
   return {

@@ -30,7 +30,9 @@ const DEFAULTS: Record<RemediationKind, { description: string; timeout: Duration
   },
   failover: {
     description: 'Responder: DNS failover to the DR site',
-    timeout: Duration.minutes(10),
+    // The fence, the promotion, the Route 53 change and the verification must all fit (the config
+    // checks their bounds against this), and the failover lock lasts as long.
+    timeout: Duration.minutes(15),
     what: 'DNS failover',
   },
 };

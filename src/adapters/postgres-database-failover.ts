@@ -7,6 +7,8 @@ export interface PostgresFailoverOptions {
   readonly connection: (site: FailoverSite) => Promise<Connection>;
   /** The application roles the fence ends the sessions of. @default - every other session */
   readonly fenceRoles?: readonly string[];
+  /** Databases the fence may leave writable when its login may not alter them (RDS's rdsadmin). */
+  readonly ignoreDatabases?: readonly string[];
   readonly connectTimeoutSeconds: number;
   /** The drill's marker table. */
   readonly markerTable?: string;
@@ -56,6 +58,22 @@ async function alterEveryDatabase(
     }
   }
   return { altered, skipped };
+}
+
+/** A connection that failed because nobody answered (refused, timed out, no route, no such host). */
+function isUnreachable(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? '';
+  const network = [
+    'ECONNREFUSED',
+    'ETIMEDOUT',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'ECONNRESET',
+  ];
+  if (network.includes(code)) return true;
+  return /timeout|timed out|Connection terminated unexpectedly/i.test((error as Error).message ?? '');
 }
 
 const siteName = (site: FailoverSite) => (site === 'dr' ? 'the DR database' : 'the primary database');
@@ -117,10 +135,20 @@ export class PostgresDatabaseFailover implements DatabaseFailover, DrillMarkers 
       await client.connect();
     } catch (error) {
       await client?.end().catch(() => undefined);
+      const message = (error as Error).message.slice(0, 200);
+      // Only the network saying nobody is there counts as "does not answer": a refused login, a full
+      // server or a secret that cannot be read mean a primary that may well be taking writes.
+      if (!isUnreachable(error)) {
+        return {
+          reachable: true,
+          fenced: false,
+          detail: `NOT FENCED: ${siteName(site)} could not be fenced: ${message}; it may still take writes`,
+        };
+      }
       return {
         reachable: false,
         fenced: false,
-        detail: `NOT FENCED: ${siteName(site)} does not answer (${(error as Error).message.slice(0, 200)}); if it comes back it may take writes: stop it or make it read-only by hand`,
+        detail: `NOT FENCED: ${siteName(site)} does not answer (${message}); if it comes back it may take writes: stop it or make it read-only by hand`,
       };
     }
     try {
@@ -132,9 +160,12 @@ export class PostgresDatabaseFailover implements DatabaseFailover, DrillMarkers 
           detail: `${siteName(site)} is a standby: it takes no writes`,
         };
       }
+      // Our own session writes the fence (a fence done before makes it start read-only too).
+      await client.query('SET default_transaction_read_only = off');
       // New transactions start read-only, in every database; ALTER SYSTEM needs a superuser (RDS
       // refuses it), so each database this login owns carries the setting there instead.
       let how = 'ALTER SYSTEM SET default_transaction_read_only = on, reloaded';
+      let unaltered: string[] = [];
       try {
         await client.query('ALTER SYSTEM SET default_transaction_read_only = on');
         await client.query('SELECT pg_reload_conf()');
@@ -143,6 +174,8 @@ export class PostgresDatabaseFailover implements DatabaseFailover, DrillMarkers 
           client,
           'SET default_transaction_read_only = on',
         );
+        const ignored = new Set(this.options.ignoreDatabases ?? []);
+        unaltered = skipped.filter((name) => !ignored.has(name));
         how = `ALTER DATABASE ... SET default_transaction_read_only = on in ${altered} database${altered === 1 ? '' : 's'}${skipped.length ? ` (not in ${skipped.slice(0, 10).join(', ')}: not permitted)` : ''}`;
       }
       // Sessions already open keep writing until they end: end them (all but ours, or the app roles').
@@ -180,6 +213,13 @@ export class PostgresDatabaseFailover implements DatabaseFailover, DrillMarkers 
         readOnly = check.rows[0]?.ro === 'on';
       }
       const endedText = `${ended} session${ended === 1 ? '' : 's'} ended${roles ? ` (roles ${roles.join(', ')})` : ''}`;
+      if (readOnly && unaltered.length > 0) {
+        return {
+          reachable: true,
+          fenced: false,
+          detail: `NOT FENCED: ${siteName(site)} could not be made read-only in ${unaltered.slice(0, 10).join(', ')} (its login may not alter them; list them in fence.ignoreDatabases if no application writes there): ${how}`,
+        };
+      }
       if (readOnly && kept.length > 0) {
         return {
           reachable: true,
@@ -225,7 +265,7 @@ export class PostgresDatabaseFailover implements DatabaseFailover, DrillMarkers 
         const { rows } = await client.query<{ replica: boolean }>('SELECT pg_is_in_recovery() AS replica');
         if (rows[0]?.replica) return false;
         // A database fenced in an earlier failover starts read-only: it is the writer now.
-        await this.unfence(client);
+        await this.unfenceWith(client);
         await client.query('BEGIN READ WRITE');
         await client.query('SELECT txid_current()');
         await client.query('COMMIT');
@@ -250,8 +290,41 @@ export class PostgresDatabaseFailover implements DatabaseFailover, DrillMarkers 
     }
   }
 
+  async unfence(site: FailoverSite): Promise<string> {
+    await withClient(this.options, site, (client) => this.unfenceWith(client));
+    return `${siteName(site)} takes writes again (its fence undone)`;
+  }
+
+  async awaitCatchUp(from: FailoverSite, to: FailoverSite, timeoutMs: number): Promise<string> {
+    const started = Date.now();
+    const sleep = this.options.sleep ?? defaultSleep;
+    // All the fenced writer wrote: nothing more comes after the fence.
+    const target = await withClient(this.options, from, async (client) => {
+      const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+      return rows[0]?.lsn as string;
+    });
+    for (;;) {
+      const replayed = await withClient(this.options, to, async (client) => {
+        const { rows } = await client.query<{ done: boolean; at: string | null }>(
+          'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS done, pg_last_wal_replay_lsn()::text AS at',
+          [target],
+        );
+        return rows[0];
+      });
+      if (replayed?.done) {
+        return `${siteName(to)} replayed everything ${siteName(from)} wrote (up to ${target}) in ${Date.now() - started} ms`;
+      }
+      if (Date.now() - started > timeoutMs) {
+        throw new Error(
+          `${siteName(to)} replayed up to ${replayed?.at ?? 'nothing'} of ${target} within ${Math.round(timeoutMs / 1000)} s`,
+        );
+      }
+      await sleep(100);
+    }
+  }
+
   /** Undoes a fence of this server: the writer starts read-write transactions again. */
-  private async unfence(client: pg.Client) {
+  private async unfenceWith(client: pg.Client) {
     const { rows } = await client.query<{ ro: string }>(
       "SELECT current_setting('default_transaction_read_only') AS ro",
     );

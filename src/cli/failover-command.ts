@@ -132,7 +132,7 @@ function printDrill(answer: DrillAnswer) {
 export const drillCommand: Command = {
   summary: 'rehearse the whole failover with marker rows, and report RTO and RPO',
   usage:
-    'responder drill failover [--to dr] [--and-back] [--i-know-this-is-production] [--dry-run] [--json] [--region R --function-name F]',
+    'responder drill failover [--to dr] [--and-back] [--i-know-this-is-production] [--dry-run] [--json] [--region R --function-name F] | responder drill show <drill-id>',
   help: `Runs the whole failover against the configured environment: writes marker rows through the primary
 database, fails over (every gate, fencing the old primary, promoting the DR database, DNS, verification),
 reads the markers from the DR database, and prints each step with its duration, the RTO (decision to the
@@ -140,8 +140,9 @@ DR site answering through DNS and passing its probes) and the RPO (newest marker
 that made it across, and the replica lag at promotion). --and-back rebuilds the old primary as a standby
 (the demo does it with pg_basebackup -R) and fails back the same way. The report is kept in the state
 store and, locally, as Markdown under the data folder (.responder/drills/). Refused when
-failover.drill.environment is "production" unless --i-know-this-is-production. Exit codes: 0 passed,
-1 failed or refused, 2 usage. ${connectionHelp}`,
+failover.drill.environment is "production" unless --i-know-this-is-production. 'show' prints a stored
+report again. Exit codes: 0 passed, 1 failed or refused, 2 usage, 4 still running in the DR region (the
+API stopped waiting). ${connectionHelp}`,
   options: {
     to: { type: 'string' },
     'and-back': { type: 'boolean' },
@@ -152,8 +153,28 @@ failover.drill.environment is "production" unless --i-know-this-is-production. E
     'function-name': { type: 'string' },
   },
   async run(values, positionals) {
+    if (positionals[0] === 'show') {
+      const id = positionals[1];
+      if (!id || positionals.length > 2)
+        throw new UsageError('name the drill: responder drill show <drill-id>');
+      const { region, functionName } = sender(values);
+      const shown =
+        region && functionName
+          ? await invokeDr(region, functionName, { drillReport: id }, false)
+          : await call('GET', `/api/failover/drills/${encodeURIComponent(id)}`);
+      if (shown.status !== 200) {
+        console.error(`${shown.status} ${printableJson(shown.body)}`);
+        return 1;
+      }
+      const answer = shown.body as DrillAnswer;
+      if (values.json) console.log(printableJson(answer, 2));
+      else printDrill(answer);
+      return answer.result?.report ? 0 : 1;
+    }
     if (positionals[0] !== 'failover' || positionals.length > 1)
-      throw new UsageError('the one drill is: responder drill failover');
+      throw new UsageError(
+        'the one drill is: responder drill failover (or: responder drill show <drill-id>)',
+      );
     if (values.to !== undefined && values.to !== 'dr')
       throw new UsageError('a drill fails over to dr (and back with --and-back)');
     const { region, functionName } = sender(values);
@@ -175,6 +196,14 @@ failover.drill.environment is "production" unless --i-know-this-is-production. E
               dryRun: dryRun || undefined,
             }),
           );
+    if (result.status === 202) {
+      // Through the primary API in AWS: the drill goes on in the DR region after the API stops waiting.
+      console.log(printable((result.body as FailoverAnswer).summary ?? 'the drill goes on in the DR region'));
+      console.log(
+        'Its report: the failover.drill-report entry of the audit trail names it; then responder drill show <drill-id>.',
+      );
+      return 4;
+    }
     if (result.status !== 200) {
       console.error(`${result.status} ${printableJson(result.body)}`);
       return 1;
@@ -189,7 +218,7 @@ failover.drill.environment is "production" unless --i-know-this-is-production. E
 export const failoverCommand: Command = {
   summary: 'fail DNS over to the DR site or back, through every gate; status; approve',
   usage:
-    'responder failover --to dr|primary [--dry-run] [--force --reason TEXT] [--accept-data-loss] [--primary-rebuilt] [--yes] [--json] [--region R --function-name F] | responder failover status | responder failover approve <request-id>',
+    'responder failover --to dr|primary [--dry-run] [--force --reason TEXT] [--accept-data-loss] [--primary-rebuilt] [--dr-promoted] [--yes] [--json] [--region R --function-name F] | responder failover status | responder failover approve <request-id>',
   help: `--to dr fails the record over to the DR site, --to primary fails back. Every gate runs in order and
 is printed: the policy, one failover at a time, the cooldown (an operator may pass --force with
 --reason), the primary is down (for failback: healthy for N probes in a row), the DR site is ready;
@@ -197,7 +226,8 @@ then the move and its verification (the record answers the new value, the site p
 With failover.database, the database gate and steps run before DNS moves: the replica's lag against
 maxLagSeconds (--accept-data-loss promotes anyway), fencing the old primary, promoting the DR database;
 failing back needs the old primary rebuilt as a standby of the DR database (--primary-rebuilt when you
-have checked and the check cannot see it). --dry-run runs every gate and prints the exact change. Without --yes a dry run comes first and you
+have checked and the check cannot see it; --dr-promoted when a DR database that is already a writer was
+promoted by a failover that stopped, not left stale by an earlier failback). --dry-run runs every gate and prints the exact change. Without --yes a dry run comes first and you
 confirm. 'status' shows the active site, the last move and the cooldown; 'approve' approves a failover
 waiting for approval (every gate runs again). With --region and --function-name (or
 RESPONDER_FAILOVER_FUNCTION) the command invokes the DR region's failover function directly with your
@@ -213,6 +243,7 @@ failed, 2 usage, 3 waiting for approval, 4 still running in the DR region after 
     reason: { type: 'string' },
     'accept-data-loss': { type: 'boolean' },
     'primary-rebuilt': { type: 'boolean' },
+    'dr-promoted': { type: 'boolean' },
     yes: { type: 'boolean' },
     json: { type: 'boolean' },
   },
@@ -263,6 +294,7 @@ failed, 2 usage, 3 waiting for approval, 4 still running in the DR region after 
       reason: values.reason,
       acceptDataLoss: values['accept-data-loss'] === true || undefined,
       primaryRebuilt: values['primary-rebuilt'] === true || undefined,
+      drPromoted: values['dr-promoted'] === true || undefined,
     };
     if (!values['dry-run'] && !values.yes) {
       const dry = await send(body, true);

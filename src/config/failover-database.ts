@@ -25,8 +25,16 @@ const common = {
   maxLagSeconds: z.number().min(0).max(86_400).default(30),
   /** Over `maxLagSeconds`: `refuse`, or `approve` (a human accepts the stated data loss). */
   overLag: z.enum(['refuse', 'approve'], { message: 'use "refuse" or "approve"' }).default('refuse'),
-  /** A promotion not finished by then stops the failover before DNS moves, and pages. */
-  promoteTimeoutSeconds: z.number().int().min(5).max(3600).default(300),
+  /**
+   * A promotion not finished by then stops the failover before DNS moves, and pages. With the Route
+   * 53 change and the verification it must fit in the failover function's 15 minutes.
+   */
+  promoteTimeoutSeconds: z
+    .number()
+    .int()
+    .min(5)
+    .max(600, 'use at most 600 seconds: the failover function runs for at most 15 minutes')
+    .default(300),
   /**
    * The old primary's admin login (RDS format): fencing it (read-only, write sessions ended), the
    * drill's marker rows, and the failback check that it replicates from the DR database.
@@ -38,8 +46,13 @@ const common = {
   database: z.string().min(1).max(63).optional(),
   fence: z
     .strictObject({
-      /** The application roles whose sessions the fence ends. @default - every role but superusers */
+      /** The application roles whose sessions the fence ends. @default - every session it may end */
       roles: z.array(roleName).max(50).optional(),
+      /**
+       * Databases the fence need not make read-only when its login may not alter them (without
+       * ALTER SYSTEM, as on RDS); any other such database means "not fenced".
+       */
+      ignoreDatabases: z.array(z.string().min(1).max(63)).max(50).default(['rdsadmin']),
     })
     .prefault({}),
   /** Where the DR failover function runs to reach the databases (and their secrets' endpoints). */

@@ -112,6 +112,20 @@ export const failoverSchema = z
         });
       }
     }
+    // The failover function runs for 15 minutes: the promotion, the Route 53 change and the two
+    // minutes of verification must fit, with a minute to spare for the gates and the fence.
+    const budget =
+      (failover.database?.promoteTimeoutSeconds ?? 0) +
+      (failover.mode === 'records' ? failover.changeTimeoutSeconds : 0) +
+      120 +
+      60;
+    if (budget > 900) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'promoteTimeoutSeconds'],
+        message: `the promotion (${failover.database?.promoteTimeoutSeconds} s), the Route 53 change (${failover.changeTimeoutSeconds} s) and the verification (120 s) must fit in the failover function's 15 minutes: lower them`,
+      });
+    }
     const min = failover.primaryDownMinFailing;
     if (min !== undefined && min > failover.primary.targets.length) {
       ctx.addIssue({
