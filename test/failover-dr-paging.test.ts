@@ -307,4 +307,25 @@ describe('Failover in AWS: the DR region pages through the primary region, over 
       expect(pages()).toEqual([]);
     },
   );
+
+  it("refuses a carried incident of another group (a probe's): it could resolve or page over it", async () => {
+    const { primary, crossed, deliver, runFailover } = await regions();
+    await runFailover({ to: 'dr' }, 'alert');
+    sns.resetHistory();
+    const valid = crossed[0] as ActionRequest;
+    const before = await openIncidents(primary.store);
+    const result = await deliver({
+      ...valid,
+      actionId: `${valid.actionId}-other-group`,
+      params: {
+        ...valid.params,
+        incident: { ...(valid.params.incident as object), groupKey: 'probe:payments-db', status: 'resolved' },
+      },
+    });
+    expect(result).toMatchObject({ status: 'done', outcome: { status: 'failed' } });
+    const summary = result.status === 'done' ? result.outcome.summary : '';
+    expect(summary).toMatch(/^refused: a carried incident must be one of the failover's/);
+    expect(await openIncidents(primary.store)).toEqual(before);
+    expect(pages()).toEqual([]);
+  });
 });

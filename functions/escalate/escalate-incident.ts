@@ -82,6 +82,14 @@ async function recordCarriedAndReconcile(
 ): Promise<ActionOutcome> {
   // The caller has awaited `received`: nothing is written before the action's own entry.
   const carried = readCarriedIncident(request.params.incident);
+  // Only the failover's own incidents travel this way (its approval, failure and not-fenced pages):
+  // a carried incident may not resolve or page over any other group, such as a probe's.
+  if (carried.ok && !carried.incident.groupKey.startsWith('action:failover:')) {
+    return {
+      status: 'failed',
+      summary: `refused: a carried incident must be one of the failover's (action:failover:...), not ${carried.incident.groupKey.slice(0, 100)}; nothing was recorded or paged`,
+    };
+  }
   if (!carried.ok) {
     return {
       status: 'failed',
