@@ -367,6 +367,67 @@ describe('Failover, switch mode, through the local runtime: every gate refuses o
     expect(promoted.at(-1)).toEqual({ sourceAnswers: false, allowDataLoss: true });
   });
 
+  it('approving a lagging replica accepts the loss the page stated, not one that grew past it', async () => {
+    const { createFailoverAction } = await import('../functions/failover/failover-dns.ts');
+    let lag = 5;
+    let promotions = 0;
+    const perform = createFailoverAction({
+      config: {
+        ...config,
+        failover: {
+          ...(config.failover as NonNullable<typeof config.failover>),
+          database: {
+            engine: 'postgres-standby',
+            primarySecret: 'test/a',
+            drSecret: 'test/b',
+            maxLagSeconds: 1,
+            overLag: 'approve',
+            promoteTimeoutSeconds: 30,
+            fence: { ignoreDatabases: ['rdsadmin'] },
+            connectTimeoutSeconds: 5,
+          },
+        },
+      },
+      store: t.runtime.failoverStore,
+      database: {
+        engine: 'postgres-standby',
+        inspect: async (site) =>
+          site === 'dr'
+            ? { role: 'replica', lagSeconds: lag, streaming: true, detail: `the DR database lags ${lag} s` }
+            : { role: 'writer', detail: 'the primary database writes' },
+        fence: async () => ({ reachable: false, fenced: false, detail: 'NOT FENCED: gone' }),
+        promote: async () => {
+          promotions += 1;
+          return { detail: 'promoted' };
+        },
+      },
+      probe: async (names) =>
+        names.map((name) => ({ target: name, ok: name !== 'primary-health', detail: 'test' })) as never,
+      audit: t.runtime.store,
+      clock: { now: () => new Date() },
+      log: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    const asked = await perform(request({ to: 'dr' }));
+    expect(asked.summary).toMatch(/waits for approval/);
+    const first = (asked.result as { approval: { requestId: string } }).approval.requestId;
+    lag = 40;
+    const grown = await perform(request({ approve: first, by: 'frank' }));
+    // The loss grew past what the page stated: nothing is promoted, and a human is asked again.
+    expect(grown.summary).toMatch(/waits for approval/);
+    const gates = (grown.result as { gates: Array<{ gate: string; detail: string }> }).gates;
+    expect(gates.find((gate) => gate.gate === 'database')?.detail).toMatch(
+      /the loss grew beyond what was approved \(up to 35 s\)/,
+    );
+    expect(promotions).toBe(0);
+    lag = 5;
+    const again = await perform(request({ to: 'dr' }));
+    const second = (again.result as { approval: { requestId: string } }).approval.requestId;
+    lag = 8;
+    const approved = await perform(request({ approve: second, by: 'frank' }));
+    expect(approved.status, approved.summary).toBe('completed');
+    expect(promotions).toBe(1);
+  });
+
   it('20 concurrent requests fail over once; a dry run runs every gate, prints the change and changes nothing', async () => {
     const dry = await run({ to: 'dr' }, { dryRun: true });
     expect(dry.summary).toBe(
