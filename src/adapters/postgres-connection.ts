@@ -86,3 +86,20 @@ export async function pgClient(
         : undefined,
   });
 }
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNRESET',
+]);
+
+/** A connection that never reached PostgreSQL's authentication: the network's fault, not the secret's. */
+export function isNetworkError(error: unknown): boolean {
+  const e = error as { code?: string; message?: string } | undefined;
+  if (e?.code && NETWORK_CODES.has(e.code)) return true;
+  return /timeout|terminated unexpectedly|ECONNREFUSED|ETIMEDOUT/i.test(e?.message ?? '');
+}

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { DatabaseFailover, DatabaseRole, DrillMarkers, FailoverSite, FenceResult } from '../ports.ts';
-import { type Connection, pgClient, quoteIdent } from './postgres-connection.ts';
+import { type Connection, isNetworkError, pgClient, quoteIdent } from './postgres-connection.ts';
 
 export interface PostgresFailoverOptions {
   /** Each site's admin login (from its RDS-format secret), read when needed: secrets rotate. */
@@ -58,22 +58,6 @@ async function alterEveryDatabase(
     }
   }
   return { altered, skipped };
-}
-
-/** A connection that failed because nobody answered (refused, timed out, no route, no such host). */
-function isUnreachable(error: unknown): boolean {
-  const code = (error as { code?: string }).code ?? '';
-  const network = [
-    'ECONNREFUSED',
-    'ETIMEDOUT',
-    'EHOSTUNREACH',
-    'ENETUNREACH',
-    'ENOTFOUND',
-    'EAI_AGAIN',
-    'ECONNRESET',
-  ];
-  if (network.includes(code)) return true;
-  return /timeout|timed out|Connection terminated unexpectedly/i.test((error as Error).message ?? '');
 }
 
 const siteName = (site: FailoverSite) => (site === 'dr' ? 'the DR database' : 'the primary database');
@@ -138,7 +122,7 @@ export class PostgresDatabaseFailover implements DatabaseFailover, DrillMarkers 
       const message = (error as Error).message.slice(0, 200);
       // Only the network saying nobody is there counts as "does not answer": a refused login, a full
       // server or a secret that cannot be read mean a primary that may well be taking writes.
-      if (!isUnreachable(error)) {
+      if (!isNetworkError(error)) {
         return {
           reachable: true,
           fenced: false,

@@ -1,5 +1,6 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, randomInt } from 'node:crypto';
 import type pg from 'pg';
+import { isNetworkError } from '../../../src/adapters/postgres-connection.ts';
 import type { RotationConfig } from '../../../src/config/rotations.ts';
 import { parseSecretJson, type StrategyFactory } from '../strategy.ts';
 
@@ -105,23 +106,6 @@ export function parsePostgresSecret(secretId: string, value: string): PostgresSe
     ssl: json.ssl === true,
     json,
   };
-}
-
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ECONNRESET',
-]);
-
-/** A connection that never reached PostgreSQL's authentication: the network's fault, not the secret's. */
-export function isNetworkError(error: unknown): boolean {
-  const e = error as { code?: string; message?: string } | undefined;
-  if (e?.code && NETWORK_CODES.has(e.code)) return true;
-  return /timeout|terminated unexpectedly|ECONNREFUSED|ETIMEDOUT/i.test(e?.message ?? '');
 }
 
 /** invalid_password, invalid_authorization_specification: the server answered and said no. */
