@@ -1008,7 +1008,7 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
 async function startDrFailover(
   label: string,
   config: ResponderConfig,
-  fixtures: Pick<RecorderOptions, 'rds' | 'route53'>,
+  fixtures: Pick<RecorderOptions, 'rds' | 'route53'> & { readonly secrets?: RecorderOptions['secrets'] },
   aliases: Readonly<Record<string, string>> = {},
 ): Promise<{ readonly target: Running; readonly recorder: AwsRecorder; readonly out: string }> {
   const { dr } = buildApp(config, new App({ context: { 'aws:cdk:bundling-stacks': [] } }));
@@ -1032,10 +1032,10 @@ async function startDrFailover(
   };
   const recorder = await startAwsRecorder({
     callers: { AKIDSETUP: 'setup', [target.accessKeyId]: label, ...aliases },
-    secrets: {},
     hashKeys: { '': STATE_TABLE_KEYS.partitionKey, [STATE_TABLE_KEYS.index]: 'gsi1pk' },
     invoke: async () => ({ payload: '{}', failed: true }),
     ...fixtures,
+    secrets: fixtures.secrets ?? {},
     authorize: (call) =>
       call.caller === 'setup' || decide(target.statements, [], authorizedCall(call, target)) === 'allowed',
   });
@@ -1213,6 +1213,139 @@ describe('IAM: the DR failover function is granted exactly the RDS calls of its 
       });
     });
   }
+});
+
+// The DR failover function with a self-managed PostgreSQL standby, in its own deployment: its bundle
+// runs a drill (the primary answers, so a planned failover) against two real clusters in streaming
+// replication. It reads both logins from Secrets Manager, writes marker rows, fences, promotes, moves
+// the switch and stores the drill's report in the state table: every call allowed under its role, and
+// no login grant unused.
+describe('IAM: the DR failover function with a PostgreSQL standby reads its logins and stores a drill report', () => {
+  const label = 'dr-failover-postgres-standby';
+  let primaryDb: PostgresServer;
+  let drDb: PostgresServer;
+  let recorder: AwsRecorder;
+  let target: Running;
+  let out: string;
+  let outcome: { status: string; summary: string; result: { report?: { passed: boolean; drillId: string } } };
+  const sites: Array<{ close(): void }> = [];
+  const stubs: Array<{ mockRestore(): void }> = [];
+  const secretArn = (config: ResponderConfig, name: string) =>
+    `arn:aws:secretsmanager:${config.aws.drRegion}:${ACCOUNT}:secret:${name}-AbC123`;
+  const login = (server: PostgresServer) =>
+    JSON.stringify({
+      engine: 'postgres',
+      host: server.host,
+      port: server.port,
+      username: server.user,
+      password: server.password,
+      dbname: 'postgres',
+    });
+
+  beforeAll(async () => {
+    primaryDb = await startPostgres();
+    drDb = await startPostgres({ standbyOf: primaryDb });
+    const primarySite = await httpSite(true);
+    const drSite = await httpSite(true);
+    sites.push(primarySite, drSite);
+    const config = testConfig(
+      failoverConfigInput(
+        { primary: primarySite.url, dr: drSite.url },
+        {
+          database: {
+            engine: 'postgres-standby',
+            primarySecret: 'test/primary-db',
+            drSecret: 'test/dr-db',
+            promoteTimeoutSeconds: 30,
+          },
+          drill: { environment: 'test', markerIntervalMs: 40 },
+        },
+      ),
+    );
+    ({ target, recorder, out } = await startDrFailover(label, config, {
+      secrets: {
+        'test/primary-db': { arn: secretArn(config, 'test/primary-db'), value: login(primaryDb) },
+        'test/dr-db': { arn: secretArn(config, 'test/dr-db'), value: login(drDb) },
+      },
+    }));
+    // Verification asks the zone's name servers (node:dns/promises, shared with the bundle): here they
+    // answer the DR value, as Route 53 does once its health check reads the switch.
+    stubs.push(
+      vi.spyOn(Resolver.prototype, 'resolveNs').mockResolvedValue(['ns-1.awsdns-test.net']),
+      vi
+        .spyOn(Resolver.prototype, 'resolve4')
+        .mockImplementation((async (name: string) =>
+          name === 'ns-1.awsdns-test.net'
+            ? ['192.0.2.53']
+            : ['127.0.0.2']) as unknown as Resolver['resolve4']),
+    );
+    const result = await inEnvOf(target, recorder.url, () =>
+      target.handler(
+        {
+          actionId: 'operator-drill-postgres',
+          kind: 'failover',
+          trigger: 'operator',
+          requestedAt: new Date().toISOString(),
+          dryRun: false,
+          params: { drill: true, by: 'alice' },
+        },
+        contextOf(target),
+      ),
+    );
+    outcome = result.outcome as typeof outcome;
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const stub of stubs) stub.mockRestore();
+    for (const site of sites) site.close();
+    await recorder?.stop();
+    if (out) await rm(out, { recursive: true, force: true });
+    drDb?.destroy();
+    primaryDb?.destroy();
+  });
+
+  it('drills: the standby is promoted and the report passes', async () => {
+    expect(outcome.status, outcome.summary).toBe('completed');
+    expect(outcome.result.report?.passed).toBe(true);
+    const client = new pg.Client({
+      host: drDb.host,
+      port: drDb.port,
+      user: drDb.user,
+      password: drDb.password,
+      database: 'postgres',
+    });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+      expect(rows[0]?.r).toBe(false);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('read both logins and stored the report, each call allowed under its role', () => {
+    const calls = recorder.calls.filter((call) => call.caller === label);
+    expect(
+      [
+        ...new Set(calls.filter((c) => c.action === 'secretsmanager:GetSecretValue').map((c) => c.resource)),
+      ].sort(),
+    ).toEqual([secretArn(testConfig(), 'test/dr-db'), secretArn(testConfig(), 'test/primary-db')].sort());
+    const report = calls.filter(
+      (c) =>
+        c.action === 'dynamodb:PutItem' &&
+        (c.leadingKeys ?? []).some((key) => key.startsWith('FAILOVER#drill#')),
+    );
+    expect(report).toHaveLength(1);
+    const refused = calls.flatMap((call) => {
+      const verdict = decide(target.statements, [], authorizedCall(call, target));
+      return verdict === 'allowed' ? [] : [`${describeCall(call)} → ${verdict}`];
+    });
+    expect([...new Set(refused)]).toEqual([]);
+  });
+
+  it('grants no Secrets Manager action or secret that no call used', () => {
+    expect(unusedGrants(target, recorder.calls, { services: ['secretsmanager'] })).toEqual([]);
+  });
 });
 
 // The DR failover function in `records` mode, in its own deployment: its bundle fails over for real (an
