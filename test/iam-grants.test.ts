@@ -62,7 +62,7 @@ async function pgQuery(server: PostgresServer, database: string, text: string) {
   });
   await client.connect();
   try {
-    await client.query(text);
+    return await client.query(text);
   } finally {
     await client.end();
   }
@@ -999,6 +999,18 @@ describe('IAM: each function is granted exactly the AWS calls its code makes', (
   });
 });
 
+/** The calls of `target` its role (and, for events, the bus policy) does not allow, each once. */
+function refusedCalls(target: Running, calls: readonly RecordedCall[]): string[] {
+  const refused = calls
+    .filter((call) => call.caller === target.label)
+    .flatMap((call) => {
+      const busPolicy = call.action.startsWith('events:') ? target.busPolicy : [];
+      const verdict = decide(target.statements, busPolicy, authorizedCall(call, target));
+      return verdict === 'allowed' ? [] : [`${describeCall(call)} → ${verdict}`];
+    });
+  return [...new Set(refused)];
+}
+
 /**
  * The DR stack's failover function for `config`, in a deployment of its own: its role from the
  * synthesized template, its esbuild bundle loaded under its environment, and a recorder of its own
@@ -1198,14 +1210,7 @@ describe('IAM: the DR failover function is granted exactly the RDS calls of its 
       });
 
       it("allows every call under the function's role", () => {
-        const refused = recorder.calls
-          .filter((call) => call.caller === label)
-          .flatMap((call) => {
-            const busPolicy = call.action.startsWith('events:') ? target.busPolicy : [];
-            const verdict = decide(target.statements, busPolicy, authorizedCall(call, target));
-            return verdict === 'allowed' ? [] : [`${describeCall(call)} → ${verdict}`];
-          });
-        expect([...new Set(refused)]).toEqual([]);
+        expect(refusedCalls(target, recorder.calls)).toEqual([]);
       });
 
       it('grants no RDS action or resource that no call used', () => {
@@ -1307,20 +1312,8 @@ describe('IAM: the DR failover function with a PostgreSQL standby reads its logi
   it('drills: the standby is promoted and the report passes', async () => {
     expect(outcome.status, outcome.summary).toBe('completed');
     expect(outcome.result.report?.passed).toBe(true);
-    const client = new pg.Client({
-      host: drDb.host,
-      port: drDb.port,
-      user: drDb.user,
-      password: drDb.password,
-      database: 'postgres',
-    });
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
-      expect(rows[0]?.r).toBe(false);
-    } finally {
-      await client.end();
-    }
+    const { rows } = await pgQuery(drDb, 'postgres', 'SELECT pg_is_in_recovery() AS r');
+    expect(rows[0]?.r).toBe(false);
   });
 
   it('read both logins and stored the report, each call allowed under its role', () => {
@@ -1336,11 +1329,7 @@ describe('IAM: the DR failover function with a PostgreSQL standby reads its logi
         (c.leadingKeys ?? []).some((key) => key.startsWith('FAILOVER#drill#')),
     );
     expect(report).toHaveLength(1);
-    const refused = calls.flatMap((call) => {
-      const verdict = decide(target.statements, [], authorizedCall(call, target));
-      return verdict === 'allowed' ? [] : [`${describeCall(call)} → ${verdict}`];
-    });
-    expect([...new Set(refused)]).toEqual([]);
+    expect(refusedCalls(target, recorder.calls)).toEqual([]);
   });
 
   it('grants no Secrets Manager action or secret that no call used', () => {
@@ -1492,14 +1481,7 @@ describe('IAM: the DR failover function in records mode is granted exactly the R
   });
 
   it("allows every call under the function's role", () => {
-    const refused = recorder.calls
-      .filter((call) => call.caller === label)
-      .flatMap((call) => {
-        const busPolicy = call.action.startsWith('events:') ? target.busPolicy : [];
-        const verdict = decide(target.statements, busPolicy, authorizedCall(call, target));
-        return verdict === 'allowed' ? [] : [`${describeCall(call)} → ${verdict}`];
-      });
-    expect([...new Set(refused)]).toEqual([]);
+    expect(refusedCalls(target, recorder.calls)).toEqual([]);
   });
 
   it('grants no Route 53 action or resource that no call used', () => {

@@ -69,7 +69,8 @@ export function localCapabilities(
       }),
     failover: (env) => {
       const targets = new Map(env.config.probes.targets.map((target) => [target.name, target]));
-      // Locally every engine is a PostgreSQL pair: RDS and Aurora have no local stand-in.
+      // Locally only postgres-standby has an engine: RDS and Aurora have no local stand-in, so the
+      // database gate refuses them; the logins, when given, still carry the drill's marker rows.
       const database = env.config.failover
         ? postgresFailoverFor(env.config.failover, env.secrets)
         : undefined;

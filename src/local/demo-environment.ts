@@ -43,22 +43,25 @@ export const DEMO_APP_USER = 'payments_app';
 /** Owns what the application creates; the application user is a member and acts as it. */
 export const DEMO_OWNER_ROLE = 'payments_owner';
 
+/** A connected client of the cluster's admin login. */
+async function adminClient(cluster: PostgresCluster, database: string): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: cluster.host,
+    port: cluster.port,
+    user: cluster.user,
+    password: cluster.password,
+    database,
+  });
+  await client.connect();
+  return client;
+}
+
 /**
  * Gives the demo cluster an application database with some tables and rows, once, so that a backup
  * and a restore have something to carry.
  */
 async function seedDemoDatabase(cluster: PostgresCluster): Promise<void> {
-  const connect = async (database: string) => {
-    const client = new pg.Client({
-      host: cluster.host,
-      port: cluster.port,
-      user: cluster.user,
-      password: cluster.password,
-      database,
-    });
-    await client.connect();
-    return client;
-  };
+  const connect = (database: string) => adminClient(cluster, database);
   const admin = await connect('postgres');
   try {
     const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DEMO_DATABASE]);
@@ -121,14 +124,7 @@ export async function ensureDemoAppUser(
     });
   }
   const password = (JSON.parse(stored) as { password: string }).password;
-  const client = new pg.Client({
-    host: cluster.host,
-    port: cluster.port,
-    user: cluster.user,
-    password: cluster.password,
-    database: DEMO_DATABASE,
-  });
-  await client.connect();
+  const client = await adminClient(cluster, DEMO_DATABASE);
   try {
     await client.query(`
       DO $$ BEGIN
@@ -165,14 +161,7 @@ async function isWriter(cluster: PostgresCluster): Promise<boolean> {
 
 /** Not a standby (`writer`), and not fenced read-only either (`takesWrites`). */
 async function roleOf(cluster: PostgresCluster): Promise<{ writer: boolean; takesWrites: boolean }> {
-  const client = new pg.Client({
-    host: cluster.host,
-    port: cluster.port,
-    user: cluster.user,
-    password: cluster.password,
-    database: 'postgres',
-  });
-  await client.connect();
+  const client = await adminClient(cluster, 'postgres');
   try {
     const { rows } = await client.query<{ replica: boolean; ro: string }>(
       "SELECT pg_is_in_recovery() AS replica, current_setting('default_transaction_read_only') AS ro",
